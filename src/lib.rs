@@ -1,0 +1,2 @@
+//! Validating admission webhook for Gateway API `BackendTLSPolicy`.
+#![forbid(unsafe_code)]
