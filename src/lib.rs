@@ -1,2 +1,15 @@
 //! Validating admission webhook for Gateway API `BackendTLSPolicy`.
+//!
+//! - [`validate`]: every rule, pure and synchronous.
+//! - [`admission`]: AdmissionReview in, AdmissionReview out.
+//! - [`lookup`]: what an object refers to (in memory, or from the cluster).
+//! - [`objects`]: YAML/JSON object files with positions.
+//! - [`cli`] and [`cmd`]: the command line.
 #![forbid(unsafe_code)]
+
+pub mod admission;
+pub mod cli;
+pub mod cmd;
+pub mod lookup;
+pub mod objects;
+pub mod validate;

@@ -1,1 +1,21 @@
-fn main() {}
+//! `backendtls-webhook`: parse the command line, run the command, exit with its code.
+
+use std::process::ExitCode;
+
+use backendtls_webhook::cli::{Cli, Command};
+use backendtls_webhook::cmd;
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Review(args) => cmd::review::run(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            eprintln!("backendtls-webhook: {error:#}");
+            ExitCode::from(cmd::EXIT_INPUT)
+        }
+    }
+}

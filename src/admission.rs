@@ -1,0 +1,656 @@
+//! AdmissionReview in, AdmissionReview out (`admission.k8s.io/v1`).
+//!
+//! [`Reviewer::review`] decodes a request body, looks up what the object refers to, runs the
+//! pure validators and maps their [`Report`] to a response: a denial carries `code: 422`,
+//! `reason: Invalid`, a message listing every error and `details.causes[]` with one entry per
+//! field, as the apiserver's own validation does, so `kubectl` prints one line per field.
+//! Every body that holds a readable `request.uid` gets an AdmissionReview back, even when it
+//! is not a valid request (then `allowed: false`, code 400).
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Status, StatusCause, StatusDetails};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::lookup::{BundleCache, Lookup, LookupError};
+use crate::validate::{self, ConfigMapChange, Operation, PolicyChange, Report, Settings, Wants};
+
+/// The only AdmissionReview version this webhook speaks.
+pub const API_VERSION: &str = "admission.k8s.io/v1";
+/// The kind of the envelope.
+pub const REVIEW_KIND: &str = "AdmissionReview";
+/// At most this many errors are spelled out in `status.message` (all are in `causes`).
+const MESSAGE_ERRORS: usize = 32;
+/// At most this many causes and warnings are returned (bounded responses for hostile input).
+const MAX_ITEMS: usize = 256;
+
+/// `{group, version, kind}` of `request.kind`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+pub struct GroupVersionKind {
+    /// API group (`""` for core).
+    #[serde(default)]
+    pub group: String,
+    /// Version.
+    #[serde(default)]
+    pub version: String,
+    /// Kind.
+    #[serde(default)]
+    pub kind: String,
+}
+
+/// The fields of `request` this webhook reads; the rest (userInfo, options, …) are skipped.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdmissionRequest {
+    /// Echoed in the response.
+    pub uid: String,
+    /// What is being reviewed (after any version conversion).
+    pub kind: GroupVersionKind,
+    /// `status` for the status subresource.
+    #[serde(default)]
+    pub sub_resource: Option<String>,
+    /// Object name (may be empty on CREATE with generateName).
+    #[serde(default)]
+    pub name: String,
+    /// Namespace.
+    #[serde(default)]
+    pub namespace: String,
+    /// `CREATE`, `UPDATE`, `DELETE` or `CONNECT`.
+    pub operation: String,
+    /// The new object (null for DELETE).
+    #[serde(default)]
+    pub object: Option<Value>,
+    /// The stored object (UPDATE, DELETE).
+    #[serde(default)]
+    pub old_object: Option<Value>,
+    /// Whether this is a dry run.
+    #[serde(default)]
+    pub dry_run: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ReviewIn {
+    api_version: Option<String>,
+    kind: Option<String>,
+    request: Option<AdmissionRequest>,
+}
+
+/// `response` of the answer.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AdmissionResponse {
+    /// `request.uid`.
+    pub uid: String,
+    /// The verdict.
+    pub allowed: bool,
+    /// Why not (only read by the apiserver when `allowed` is false).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
+    /// Shown to the client whatever the verdict.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// The answer envelope.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AdmissionReview {
+    /// Always `admission.k8s.io/v1`.
+    pub api_version: &'static str,
+    /// Always `AdmissionReview`.
+    pub kind: &'static str,
+    /// The response.
+    pub response: AdmissionResponse,
+}
+
+impl AdmissionReview {
+    /// Wraps a response.
+    pub fn new(response: AdmissionResponse) -> Self {
+        Self {
+            api_version: API_VERSION,
+            kind: REVIEW_KIND,
+            response,
+        }
+    }
+
+    /// The JSON body.
+    pub fn to_json(&self) -> Vec<u8> {
+        // Serializing these plain structs to a Vec cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
+/// A body that is not a usable AdmissionReview.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct BadReview {
+    /// `request.uid`, when it could be read: then the answer is an AdmissionReview.
+    pub uid: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl BadReview {
+    fn new(uid: Option<String>, message: impl Into<String>) -> Self {
+        Self {
+            uid,
+            message: message.into(),
+        }
+    }
+
+    /// The AdmissionReview answer (`allowed: false`, code 400), when a uid was read.
+    pub fn to_review(&self) -> Option<AdmissionReview> {
+        let uid = self.uid.clone()?;
+        Some(AdmissionReview::new(AdmissionResponse {
+            uid,
+            allowed: false,
+            status: Some(failure(
+                400,
+                "BadRequest",
+                format!("invalid AdmissionReview: {}", self.message),
+                None,
+            )),
+            warnings: Vec::new(),
+        }))
+    }
+}
+
+/// Decodes a request body into the request it carries.
+pub fn decode(body: &[u8]) -> Result<AdmissionRequest, BadReview> {
+    match serde_json::from_slice::<ReviewIn>(body) {
+        Ok(review) => {
+            let uid = review
+                .request
+                .as_ref()
+                .map(|r| r.uid.clone())
+                .filter(|u| !u.is_empty());
+            check_envelope(
+                review.api_version.as_deref(),
+                review.kind.as_deref(),
+                uid.clone(),
+            )?;
+            let request = review.request.ok_or_else(|| {
+                BadReview::new(None, "request is missing: expected {\"request\": {...}}")
+            })?;
+            if request.uid.is_empty() {
+                return Err(BadReview::new(None, "request.uid is empty"));
+            }
+            Ok(request)
+        }
+        Err(typed_error) => Err(explain(body, &typed_error)),
+    }
+}
+
+fn check_envelope(
+    api_version: Option<&str>,
+    kind: Option<&str>,
+    uid: Option<String>,
+) -> Result<(), BadReview> {
+    if kind != Some(REVIEW_KIND) || api_version != Some(API_VERSION) {
+        return Err(BadReview::new(
+            uid,
+            format!(
+                "expected apiVersion {API_VERSION:?} and kind {REVIEW_KIND:?}, got {:?} and {:?} (register the webhook with admissionReviewVersions: [v1])",
+                api_version.unwrap_or(""),
+                kind.unwrap_or("")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// An envelope field, its expected JSON type and the check for it.
+type FieldCheck = (&'static str, &'static str, fn(&Value) -> bool);
+
+/// Turns a decoding failure into a message that names the field, reading the uid if it can.
+fn explain(body: &[u8], typed_error: &serde_json::Error) -> BadReview {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return BadReview::new(
+            None,
+            "empty body: expected an admission.k8s.io/v1 AdmissionReview",
+        );
+    }
+    let value: Value = match serde_json::from_slice(body) {
+        Ok(value) => value,
+        Err(e) => return BadReview::new(None, format!("body is not JSON: {e}")),
+    };
+    if !value.is_object() {
+        return BadReview::new(None, "body is not a JSON object");
+    }
+    let uid = value
+        .pointer("/request/uid")
+        .and_then(Value::as_str)
+        .filter(|u| !u.is_empty())
+        .map(str::to_owned);
+    let field_types: [FieldCheck; 12] = [
+        ("/apiVersion", "string", Value::is_string),
+        ("/kind", "string", Value::is_string),
+        ("/request", "object", Value::is_object),
+        ("/request/uid", "string", Value::is_string),
+        ("/request/kind", "object", Value::is_object),
+        ("/request/kind/group", "string", Value::is_string),
+        ("/request/kind/version", "string", Value::is_string),
+        ("/request/kind/kind", "string", Value::is_string),
+        ("/request/operation", "string", Value::is_string),
+        ("/request/name", "string", Value::is_string),
+        ("/request/namespace", "string", Value::is_string),
+        ("/request/subResource", "string", Value::is_string),
+    ];
+    for (pointer, expected, check) in field_types {
+        if let Some(v) = value.pointer(pointer)
+            && !v.is_null()
+            && !check(v)
+        {
+            let field = pointer.trim_start_matches('/').replace('/', ".");
+            return BadReview::new(
+                uid,
+                format!(
+                    "{field} must be a {expected}, got {}",
+                    validate::schema::json_type(v)
+                ),
+            );
+        }
+    }
+    for (pointer, name) in [
+        ("/request/uid", "request.uid"),
+        ("/request/kind", "request.kind"),
+        ("/request/operation", "request.operation"),
+    ] {
+        if value.pointer(pointer).is_none_or(Value::is_null) {
+            return BadReview::new(uid, format!("{name} is required"));
+        }
+    }
+    if value
+        .pointer("/request/dryRun")
+        .is_some_and(|v| !v.is_boolean() && !v.is_null())
+    {
+        return BadReview::new(uid, "request.dryRun must be a boolean");
+    }
+    BadReview::new(uid, format!("cannot decode the request: {typed_error}"))
+}
+
+/// Where the clock comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Clock {
+    /// The system clock.
+    System,
+    /// A fixed instant (Unix seconds), for tests and `--now`.
+    Fixed(i64),
+}
+
+impl Clock {
+    /// Now, in Unix seconds.
+    pub fn now(self) -> i64 {
+        match self {
+            Self::System => time::OffsetDateTime::now_utc().unix_timestamp(),
+            Self::Fixed(t) => t,
+        }
+    }
+}
+
+/// What a decision was about, for logs and metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subject {
+    /// A BackendTLSPolicy.
+    Policy,
+    /// A ConfigMap.
+    ConfigMap,
+    /// Something this webhook should not have been sent.
+    Other,
+}
+
+impl Subject {
+    /// A metrics label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Policy => "BackendTLSPolicy",
+            Self::ConfigMap => "ConfigMap",
+            Self::Other => "other",
+        }
+    }
+}
+
+/// The decision on one request.
+#[derive(Clone, Debug)]
+pub struct Decision {
+    /// What was reviewed.
+    pub subject: Subject,
+    /// The answer.
+    pub response: AdmissionResponse,
+}
+
+/// Answers AdmissionReviews: settings, a lookup, a bundle cache and a clock.
+pub struct Reviewer {
+    settings: Settings,
+    lookup: Arc<dyn Lookup>,
+    bundles: Arc<BundleCache>,
+    clock: Clock,
+}
+
+impl Reviewer {
+    /// A reviewer.
+    pub fn new(
+        settings: Settings,
+        lookup: Arc<dyn Lookup>,
+        bundles: Arc<BundleCache>,
+        clock: Clock,
+    ) -> Self {
+        Self {
+            settings,
+            lookup,
+            bundles,
+            clock,
+        }
+    }
+
+    /// The lookup in use.
+    pub fn lookup(&self) -> &Arc<dyn Lookup> {
+        &self.lookup
+    }
+
+    /// Answers a decoded request; lookups give up after `budget`.
+    pub async fn decide(&self, request: &AdmissionRequest, budget: Duration) -> Decision {
+        let now = self.clock.now();
+        let kind = &request.kind;
+        let operation = request.operation.parse::<Operation>();
+        let (subject, result) = if kind.group == validate::GROUP && kind.kind == validate::KIND {
+            (
+                Subject::Policy,
+                self.policy(request, operation, budget, now).await,
+            )
+        } else if kind.group.is_empty() && kind.kind == "ConfigMap" {
+            (
+                Subject::ConfigMap,
+                self.config_map(request, operation, budget, now).await,
+            )
+        } else {
+            let warning = format!(
+                "backendtls-webhook was sent a {}/{} {} review: only BackendTLSPolicy and ConfigMap are validated; check the ValidatingWebhookConfiguration's rules",
+                kind.group, kind.version, kind.kind
+            );
+            (Subject::Other, Ok(Outcome::allow_with(vec![warning])))
+        };
+        let response = match result {
+            Ok(outcome) => outcome.into_response(request),
+            Err(status) => AdmissionResponse {
+                uid: request.uid.clone(),
+                allowed: false,
+                status: Some(*status),
+                warnings: Vec::new(),
+            },
+        };
+        Decision { subject, response }
+    }
+
+    /// Decodes and answers a body: `Ok` with the AdmissionReview to send, or `Err` when no
+    /// uid could be read (the caller answers 400).
+    pub async fn review(
+        &self,
+        body: &[u8],
+        budget: Duration,
+    ) -> Result<(Option<Decision>, AdmissionReview), BadReview> {
+        match decode(body) {
+            Ok(request) => {
+                let decision = self.decide(&request, budget).await;
+                let review = AdmissionReview::new(decision.response.clone());
+                Ok((Some(decision), review))
+            }
+            Err(bad) => match bad.to_review() {
+                Some(review) => Ok((None, review)),
+                None => Err(bad),
+            },
+        }
+    }
+
+    async fn policy(
+        &self,
+        request: &AdmissionRequest,
+        operation: Result<Operation, String>,
+        budget: Duration,
+        now: i64,
+    ) -> Result<Outcome, Box<Status>> {
+        let operation = operation.map_err(|e| bad_request(format!("request.operation: {e}")))?;
+        if !matches!(operation, Operation::Create | Operation::Update) {
+            return Ok(Outcome::allow_with(Vec::new()));
+        }
+        if !validate::VERSIONS.contains(&request.kind.version.as_str()) {
+            return Ok(Outcome::allow_with(vec![format!(
+                "BackendTLSPolicy {} is not validated by backendtls-webhook (it knows {})",
+                request.kind.version,
+                validate::VERSIONS.join(", ")
+            )]));
+        }
+        let object = required_object(request)?;
+        let namespace = namespace_of(request, object);
+        let wants = Wants::for_policy(object, namespace);
+        let snapshot = self.snapshot(&wants, budget).await?;
+        let change = PolicyChange {
+            object,
+            old_object: request.old_object.as_ref().filter(|o| !o.is_null()),
+            operation,
+            subresource: request.sub_resource.as_deref().filter(|s| !s.is_empty()),
+            namespace,
+        };
+        let report = validate::policy(&change, &snapshot, &self.settings, now);
+        Ok(Outcome::from_report(
+            report,
+            validate::GROUP,
+            validate::KIND,
+        ))
+    }
+
+    async fn config_map(
+        &self,
+        request: &AdmissionRequest,
+        operation: Result<Operation, String>,
+        budget: Duration,
+        now: i64,
+    ) -> Result<Outcome, Box<Status>> {
+        let operation = operation.map_err(|e| bad_request(format!("request.operation: {e}")))?;
+        let object = request.object.as_ref().filter(|o| !o.is_null());
+        let old_object = request.old_object.as_ref().filter(|o| !o.is_null());
+        let Some(any) = object.or(old_object) else {
+            return Err(bad_request(
+                "request.object and request.oldObject are both missing",
+            ));
+        };
+        let namespace = namespace_of(request, any);
+        let name = if request.name.is_empty() {
+            any.pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+        } else {
+            &request.name
+        };
+        let snapshot = self
+            .snapshot(&Wants::for_config_map(namespace, name), budget)
+            .await?;
+        let change = ConfigMapChange {
+            object,
+            old_object,
+            operation,
+            namespace,
+            name,
+        };
+        let report = validate::config_map(&change, &snapshot, &self.settings, now, |text| {
+            self.bundles.parse(text)
+        });
+        Ok(Outcome::from_report(report, "", "ConfigMap"))
+    }
+
+    async fn snapshot(
+        &self,
+        wants: &Wants,
+        budget: Duration,
+    ) -> Result<validate::Snapshot, Box<Status>> {
+        let limit = lookup_budget(budget);
+        let result = match tokio::time::timeout(limit, self.lookup.snapshot(wants)).await {
+            Ok(result) => result,
+            Err(_) => Err(LookupError::Timeout(limit)),
+        };
+        result.map_err(|e| {
+            Box::new(failure(
+                503,
+                "ServiceUnavailable",
+                format!(
+                    "backendtls-webhook could not check the references ({e}); retry the request"
+                ),
+                None,
+            ))
+        })
+    }
+}
+
+/// How long a lookup may take within the apiserver's budget: 60 % of it, leaving time to
+/// answer before the apiserver gives up.
+pub fn lookup_budget(budget: Duration) -> Duration {
+    budget.mul_f64(0.6)
+}
+
+fn required_object(request: &AdmissionRequest) -> Result<&Value, Box<Status>> {
+    match request.object.as_ref() {
+        Some(object) if object.is_object() => Ok(object),
+        Some(other) if !other.is_null() => Err(bad_request(format!(
+            "request.object must be an object, got {}",
+            validate::schema::json_type(other)
+        ))),
+        _ => Err(bad_request(format!(
+            "request.object is required for {}",
+            request.operation
+        ))),
+    }
+}
+
+fn namespace_of<'a>(request: &'a AdmissionRequest, object: &'a Value) -> &'a str {
+    if !request.namespace.is_empty() {
+        return &request.namespace;
+    }
+    object
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+        .unwrap_or("default")
+}
+
+fn bad_request(message: impl Into<String>) -> Box<Status> {
+    Box::new(failure(400, "BadRequest", message.into(), None))
+}
+
+fn failure(code: i32, reason: &str, message: String, details: Option<StatusDetails>) -> Status {
+    Status {
+        code: Some(code),
+        details,
+        message: Some(message),
+        metadata: Default::default(),
+        reason: Some(reason.to_owned()),
+        status: Some("Failure".to_owned()),
+    }
+}
+
+/// A verdict before it is addressed to a request.
+struct Outcome {
+    report: Report,
+    group: &'static str,
+    kind: &'static str,
+}
+
+impl Outcome {
+    fn allow_with(warnings: Vec<String>) -> Self {
+        let mut report = Report::default();
+        for w in warnings {
+            report.warn(validate::FieldPath::root(), w);
+        }
+        Self {
+            report,
+            group: "",
+            kind: "",
+        }
+    }
+
+    fn from_report(report: Report, group: &'static str, kind: &'static str) -> Self {
+        Self {
+            report,
+            group,
+            kind,
+        }
+    }
+
+    fn into_response(self, request: &AdmissionRequest) -> AdmissionResponse {
+        let warnings = self
+            .report
+            .warnings
+            .iter()
+            .take(MAX_ITEMS)
+            .map(ToString::to_string)
+            .collect();
+        let status = (!self.report.is_allowed())
+            .then(|| denial(&self.report, self.group, self.kind, request));
+        AdmissionResponse {
+            uid: request.uid.clone(),
+            allowed: status.is_none(),
+            status,
+            warnings,
+        }
+    }
+}
+
+/// The `Status` of a denial, worded as the apiserver words a validation failure.
+pub fn denial(report: &Report, group: &str, kind: &str, request: &AdmissionRequest) -> Status {
+    let name = if request.name.is_empty() {
+        request
+            .object
+            .as_ref()
+            .and_then(|o| o.pointer("/metadata/name"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    } else {
+        &request.name
+    };
+    let qualified = if group.is_empty() {
+        kind.to_owned()
+    } else {
+        format!("{kind}.{group}")
+    };
+    let mut message = format!("{qualified} {} is invalid: ", validate::field::Quoted(name));
+    let errors = &report.errors;
+    if errors.len() == 1 {
+        let _ = write!(message, "{}", errors[0]);
+    } else {
+        message.push('[');
+        for (i, error) in errors.iter().take(MESSAGE_ERRORS).enumerate() {
+            if i > 0 {
+                message.push_str(", ");
+            }
+            let _ = write!(message, "{error}");
+        }
+        if errors.len() > MESSAGE_ERRORS {
+            let _ = write!(message, ", and {} more", errors.len() - MESSAGE_ERRORS);
+        }
+        message.push(']');
+    }
+    let causes = errors
+        .iter()
+        .take(MAX_ITEMS)
+        .map(|e| StatusCause {
+            field: Some(e.path.to_string()),
+            message: Some(e.body()),
+            reason: Some(e.kind.reason().to_owned()),
+        })
+        .collect();
+    let details = StatusDetails {
+        causes: Some(causes),
+        group: Some(group.to_owned()),
+        kind: Some(kind.to_owned()),
+        name: Some(name.to_owned()),
+        retry_after_seconds: None,
+        uid: None,
+    };
+    failure(422, "Invalid", message, Some(details))
+}
+
+#[cfg(test)]
+mod tests;

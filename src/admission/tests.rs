@@ -1,0 +1,382 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::*;
+use crate::lookup::{BoxFuture, MemoryLookup};
+use crate::validate::Snapshot;
+
+const NOW: i64 = 1_780_272_000;
+const BUDGET: Duration = Duration::from_secs(10);
+const ROOT_CA: &str = include_str!("../../tests/fixtures/certs/root-ca.pem");
+
+fn policy_object(hostname: &str) -> Value {
+    json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "BackendTLSPolicy",
+        "metadata": {"name": "payments-backend-tls", "namespace": "shop"},
+        "spec": {
+            "targetRefs": [{"group": "", "kind": "Service", "name": "payments-backend"}],
+            "validation": {"caCertificateRefs": [{"group": "", "kind": "ConfigMap", "name": "payments-backend-ca"}], "hostname": hostname}
+        }
+    })
+}
+
+fn config_map(ca: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "payments-backend-ca", "namespace": "shop"}, "data": {"ca.crt": ca}})
+}
+
+fn review_body(kind: Value, operation: &str, object: Value, old: Value) -> Vec<u8> {
+    let name = object
+        .pointer("/metadata/name")
+        .or_else(|| old.pointer("/metadata/name"))
+        .cloned()
+        .unwrap_or(json!("payments-backend-tls"));
+    serde_json::to_vec(&json!({
+        "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+        "request": {"uid": "0d3c5e4a-1", "kind": kind, "name": name, "namespace": "shop", "operation": operation,
+                    "userInfo": {"username": "alice"}, "object": object, "oldObject": old, "dryRun": false}
+    }))
+    .expect("json")
+}
+
+fn policy_kind() -> Value {
+    json!({"group": "gateway.networking.k8s.io", "version": "v1", "kind": "BackendTLSPolicy"})
+}
+
+fn config_map_kind() -> Value {
+    json!({"group": "", "version": "v1", "kind": "ConfigMap"})
+}
+
+fn reviewer_with(objects: &[Value], settings: Settings) -> Reviewer {
+    let bundles = Arc::new(BundleCache::default());
+    let lookup = MemoryLookup::from_objects(objects, &bundles);
+    Reviewer::new(settings, Arc::new(lookup), bundles, Clock::Fixed(NOW))
+}
+
+fn reviewer() -> Reviewer {
+    let service = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "payments-backend", "namespace": "shop"}});
+    reviewer_with(
+        &[
+            config_map(ROOT_CA),
+            service,
+            policy_object("payments-backend.shop.svc"),
+        ],
+        Settings::default(),
+    )
+}
+
+async fn answer(reviewer: &Reviewer, body: &[u8]) -> Value {
+    let (_, review) = reviewer.review(body, BUDGET).await.expect("answered");
+    serde_json::from_slice(&review.to_json()).expect("json")
+}
+
+#[tokio::test]
+async fn allowed_policies_echo_uid_and_envelope() {
+    let body = review_body(
+        policy_kind(),
+        "CREATE",
+        policy_object("payments-backend.shop.svc"),
+        Value::Null,
+    );
+    let out = answer(&reviewer(), &body).await;
+    assert_eq!(
+        out,
+        json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": {"uid": "0d3c5e4a-1", "allowed": true}})
+    );
+}
+
+#[tokio::test]
+async fn denials_carry_422_causes_and_an_apiserver_style_message() {
+    let mut object = policy_object("10.0.0.7");
+    object["spec"]["targetRefs"][0]["kind"] = json!("service");
+    let body = review_body(policy_kind(), "CREATE", object, Value::Null);
+    let out = answer(&reviewer(), &body).await;
+    let response = &out["response"];
+    assert_eq!(response["allowed"], json!(false));
+    let status = &response["status"];
+    assert_eq!(status["code"], json!(422));
+    assert_eq!(status["reason"], json!("Invalid"));
+    assert_eq!(status["status"], json!("Failure"));
+    assert_eq!(
+        status["message"],
+        json!(
+            r#"BackendTLSPolicy.gateway.networking.k8s.io "payments-backend-tls" is invalid: [spec.targetRefs[0].kind: Invalid value: "service": kinds are case-sensitive: did you mean "Service"?, spec.validation.hostname: Invalid value: "10.0.0.7": must be a DNS name, not an IP address]"#
+        )
+    );
+    assert_eq!(
+        status["details"],
+        json!({
+            "name": "payments-backend-tls", "group": "gateway.networking.k8s.io", "kind": "BackendTLSPolicy",
+            "causes": [
+                {"reason": "FieldValueInvalid", "field": "spec.targetRefs[0].kind", "message": r#"Invalid value: "service": kinds are case-sensitive: did you mean "Service"?"#},
+                {"reason": "FieldValueInvalid", "field": "spec.validation.hostname", "message": r#"Invalid value: "10.0.0.7": must be a DNS name, not an IP address"#}
+            ]
+        })
+    );
+    assert!(response.get("patch").is_none() && response.get("patchType").is_none());
+}
+
+#[tokio::test]
+async fn a_single_error_is_not_bracketed() {
+    let body = review_body(
+        policy_kind(),
+        "CREATE",
+        policy_object("10.0.0.7"),
+        Value::Null,
+    );
+    let out = answer(&reviewer(), &body).await;
+    assert_eq!(
+        out["response"]["status"]["message"],
+        json!(
+            r#"BackendTLSPolicy.gateway.networking.k8s.io "payments-backend-tls" is invalid: spec.validation.hostname: Invalid value: "10.0.0.7": must be a DNS name, not an IP address"#
+        )
+    );
+}
+
+#[tokio::test]
+async fn warnings_are_returned_with_allowed_responses() {
+    let mut object = policy_object("payments-backend.shop.svc");
+    object["spec"]["validation"]["caCertificateRefs"][0]["name"] = json!("not-there");
+    let out = answer(
+        &reviewer(),
+        &review_body(policy_kind(), "CREATE", object, Value::Null),
+    )
+    .await;
+    assert_eq!(out["response"]["allowed"], json!(true));
+    assert_eq!(
+        out["response"]["warnings"],
+        json!([
+            r#"spec.validation.caCertificateRefs[0]: no ConfigMap "not-there" in namespace "shop": ResolvedRefs=False until it exists"#
+        ])
+    );
+}
+
+#[tokio::test]
+async fn deletes_of_policies_are_allowed_unchecked() {
+    let out = answer(
+        &reviewer(),
+        &review_body(
+            policy_kind(),
+            "DELETE",
+            Value::Null,
+            policy_object("10.0.0.7"),
+        ),
+    )
+    .await;
+    assert_eq!(
+        out["response"],
+        json!({"uid": "0d3c5e4a-1", "allowed": true})
+    );
+}
+
+#[tokio::test]
+async fn v1alpha3_is_validated_and_unknown_versions_pass_with_a_warning() {
+    let v1alpha3 = json!({"group": "gateway.networking.k8s.io", "version": "v1alpha3", "kind": "BackendTLSPolicy"});
+    let out = answer(
+        &reviewer(),
+        &review_body(v1alpha3, "CREATE", policy_object("10.0.0.7"), Value::Null),
+    )
+    .await;
+    assert_eq!(out["response"]["allowed"], json!(false));
+    let v1alpha2 = json!({"group": "gateway.networking.k8s.io", "version": "v1alpha2", "kind": "BackendTLSPolicy"});
+    let out = answer(
+        &reviewer(),
+        &review_body(v1alpha2, "CREATE", json!({}), Value::Null),
+    )
+    .await;
+    assert_eq!(out["response"]["allowed"], json!(true));
+    assert!(
+        out["response"]["warnings"][0]
+            .as_str()
+            .expect("warning")
+            .contains("v1alpha2 is not validated")
+    );
+}
+
+#[tokio::test]
+async fn config_map_reviews_guard_referenced_bundles() {
+    let r = reviewer();
+    let broken = answer(
+        &r,
+        &review_body(
+            config_map_kind(),
+            "UPDATE",
+            config_map("garbage"),
+            config_map(ROOT_CA),
+        ),
+    )
+    .await;
+    assert_eq!(broken["response"]["allowed"], json!(false));
+    let message = broken["response"]["status"]["message"]
+        .as_str()
+        .expect("message");
+    assert!(
+        message.starts_with(
+            r#"ConfigMap "payments-backend-ca" is invalid: data[ca.crt]: Invalid value: "#
+        ),
+        "{message}"
+    );
+    assert_eq!(broken["response"]["status"]["details"]["group"], json!(""));
+    let fine = answer(
+        &r,
+        &review_body(
+            config_map_kind(),
+            "UPDATE",
+            config_map(ROOT_CA),
+            config_map("garbage"),
+        ),
+    )
+    .await;
+    assert_eq!(fine["response"]["allowed"], json!(true));
+    let deleted = answer(
+        &r,
+        &review_body(
+            config_map_kind(),
+            "DELETE",
+            Value::Null,
+            config_map(ROOT_CA),
+        ),
+    )
+    .await;
+    assert_eq!(deleted["response"]["allowed"], json!(true));
+    assert!(
+        deleted["response"]["warnings"][0]
+            .as_str()
+            .expect("warning")
+            .contains("is the CA bundle of BackendTLSPolicy shop/payments-backend-tls")
+    );
+    let mut other = config_map("garbage");
+    other["metadata"]["name"] = json!("unrelated");
+    let body = serde_json::to_vec(&json!({
+        "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+        "request": {"uid": "u", "kind": config_map_kind(), "name": "unrelated", "namespace": "shop", "operation": "CREATE", "object": other}
+    }))
+    .expect("json");
+    assert_eq!(
+        answer(&r, &body).await["response"],
+        json!({"uid": "u", "allowed": true})
+    );
+}
+
+#[tokio::test]
+async fn other_kinds_are_allowed_with_a_misconfiguration_warning() {
+    let kind = json!({"group": "apps", "version": "v1", "kind": "Deployment"});
+    let out = answer(
+        &reviewer(),
+        &review_body(kind, "CREATE", json!({}), Value::Null),
+    )
+    .await;
+    assert_eq!(out["response"]["allowed"], json!(true));
+    assert!(
+        out["response"]["warnings"][0]
+            .as_str()
+            .expect("warning")
+            .contains("check the ValidatingWebhookConfiguration")
+    );
+}
+
+#[tokio::test]
+async fn bad_reviews_with_a_uid_are_answered_with_400() {
+    let cases: [(Value, &str); 6] = [
+        (
+            json!({"apiVersion": "admission.k8s.io/v1beta1", "kind": "AdmissionReview", "request": {"uid": "u1", "kind": policy_kind(), "operation": "CREATE"}}),
+            "expected apiVersion \"admission.k8s.io/v1\"",
+        ),
+        (
+            json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {"uid": "u1", "kind": policy_kind(), "operation": 7}}),
+            "request.operation must be a string, got integer",
+        ),
+        (
+            json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {"uid": "u1", "operation": "CREATE"}}),
+            "request.kind is required",
+        ),
+        (
+            json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {"uid": "u1", "kind": policy_kind(), "operation": "PATCH"}}),
+            "request.operation: unknown operation \"PATCH\"",
+        ),
+        (
+            json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {"uid": "u1", "kind": policy_kind(), "operation": "CREATE"}}),
+            "request.object is required for CREATE",
+        ),
+        (
+            json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {"uid": "u1", "kind": policy_kind(), "operation": "CREATE", "object": [1]}}),
+            "request.object must be an object, got array",
+        ),
+    ];
+    for (body, fragment) in cases {
+        let out = answer(&reviewer(), &serde_json::to_vec(&body).expect("json")).await;
+        let response = &out["response"];
+        assert_eq!(response["uid"], json!("u1"));
+        assert_eq!(response["allowed"], json!(false));
+        assert_eq!(response["status"]["code"], json!(400), "{body}");
+        let message = response["status"]["message"].as_str().expect("message");
+        assert!(message.contains(fragment), "{message:?} lacks {fragment:?}");
+    }
+}
+
+#[tokio::test]
+async fn unreadable_bodies_are_errors_without_a_review() {
+    for (body, fragment) in [
+        (&b"not json"[..], "body is not JSON"),
+        (b"", "empty body"),
+        (b"[1,2]", "not a JSON object"),
+        (
+            br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}"#,
+            "request is missing",
+        ),
+        (
+            br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":5}}"#,
+            "request.uid must be a string",
+        ),
+    ] {
+        let err = reviewer().review(body, BUDGET).await.expect_err("no uid");
+        assert!(
+            err.message.contains(fragment),
+            "{:?} lacks {fragment:?}",
+            err.message
+        );
+    }
+}
+
+struct Stalled;
+
+impl Lookup for Stalled {
+    fn snapshot<'a>(&'a self, _: &'a Wants) -> BoxFuture<'a, Result<Snapshot, LookupError>> {
+        Box::pin(std::future::pending())
+    }
+
+    fn describe(&self) -> String {
+        "stalled".into()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn slow_lookups_end_in_a_retryable_denial_inside_the_budget() {
+    let reviewer = Reviewer::new(
+        Settings::default(),
+        Arc::new(Stalled),
+        Arc::new(BundleCache::default()),
+        Clock::Fixed(NOW),
+    );
+    let body = review_body(
+        policy_kind(),
+        "CREATE",
+        policy_object("a.example"),
+        Value::Null,
+    );
+    let started = tokio::time::Instant::now();
+    let (_, review) = reviewer
+        .review(&body, Duration::from_secs(5))
+        .await
+        .expect("answered");
+    assert_eq!(started.elapsed(), Duration::from_secs(3));
+    let status = review.response.status.expect("denied");
+    assert_eq!(status.code, Some(503));
+    assert!(
+        status
+            .message
+            .expect("message")
+            .contains("retry the request")
+    );
+}

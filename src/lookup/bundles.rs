@@ -1,0 +1,91 @@
+//! A cache of parsed CA bundles keyed by their text, so that a bundle is parsed once however
+//! many requests, ConfigMaps or policies share it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::validate::ca_bundle::{self, ParsedBundle};
+
+/// Parsed bundles by content. Bounded: when full, it is cleared (bundles are small and
+/// re-parsing is cheap; what matters is that a hot bundle is not parsed per request).
+#[derive(Debug)]
+pub struct BundleCache {
+    entries: Mutex<HashMap<Arc<str>, Arc<ParsedBundle>>>,
+    capacity: usize,
+    max_text: usize,
+}
+
+impl Default for BundleCache {
+    fn default() -> Self {
+        Self::new(1024, 1 << 20)
+    }
+}
+
+impl BundleCache {
+    /// A cache of at most `capacity` bundles, each cached only when at most `max_text` bytes.
+    pub fn new(capacity: usize, max_text: usize) -> Self {
+        Self {
+            entries: Mutex::new(HashMap::new()),
+            capacity,
+            max_text,
+        }
+    }
+
+    /// The parsed form of `text`, from the cache or freshly parsed (and cached).
+    pub fn parse(&self, text: &str) -> Arc<ParsedBundle> {
+        if let Some(hit) = self.lock().get(text) {
+            return Arc::clone(hit);
+        }
+        let parsed = Arc::new(ca_bundle::parse_bundle(text));
+        if text.len() <= self.max_text {
+            let mut entries = self.lock();
+            if entries.len() >= self.capacity {
+                entries.clear();
+            }
+            entries.insert(Arc::from(text), Arc::clone(&parsed));
+        }
+        parsed
+    }
+
+    /// How many bundles are cached.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether the cache is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, Arc<ParsedBundle>>> {
+        // The map is always left consistent, so a panic elsewhere cannot corrupt it.
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_texts_share_one_parse() {
+        let cache = BundleCache::default();
+        let a = cache.parse("not a bundle");
+        let b = cache.parse("not a bundle");
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!(cache.len(), 1);
+        let c = cache.parse("another");
+        assert!(!Arc::ptr_eq(&a, &c));
+    }
+
+    #[test]
+    fn capacity_and_size_bound_the_cache() {
+        let cache = BundleCache::new(2, 8);
+        cache.parse("a");
+        cache.parse("b");
+        cache.parse("c");
+        assert_eq!(cache.len(), 1, "cleared when full, then c inserted");
+        cache.parse("longer than eight bytes");
+        assert_eq!(cache.len(), 1, "large texts are parsed but not kept");
+    }
+}

@@ -1,0 +1,44 @@
+//! "What does this object refer to?": the [`Lookup`] trait answers a [`Wants`] with a
+//! [`Snapshot`]. [`MemoryLookup`] serves tests, the CLI and clusterless runs; the cluster
+//! implementation reads watch caches.
+
+mod bundles;
+mod memory;
+
+use std::future::Future;
+use std::pin::Pin;
+
+pub use self::bundles::BundleCache;
+pub use self::memory::MemoryLookup;
+use crate::validate::{Snapshot, Wants};
+
+/// A boxed future, so that lookups can be used as `Arc<dyn Lookup>`.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Why a lookup could not be answered.
+#[derive(Debug, thiserror::Error)]
+pub enum LookupError {
+    /// The caches have not finished their initial sync.
+    #[error("the webhook's caches are not synced yet")]
+    NotReady,
+    /// The cluster did not answer in time.
+    #[error("the cluster did not answer within {0:?}")]
+    Timeout(std::time::Duration),
+    /// The cluster answered with an error.
+    #[error("cluster lookup failed: {0}")]
+    Cluster(String),
+}
+
+/// Answers what an object under review refers to.
+pub trait Lookup: Send + Sync {
+    /// The objects `wants` names that exist, and the policies it asks about.
+    fn snapshot<'a>(&'a self, wants: &'a Wants) -> BoxFuture<'a, Result<Snapshot, LookupError>>;
+
+    /// Whether lookups can be answered (caches synced).
+    fn is_ready(&self) -> bool {
+        true
+    }
+
+    /// A short description for logs (`in-memory (3 objects)`, `cluster`).
+    fn describe(&self) -> String;
+}

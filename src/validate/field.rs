@@ -1,0 +1,599 @@
+//! Field paths, field errors and warnings, rendered the way the Kubernetes apiserver renders
+//! `field.ErrorList` (`k8s.io/apimachinery/pkg/util/validation/field`).
+
+use std::cmp::Ordering;
+use std::fmt::{self, Write as _};
+
+use serde_json::Value;
+
+/// One step of a [`FieldPath`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Segment {
+    /// An object field: `.name`.
+    Field(String),
+    /// A list index: `[3]`.
+    Index(usize),
+    /// A key of a map-typed field (labels, `data`, `spec.options`): `[key]`.
+    Key(String),
+}
+
+/// A path to a field, rendered as Kubernetes does: `spec.targetRefs[1].sectionName`,
+/// `spec.options[example.com/foo]`, `data[ca.crt]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct FieldPath(Vec<Segment>);
+
+impl FieldPath {
+    /// The root of the object (renders as the empty string).
+    pub fn root() -> Self {
+        Self(Vec::new())
+    }
+
+    /// Parses a rendered path such as `spec.targetRefs[0].name` (the inverse of `Display`;
+    /// a bracketed part that is all digits is an index, anything else a key).
+    pub fn parse(rendered: &str) -> Self {
+        let mut segments = Vec::new();
+        let mut rest = rendered;
+        while !rest.is_empty() {
+            if let Some(after) = rest.strip_prefix('[') {
+                let end = after.find(']').unwrap_or(after.len());
+                let inner = &after[..end];
+                segments.push(match inner.parse::<usize>() {
+                    Ok(i) if !inner.is_empty() && inner.bytes().all(|b| b.is_ascii_digit()) => {
+                        Segment::Index(i)
+                    }
+                    _ => Segment::Key(inner.to_owned()),
+                });
+                rest = after.get(end + 1..).unwrap_or("");
+            } else {
+                let trimmed = rest.strip_prefix('.').unwrap_or(rest);
+                let end = trimmed.find(['.', '[']).unwrap_or(trimmed.len());
+                segments.push(Segment::Field(trimmed[..end].to_owned()));
+                rest = &trimmed[end..];
+            }
+        }
+        Self(segments)
+    }
+
+    /// This path extended by an object field.
+    pub fn field(&self, name: &str) -> Self {
+        self.with(Segment::Field(name.to_owned()))
+    }
+
+    /// This path extended by a list index.
+    pub fn index(&self, index: usize) -> Self {
+        self.with(Segment::Index(index))
+    }
+
+    /// This path extended by a map key.
+    pub fn key(&self, key: &str) -> Self {
+        self.with(Segment::Key(key.to_owned()))
+    }
+
+    fn with(&self, segment: Segment) -> Self {
+        let mut segments = Vec::with_capacity(self.0.len() + 1);
+        segments.extend_from_slice(&self.0);
+        segments.push(segment);
+        Self(segments)
+    }
+
+    /// The path's steps.
+    pub fn segments(&self) -> &[Segment] {
+        &self.0
+    }
+
+    /// The path without its last step (the root stays the root).
+    pub fn parent(&self) -> Self {
+        let mut segments = self.0.clone();
+        segments.pop();
+        Self(segments)
+    }
+
+    /// The first `len` steps of this path.
+    pub fn prefix(&self, len: usize) -> Self {
+        Self(self.0[..len.min(self.0.len())].to_vec())
+    }
+
+    /// Whether `self` equals `other` or lies below it.
+    pub fn starts_with(&self, other: &FieldPath) -> bool {
+        self.0.starts_with(&other.0)
+    }
+
+    /// The value this path designates inside `root`, if any.
+    pub fn resolve<'v>(&self, root: &'v Value) -> Option<&'v Value> {
+        let mut node = root;
+        for segment in &self.0 {
+            node = match segment {
+                Segment::Field(name) | Segment::Key(name) => node.as_object()?.get(name)?,
+                Segment::Index(i) => node.as_array()?.get(*i)?,
+            };
+        }
+        Some(node)
+    }
+}
+
+impl fmt::Display for FieldPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, segment) in self.0.iter().enumerate() {
+            match segment {
+                Segment::Field(name) if i == 0 => f.write_str(name)?,
+                Segment::Field(name) => write!(f, ".{name}")?,
+                Segment::Index(index) => write!(f, "[{index}]")?,
+                Segment::Key(key) => write!(f, "[{key}]")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl PartialOrd for FieldPath {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for FieldPath {
+    /// Document order: fields and keys by name, indexes numerically, parents before children.
+    fn cmp(&self, other: &Self) -> Ordering {
+        fn rank(segment: &Segment) -> (u8, usize, &str) {
+            match segment {
+                Segment::Field(name) => (0, 0, name),
+                Segment::Index(index) => (1, *index, ""),
+                Segment::Key(key) => (2, 0, key),
+            }
+        }
+        let pairs = self.0.iter().zip(&other.0);
+        for (a, b) in pairs {
+            match rank(a).cmp(&rank(b)) {
+                Ordering::Equal => continue,
+                unequal => return unequal,
+            }
+        }
+        self.0.len().cmp(&other.0.len())
+    }
+}
+
+/// The kind of a field error; the names and cause reasons are those of `field.ErrorType`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// `Duplicate value` (`FieldValueDuplicate`).
+    Duplicate,
+    /// `Forbidden` (`FieldValueForbidden`).
+    Forbidden,
+    /// `Invalid value` (`FieldValueInvalid`).
+    Invalid,
+    /// `Not found` (`FieldValueNotFound`).
+    NotFound,
+    /// `Unsupported value` (`FieldValueNotSupported`).
+    NotSupported,
+    /// `Required value` (`FieldValueRequired`).
+    Required,
+    /// `Too long` (`FieldValueTooLong`).
+    TooLong,
+    /// `Too many` (`FieldValueTooMany`).
+    TooMany,
+    /// A JSON value of the wrong type, rendered as `Invalid value` (`FieldValueTypeInvalid`).
+    TypeInvalid,
+}
+
+impl ErrorKind {
+    /// The `details.causes[].reason` of this kind.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::Duplicate => "FieldValueDuplicate",
+            Self::Forbidden => "FieldValueForbidden",
+            Self::Invalid => "FieldValueInvalid",
+            Self::NotFound => "FieldValueNotFound",
+            Self::NotSupported => "FieldValueNotSupported",
+            Self::Required => "FieldValueRequired",
+            Self::TooLong => "FieldValueTooLong",
+            Self::TooMany => "FieldValueTooMany",
+            Self::TypeInvalid => "FieldValueTypeInvalid",
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Duplicate => "Duplicate value",
+            Self::Forbidden => "Forbidden",
+            Self::Invalid | Self::TypeInvalid => "Invalid value",
+            Self::NotFound => "Not found",
+            Self::NotSupported => "Unsupported value",
+            Self::Required => "Required value",
+            Self::TooLong => "Too long",
+            Self::TooMany => "Too many",
+        }
+    }
+}
+
+/// The offending value an error shows, if any.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BadValue {
+    /// Nothing is shown (Required, Forbidden, and errors about whole objects or lists).
+    None,
+    /// A string, shown quoted.
+    Str(String),
+    /// A number or other literal, shown as is.
+    Raw(String),
+}
+
+impl BadValue {
+    /// The value to show for a JSON node: strings quoted, scalars as is, compound values omitted
+    /// (as the current apiserver does for object and list nodes).
+    pub fn of(value: &Value) -> Self {
+        match value {
+            Value::String(s) => Self::Str(s.clone()),
+            Value::Array(_) | Value::Object(_) => Self::None,
+            other => Self::Raw(other.to_string()),
+        }
+    }
+}
+
+/// Severity policy for a class of findings that operators may choose to enforce.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Enforcement {
+    /// Report as a warning and allow.
+    #[default]
+    Warn,
+    /// Report as a field error and deny.
+    Deny,
+}
+
+/// One field error.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FieldError {
+    /// Where.
+    pub path: FieldPath,
+    /// What kind of problem.
+    pub kind: ErrorKind,
+    /// The offending value, shown after the kind.
+    pub value: BadValue,
+    /// Explanation, shown last.
+    pub detail: String,
+}
+
+impl FieldError {
+    /// A new error.
+    pub fn new(
+        path: FieldPath,
+        kind: ErrorKind,
+        value: BadValue,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self {
+            path,
+            kind,
+            value,
+            detail: detail.into(),
+        }
+    }
+
+    /// `Required value`.
+    pub fn required(path: FieldPath, detail: impl Into<String>) -> Self {
+        Self::new(path, ErrorKind::Required, BadValue::None, detail)
+    }
+
+    /// `Invalid value: <value>: <detail>`.
+    pub fn invalid(path: FieldPath, value: &Value, detail: impl Into<String>) -> Self {
+        Self::new(path, ErrorKind::Invalid, BadValue::of(value), detail)
+    }
+
+    /// `Invalid value: "<value>": <detail>` for a string value.
+    pub fn invalid_str(path: FieldPath, value: &str, detail: impl Into<String>) -> Self {
+        Self::new(
+            path,
+            ErrorKind::Invalid,
+            BadValue::Str(value.to_owned()),
+            detail,
+        )
+    }
+
+    /// `Forbidden: <detail>`.
+    pub fn forbidden(path: FieldPath, detail: impl Into<String>) -> Self {
+        Self::new(path, ErrorKind::Forbidden, BadValue::None, detail)
+    }
+
+    /// `Unsupported value: "<value>": supported values: "a", "b"`.
+    pub fn not_supported(path: FieldPath, value: &str, supported: &[&str]) -> Self {
+        let mut detail = String::from("supported values: ");
+        for (i, s) in supported.iter().enumerate() {
+            if i > 0 {
+                detail.push_str(", ");
+            }
+            let _ = write!(detail, "{}", Quoted(s));
+        }
+        Self::new(
+            path,
+            ErrorKind::NotSupported,
+            BadValue::Str(value.to_owned()),
+            detail,
+        )
+    }
+
+    /// The error text without its field path (what `details.causes[].message` carries).
+    pub fn body(&self) -> String {
+        let mut out = String::from(self.kind.label());
+        match &self.value {
+            BadValue::None => {}
+            BadValue::Str(s) => {
+                let _ = write!(out, ": {}", Quoted(s));
+            }
+            BadValue::Raw(s) => {
+                let _ = write!(out, ": {s}");
+            }
+        }
+        if !self.detail.is_empty() {
+            out.push_str(": ");
+            out.push_str(&self.detail);
+        }
+        out
+    }
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.body())
+    }
+}
+
+/// A warning: legal but risky, shown to the user without blocking.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Warning {
+    /// The field concerned (the root when the warning is about the whole object).
+    pub path: FieldPath,
+    /// The text after the path.
+    pub message: String,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.segments().is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+/// A string shown in Go's `%q` style (double quotes, escapes for quotes, backslashes and
+/// control characters), as the apiserver shows string values.
+pub struct Quoted<'a>(pub &'a str);
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_char('"')?;
+        for c in self.0.chars() {
+            match c {
+                '"' => f.write_str("\\\"")?,
+                '\\' => f.write_str("\\\\")?,
+                '\n' => f.write_str("\\n")?,
+                '\r' => f.write_str("\\r")?,
+                '\t' => f.write_str("\\t")?,
+                c if c.is_control() => write!(f, "\\u{:04x}", c as u32)?,
+                c => f.write_char(c)?,
+            }
+        }
+        f.write_char('"')
+    }
+}
+
+/// What validation found: errors deny, warnings only inform.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Report {
+    /// Field errors, in document order.
+    pub errors: Vec<FieldError>,
+    /// Warnings, in document order.
+    pub warnings: Vec<Warning>,
+}
+
+impl Report {
+    /// Whether the object is admitted.
+    pub fn is_allowed(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    /// Adds an error.
+    pub fn error(&mut self, error: FieldError) {
+        self.errors.push(error);
+    }
+
+    /// Adds a warning at `path`.
+    pub fn warn(&mut self, path: FieldPath, message: impl Into<String>) {
+        self.warnings.push(Warning {
+            path,
+            message: message.into(),
+        });
+    }
+
+    /// Adds `error` as an error under [`Enforcement::Deny`], or its text as a warning under
+    /// [`Enforcement::Warn`].
+    pub fn enforce(&mut self, enforcement: Enforcement, error: FieldError) {
+        match enforcement {
+            Enforcement::Deny => self.error(error),
+            Enforcement::Warn => {
+                let message = warning_text(&error);
+                self.warn(error.path, message);
+            }
+        }
+    }
+
+    /// Sorts errors and warnings into document order, keeping the order of findings on the same
+    /// field, and drops exact repeats.
+    pub fn finish(&mut self) {
+        self.errors.sort_by(|a, b| a.path.cmp(&b.path));
+        self.errors.dedup();
+        self.warnings.sort_by(|a, b| a.path.cmp(&b.path));
+        self.warnings.dedup();
+    }
+}
+
+/// The text of an error demoted to a warning: its detail when it has one, else its body.
+pub(crate) fn warning_text(error: &FieldError) -> String {
+    match (&error.value, error.kind) {
+        (_, ErrorKind::Invalid | ErrorKind::Forbidden | ErrorKind::NotFound)
+            if !error.detail.is_empty() =>
+        {
+            error.detail.clone()
+        }
+        _ => error.body(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn p(s: &str) -> FieldPath {
+        FieldPath::parse(s)
+    }
+
+    #[test]
+    fn paths_render_like_kubernetes() {
+        let path = FieldPath::root()
+            .field("spec")
+            .field("targetRefs")
+            .index(1)
+            .field("sectionName");
+        assert_eq!(path.to_string(), "spec.targetRefs[1].sectionName");
+        let key = FieldPath::root()
+            .field("spec")
+            .field("options")
+            .key("example.com/x");
+        assert_eq!(key.to_string(), "spec.options[example.com/x]");
+        assert_eq!(
+            FieldPath::root().field("data").key("ca.crt").to_string(),
+            "data[ca.crt]"
+        );
+        assert_eq!(FieldPath::root().to_string(), "");
+    }
+
+    #[test]
+    fn parse_is_the_inverse_of_display() {
+        for s in [
+            "spec",
+            "spec.targetRefs[12].name",
+            "spec.options[example.com/x.y]",
+            "data[ca.crt]",
+            "status.ancestors[0].conditions[3].type",
+        ] {
+            assert_eq!(p(s).to_string(), s);
+        }
+        assert_eq!(p("a[1]").segments()[1], Segment::Index(1));
+        assert_eq!(p("a[x1]").segments()[1], Segment::Key("x1".into()));
+    }
+
+    #[test]
+    fn paths_order_indexes_numerically() {
+        let mut paths = [
+            p("spec.targetRefs[10]"),
+            p("spec.targetRefs[2]"),
+            p("spec"),
+            p("metadata.name"),
+        ];
+        paths.sort();
+        let rendered: Vec<String> = paths.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            rendered,
+            [
+                "metadata.name",
+                "spec",
+                "spec.targetRefs[2]",
+                "spec.targetRefs[10]"
+            ]
+        );
+    }
+
+    #[test]
+    fn resolve_follows_fields_indexes_and_keys() {
+        let doc = json!({"spec": {"targetRefs": [{"name": "a"}, {"name": "b"}], "options": {"x/y": "z"}}});
+        assert_eq!(
+            p("spec.targetRefs[1].name").resolve(&doc),
+            Some(&json!("b"))
+        );
+        assert_eq!(p("spec.options[x/y]").resolve(&doc), Some(&json!("z")));
+        assert_eq!(p("spec.targetRefs[2]").resolve(&doc), None);
+    }
+
+    #[test]
+    fn errors_render_like_the_apiserver() {
+        let e = FieldError::invalid_str(
+            p("spec.validation.hostname"),
+            "10.0.0.7",
+            "must be a DNS name, not an IP address",
+        );
+        assert_eq!(
+            e.to_string(),
+            r#"spec.validation.hostname: Invalid value: "10.0.0.7": must be a DNS name, not an IP address"#
+        );
+        assert_eq!(
+            FieldError::required(p("spec.validation.hostname"), "").to_string(),
+            "spec.validation.hostname: Required value"
+        );
+        let ns = FieldError::not_supported(
+            p("spec.validation.subjectAltNames[0].type"),
+            "DNS",
+            &["Hostname", "URI"],
+        );
+        assert_eq!(
+            ns.to_string(),
+            r#"spec.validation.subjectAltNames[0].type: Unsupported value: "DNS": supported values: "Hostname", "URI""#
+        );
+        assert_eq!(ns.kind.reason(), "FieldValueNotSupported");
+        let many = FieldError::new(
+            p("spec.targetRefs"),
+            ErrorKind::TooMany,
+            BadValue::Raw("17".into()),
+            "must have at most 16 items",
+        );
+        assert_eq!(
+            many.to_string(),
+            "spec.targetRefs: Too many: 17: must have at most 16 items"
+        );
+        let cel = FieldError::invalid(
+            p("spec.validation"),
+            &json!({}),
+            "must specify either CACertificateRefs or WellKnownCACertificates",
+        );
+        assert_eq!(
+            cel.to_string(),
+            "spec.validation: Invalid value: must specify either CACertificateRefs or WellKnownCACertificates"
+        );
+    }
+
+    #[test]
+    fn quoted_escapes_like_go() {
+        assert_eq!(
+            Quoted("a\"b\\c\nd\u{1}").to_string(),
+            r#""a\"b\\c\nd\u0001""#
+        );
+    }
+
+    #[test]
+    fn enforcement_chooses_error_or_warning() {
+        let err = FieldError::new(
+            p("spec.x"),
+            ErrorKind::NotFound,
+            BadValue::Str("cm".into()),
+            "no ConfigMap \"cm\"",
+        );
+        let mut deny = Report::default();
+        deny.enforce(Enforcement::Deny, err.clone());
+        assert!(!deny.is_allowed());
+        let mut warn = Report::default();
+        warn.enforce(Enforcement::Warn, err);
+        assert!(warn.is_allowed());
+        assert_eq!(warn.warnings[0].to_string(), "spec.x: no ConfigMap \"cm\"");
+    }
+
+    #[test]
+    fn finish_sorts_stably_and_dedups() {
+        let mut report = Report::default();
+        report.error(FieldError::forbidden(p("spec.b"), "second"));
+        report.error(FieldError::forbidden(p("spec.a"), "first"));
+        report.error(FieldError::forbidden(p("spec.b"), "third"));
+        report.error(FieldError::forbidden(p("spec.a"), "first"));
+        report.finish();
+        let details: Vec<&str> = report.errors.iter().map(|e| e.detail.as_str()).collect();
+        assert_eq!(details, ["first", "second", "third"]);
+    }
+}

@@ -1,0 +1,392 @@
+//! Every rule, in one pure, synchronous place.
+//!
+//! Input: an object as JSON, how it is being changed, and a [`Snapshot`] of what it refers to.
+//! Output: a [`Report`] of field errors (which deny) and warnings (which only inform). Nothing
+//! here performs I/O or reads the clock: time is the `now` argument.
+//!
+//! The order of checks on a policy: the CRD schema ([`schema`]) with its CEL rules ([`cel`]),
+//! the rules the spec states in prose ([`policy`]), then the references ([`refs`]). On UPDATE,
+//! errors in values that did not change are demoted to warnings, as the apiserver's validation
+//! ratcheting does.
+
+pub mod ca_bundle;
+pub mod cel;
+pub mod field;
+pub mod names;
+mod policy;
+mod refs;
+pub mod schema;
+pub mod snapshot;
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use self::ca_bundle::ParsedBundle;
+pub use self::field::{BadValue, Enforcement, ErrorKind, FieldError, FieldPath, Report, Warning};
+use self::schema::Walker;
+pub use self::snapshot::{
+    CaText, ConfigMapEntry, PolicySummary, ServiceEntry, Snapshot, TargetKey, Wants,
+};
+
+/// The API group of BackendTLSPolicy.
+pub const GROUP: &str = "gateway.networking.k8s.io";
+/// The kind.
+pub const KIND: &str = "BackendTLSPolicy";
+/// The versions this validator knows (identical schemas at Gateway API v1.6.1).
+pub const VERSIONS: [&str; 2] = ["v1", "v1alpha3"];
+/// The ConfigMap key implementations read the CA bundle from.
+pub const CA_KEY: &str = "ca.crt";
+/// Default for [`Settings::expiry_window_secs`]: 30 days.
+pub const DEFAULT_EXPIRY_WINDOW_SECS: i64 = 30 * 24 * 3600;
+
+/// A group and kind, written `GROUP/KIND` (or just `KIND` for the core group).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct GroupKind {
+    /// API group; empty for core.
+    pub group: String,
+    /// Kind.
+    pub kind: String,
+}
+
+impl GroupKind {
+    /// The core `Service`, the only target kind with Extended support.
+    pub fn service() -> Self {
+        Self {
+            group: String::new(),
+            kind: "Service".to_owned(),
+        }
+    }
+}
+
+impl fmt::Display for GroupKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.group.is_empty() {
+            f.write_str(&self.kind)
+        } else {
+            write!(f, "{}/{}", self.group, self.kind)
+        }
+    }
+}
+
+impl FromStr for GroupKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (group, kind) = s.rsplit_once('/').unwrap_or(("", s));
+        let valid_group = group.is_empty() || names::is_dns_subdomain(group);
+        if kind.is_empty() || !schema::KIND.is_match(kind) || !valid_group {
+            return Err(format!(
+                "{s:?} is not GROUP/KIND (for example multicluster.x-k8s.io/ServiceImport)"
+            ));
+        }
+        Ok(Self {
+            group: group.to_owned(),
+            kind: kind.to_owned(),
+        })
+    }
+}
+
+/// Operator choices, the same for `review`, `serve` and `validate`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Settings {
+    /// A CA ConfigMap that does not exist, or has no `ca.crt` in `data`.
+    pub missing_refs: Enforcement,
+    /// A CA reference of the wrong kind, or a `ca.crt` that can never work.
+    pub invalid_refs: Enforcement,
+    /// Target kinds admitted besides core `Service`.
+    pub extra_target_kinds: Vec<GroupKind>,
+    /// Turn what the spec discourages (several targets, duplicates, un-prefixed option keys,
+    /// wildcard SANs) into errors.
+    pub strict: bool,
+    /// Warn about CA certificates that expire within this many seconds.
+    pub expiry_window_secs: i64,
+    /// Fields the schema does not declare: a warning for admission (the apiserver prunes them),
+    /// an error for offline linting (as kubectl's strict field validation).
+    pub unknown_fields: Enforcement,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            missing_refs: Enforcement::Warn,
+            invalid_refs: Enforcement::Deny,
+            extra_target_kinds: Vec::new(),
+            strict: false,
+            expiry_window_secs: DEFAULT_EXPIRY_WINDOW_SECS,
+            unknown_fields: Enforcement::Warn,
+        }
+    }
+}
+
+impl Settings {
+    /// Every admitted target kind, core `Service` first.
+    pub fn target_kinds(&self) -> Vec<GroupKind> {
+        let mut kinds = vec![GroupKind::service()];
+        kinds.extend(
+            self.extra_target_kinds
+                .iter()
+                .filter(|k| **k != GroupKind::service())
+                .cloned(),
+        );
+        kinds
+    }
+}
+
+/// What is being done to the object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    /// `CREATE`.
+    Create,
+    /// `UPDATE`.
+    Update,
+    /// `DELETE`.
+    Delete,
+    /// `CONNECT`.
+    Connect,
+}
+
+impl FromStr for Operation {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "CREATE" => Ok(Self::Create),
+            "UPDATE" => Ok(Self::Update),
+            "DELETE" => Ok(Self::Delete),
+            "CONNECT" => Ok(Self::Connect),
+            other => Err(format!("unknown operation {other:?}")),
+        }
+    }
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Create => "CREATE",
+            Self::Update => "UPDATE",
+            Self::Delete => "DELETE",
+            Self::Connect => "CONNECT",
+        })
+    }
+}
+
+/// A BackendTLSPolicy change to validate.
+#[derive(Clone, Copy, Debug)]
+pub struct PolicyChange<'a> {
+    /// The new object.
+    pub object: &'a Value,
+    /// The stored object (UPDATE only): unchanged violations do not block.
+    pub old_object: Option<&'a Value>,
+    /// CREATE or UPDATE.
+    pub operation: Operation,
+    /// `Some("status")` for the status subresource.
+    pub subresource: Option<&'a str>,
+    /// The policy's namespace.
+    pub namespace: &'a str,
+}
+
+/// Validates a BackendTLSPolicy (CREATE or UPDATE, main resource or `status`).
+pub fn policy(
+    change: &PolicyChange<'_>,
+    snapshot: &Snapshot,
+    settings: &Settings,
+    now: i64,
+) -> Report {
+    let mut report = Report::default();
+    let object = change.object;
+    if change.subresource == Some("status") {
+        if let Some(status) = object.get("status").filter(|s| !s.is_null()) {
+            Walker::new(&mut report).check(Some("status"), &schema::STATUS, status);
+        }
+    } else {
+        policy_main(
+            object,
+            change.namespace,
+            snapshot,
+            settings,
+            now,
+            &mut report,
+        );
+    }
+    if change.operation == Operation::Update
+        && let Some(old) = change.old_object
+    {
+        ratchet(&mut report, object, old);
+    }
+    report.finish();
+    report
+}
+
+fn policy_main(
+    object: &Value,
+    namespace: &str,
+    snapshot: &Snapshot,
+    settings: &Settings,
+    now: i64,
+    report: &mut Report,
+) {
+    let mut walker = Walker::new(report);
+    walker.check(None, &schema::MAIN, object);
+    let unknown = std::mem::take(&mut walker.unknown_fields);
+    let skipped_rules = walker.skipped_rules;
+    policy::check_metadata(object, report);
+    policy::check_unknown_fields(&unknown, settings, report);
+    let Some(spec) = object.get("spec").and_then(Value::as_object) else {
+        return;
+    };
+    policy::check_spec(spec, settings, report);
+    if let Some(validation) = spec.get("validation").and_then(Value::as_object) {
+        refs::check_ca_refs(validation, namespace, snapshot, settings, now, report);
+    }
+    let own = PolicySummary::from_object(object, namespace).unwrap_or_else(|| PolicySummary {
+        namespace: namespace.to_owned(),
+        name: String::new(),
+        created: None,
+        targets: snapshot::targets(Some(&Value::Object(spec.clone()))),
+        ca_config_maps: Vec::new(),
+    });
+    refs::check_targets(&own, spec, snapshot, report);
+    if skipped_rules {
+        report.warn(
+            FieldPath::root(),
+            "some validation rules were not checked because the object was invalid; correct the existing errors to complete validation",
+        );
+    }
+}
+
+/// A ConfigMap change to validate.
+#[derive(Clone, Copy, Debug)]
+pub struct ConfigMapChange<'a> {
+    /// The new object (`None` for DELETE).
+    pub object: Option<&'a Value>,
+    /// The stored object (UPDATE and DELETE).
+    pub old_object: Option<&'a Value>,
+    /// The operation.
+    pub operation: Operation,
+    /// Namespace.
+    pub namespace: &'a str,
+    /// Name.
+    pub name: &'a str,
+}
+
+/// Validates a change to a ConfigMap. Only ConfigMaps that policies in the snapshot use as CA
+/// bundles are examined: a broken bundle is an error under `invalid_refs: Deny` naming the
+/// policies; deleting one is allowed with a warning. `parse` turns `ca.crt` text into a parsed
+/// bundle (callers pass a cache) and is called only for referenced ConfigMaps.
+pub fn config_map(
+    change: &ConfigMapChange<'_>,
+    snapshot: &Snapshot,
+    settings: &Settings,
+    now: i64,
+    parse: impl FnOnce(&str) -> Arc<ParsedBundle>,
+) -> Report {
+    let mut report = Report::default();
+    let mut referrers: Vec<String> = snapshot
+        .policies
+        .iter()
+        .filter(|p| {
+            p.namespace == change.namespace && p.ca_config_maps.iter().any(|c| c == change.name)
+        })
+        .map(|p| p.id())
+        .collect();
+    if referrers.is_empty() {
+        return report;
+    }
+    referrers.sort();
+    let users = referrers.join(", ");
+    let subject = if referrers.len() == 1 {
+        format!("CA bundle of BackendTLSPolicy {users}")
+    } else {
+        format!("CA bundle of BackendTLSPolicies {users}")
+    };
+    match change.operation {
+        Operation::Delete => report.warn(
+            FieldPath::root(),
+            format!(
+                "ConfigMap {}/{} is the {subject}: TLS to its backends fails (ResolvedRefs=False) until it is recreated",
+                change.namespace, change.name
+            ),
+        ),
+        Operation::Create | Operation::Update => {
+            if let Some(object) = change.object {
+                let entry = config_map_entry(object, parse);
+                let path = FieldPath::root().field("data").key(CA_KEY);
+                let about = refs::Phrasing {
+                    subject: "this ConfigMap".to_owned(),
+                    findings_prefix: String::new(),
+                    suffix: format!(" (this ConfigMap is the {subject})"),
+                };
+                refs::check_config_map(&entry, &about, &path, settings, now, &mut report);
+            }
+            if change.operation == Operation::Update
+                && let (Some(new), Some(old)) = (change.object, change.old_object)
+            {
+                ratchet(&mut report, new, old);
+            }
+        }
+        Operation::Connect => {}
+    }
+    report.finish();
+    report
+}
+
+/// Reads the CA-relevant part of a ConfigMap object.
+pub fn config_map_entry(
+    object: &Value,
+    parse: impl FnOnce(&str) -> Arc<ParsedBundle>,
+) -> ConfigMapEntry {
+    let ca_crt = object
+        .pointer("/data/ca.crt")
+        .and_then(Value::as_str)
+        .map(|text| CaText {
+            text: Arc::from(text),
+            bundle: parse(text),
+        });
+    ConfigMapEntry {
+        ca_crt,
+        binary_ca_crt: object.pointer("/binaryData/ca.crt").is_some(),
+    }
+}
+
+/// Validation ratcheting: an error whose value is the same in the stored object does not
+/// block an UPDATE; it is kept as a warning. Lists are atomic, so an error inside a list is
+/// ratcheted only when the whole list is unchanged. A `Required` error belongs to the object
+/// that lacks the field.
+fn ratchet(report: &mut Report, new: &Value, old: &Value) {
+    let (kept, ratcheted): (Vec<FieldError>, Vec<FieldError>) = std::mem::take(&mut report.errors)
+        .into_iter()
+        .partition(|error| !unchanged(error, new, old));
+    report.errors = kept;
+    for error in ratcheted {
+        let message = format!(
+            "{} (not blocking: unchanged from the stored object)",
+            error.body()
+        );
+        report.warn(error.path, message);
+    }
+}
+
+fn unchanged(error: &FieldError, new: &Value, old: &Value) -> bool {
+    let mut node = if error.kind == ErrorKind::Required {
+        error.path.parent()
+    } else {
+        error.path.clone()
+    };
+    if let Some(first_index) = node
+        .segments()
+        .iter()
+        .position(|s| matches!(s, field::Segment::Index(_)))
+    {
+        node = node.prefix(first_index);
+    }
+    if node.segments().is_empty() {
+        return false;
+    }
+    node.resolve(new) == node.resolve(old)
+}
+
+#[cfg(test)]
+mod tests;

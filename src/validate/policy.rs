@@ -1,0 +1,363 @@
+//! Rules on a BackendTLSPolicy that the CRD states only in prose, or that the spec discourages:
+//! target kinds, cross-namespace references, hostnames, SANs, option keys, unknown fields.
+//! They read the object leniently: a field of the wrong type was reported by the schema walk
+//! and is skipped here.
+
+use serde_json::{Map, Value};
+
+use super::field::{BadValue, ErrorKind, FieldError, FieldPath, Quoted, Report, Segment};
+use super::names;
+use super::{GroupKind, Settings};
+
+/// Kubernetes' own object-name rule, which the apiserver applies before any webhook.
+pub(crate) fn check_metadata(object: &Value, report: &mut Report) {
+    let Some(name) = object.pointer("/metadata/name").and_then(Value::as_str) else {
+        return;
+    };
+    if !name.is_empty() && !names::is_dns_subdomain(name) {
+        let path = FieldPath::root().field("metadata").field("name");
+        report.error(FieldError::invalid_str(
+            path,
+            name,
+            names::DNS_SUBDOMAIN_MESSAGE,
+        ));
+    }
+}
+
+/// Reports fields the schema does not declare. A `namespace` inside a reference is an error
+/// whatever the settings: the apiserver would drop it silently and the reference would
+/// resolve in the policy's own namespace instead.
+pub(crate) fn check_unknown_fields(
+    unknown: &[FieldPath],
+    settings: &Settings,
+    report: &mut Report,
+) {
+    for path in unknown {
+        if is_reference_namespace(path) {
+            report.error(FieldError::forbidden(
+                path.clone(),
+                "cross-namespace references are not allowed: targets and CA certificates must be in the policy's namespace",
+            ));
+            continue;
+        }
+        let hint = unknown_field_hint(path);
+        let error = FieldError::new(
+            path.clone(),
+            ErrorKind::Forbidden,
+            BadValue::None,
+            format!("unknown field{hint}"),
+        );
+        match settings.unknown_fields {
+            super::Enforcement::Deny => report.error(error),
+            super::Enforcement::Warn => report.warn(
+                path.clone(),
+                format!("unknown field, ignored (pruned by the apiserver){hint}"),
+            ),
+        }
+    }
+}
+
+fn is_reference_namespace(path: &FieldPath) -> bool {
+    let rendered = path.to_string();
+    let Some(parent) = rendered.strip_suffix(".namespace") else {
+        return false;
+    };
+    let list = parent.rsplit_once('[').map_or("", |(list, _)| list);
+    list == "spec.targetRefs" || list == "spec.validation.caCertificateRefs"
+}
+
+/// Hints for the usual mistakes: v1alpha2 field names and backendRef habits.
+fn unknown_field_hint(path: &FieldPath) -> &'static str {
+    let Some(Segment::Field(last)) = path.segments().last() else {
+        return "";
+    };
+    let parent = path.parent().to_string();
+    match (parent.as_str(), last.as_str()) {
+        ("spec", "targetRef") => ": v1alpha2 shape; v1 uses spec.targetRefs (a list)",
+        ("spec", "tls") => ": v1alpha2 shape; v1 uses spec.validation",
+        ("spec.validation", "caCertRefs") => ": v1alpha2 name; v1 uses caCertificateRefs",
+        ("spec.validation", "wellKnownCACerts") => {
+            ": v1alpha2 name; v1 uses wellKnownCACertificates"
+        }
+        ("spec", "hostname") => ": hostname belongs under spec.validation",
+        (_, "port") if parent.starts_with("spec.targetRefs[") => {
+            ": select a Service port by name with sectionName"
+        }
+        _ => "",
+    }
+}
+
+/// Prose and discouraged-but-legal rules on `spec`.
+pub(crate) fn check_spec(spec: &Map<String, Value>, settings: &Settings, report: &mut Report) {
+    let spec_path = FieldPath::root().field("spec");
+    if let Some(targets) = spec.get("targetRefs").and_then(Value::as_array) {
+        check_targets(targets, &spec_path.field("targetRefs"), settings, report);
+    }
+    if let Some(validation) = spec.get("validation").and_then(Value::as_object) {
+        check_validation(validation, &spec_path.field("validation"), settings, report);
+    }
+    if let Some(options) = spec.get("options").and_then(Value::as_object) {
+        check_options(options, &spec_path.field("options"), settings, report);
+    }
+}
+
+fn check_targets(targets: &[Value], path: &FieldPath, settings: &Settings, report: &mut Report) {
+    if targets.len() > 1 {
+        let detail =
+            "implementations SHOULD NOT support more than one targetRef (Gateway API v1.5+)";
+        if settings.strict {
+            report.error(FieldError::new(
+                path.clone(),
+                ErrorKind::TooMany,
+                BadValue::Raw(targets.len().to_string()),
+                format!("must have at most 1 items (--strict: {detail})"),
+            ));
+        } else {
+            report.warn(path.clone(), format!("{} targets: {detail}", targets.len()));
+        }
+    }
+    for (i, target) in targets.iter().enumerate() {
+        let item = path.index(i);
+        let group = target.get("group").and_then(Value::as_str);
+        let kind = target.get("kind").and_then(Value::as_str);
+        if let (Some(group), Some(kind)) = (group, kind) {
+            check_target_kind(group, kind, &item, settings, report);
+        }
+        if let Some(name) = target.get("name").and_then(Value::as_str) {
+            warn_namespaced_name(name, kind.unwrap_or("object"), &item.field("name"), report);
+        }
+    }
+}
+
+/// Targets are core Services unless the operator admitted more kinds.
+fn check_target_kind(
+    group: &str,
+    kind: &str,
+    path: &FieldPath,
+    settings: &Settings,
+    report: &mut Report,
+) {
+    let allowed = settings.target_kinds();
+    if allowed
+        .iter()
+        .any(|gk| gk.group == group && gk.kind == kind)
+    {
+        return;
+    }
+    let typos = typos(group, kind, &allowed, path);
+    if !typos.is_empty() {
+        typos.into_iter().for_each(|e| report.error(e));
+        return;
+    }
+    let shown: Vec<String> = allowed.iter().map(GroupKind::to_string).collect();
+    let shown: Vec<&str> = shown.iter().map(String::as_str).collect();
+    let value = GroupKind {
+        group: group.to_owned(),
+        kind: kind.to_owned(),
+    }
+    .to_string();
+    report.error(FieldError::not_supported(
+        path.field("kind"),
+        &value,
+        &shown,
+    ));
+}
+
+/// `group: core` and kinds in the wrong case are almost always typos: say what was meant
+/// (both, when both are wrong).
+fn typos(group: &str, kind: &str, allowed: &[GroupKind], path: &FieldPath) -> Vec<FieldError> {
+    let core_meant = group.eq_ignore_ascii_case("core") || group == "v1";
+    let Some(intended) = allowed.iter().find(|gk| {
+        gk.kind.eq_ignore_ascii_case(kind)
+            && (gk.group == group || (core_meant && gk.group.is_empty()))
+    }) else {
+        return Vec::new();
+    };
+    let mut errors = Vec::new();
+    if intended.group != group {
+        errors.push(FieldError::invalid_str(
+            path.field("group"),
+            group,
+            r#"the core API group is written as "" (an empty string), not "core""#,
+        ));
+    }
+    if intended.kind != kind {
+        errors.push(FieldError::invalid_str(
+            path.field("kind"),
+            kind,
+            format!(
+                "kinds are case-sensitive: did you mean {}?",
+                Quoted(&intended.kind)
+            ),
+        ));
+    }
+    errors
+}
+
+fn warn_namespaced_name(name: &str, kind: &str, path: &FieldPath, report: &mut Report) {
+    if let Some((namespace, _)) = name.split_once('/') {
+        report.warn(
+            path.clone(),
+            format!(
+                "{} looks like namespace/name, but references are same-namespace only: no {kind} can have this name (namespace {namespace:?} is ignored)",
+                Quoted(name)
+            ),
+        );
+    }
+}
+
+fn check_validation(
+    validation: &Map<String, Value>,
+    path: &FieldPath,
+    settings: &Settings,
+    report: &mut Report,
+) {
+    if let Some(hostname) = validation.get("hostname").and_then(Value::as_str) {
+        let at = path.field("hostname");
+        if hostname.starts_with("*.") || hostname == "*" {
+            report.error(FieldError::invalid_str(
+                at.clone(),
+                hostname,
+                "wildcards are not allowed: hostname is the exact SNI name sent to the backend",
+            ));
+        }
+        check_dns_name(hostname, &at, report);
+    }
+    if let Some(refs) = validation
+        .get("caCertificateRefs")
+        .and_then(Value::as_array)
+    {
+        let list = path.field("caCertificateRefs");
+        for (i, reference) in refs.iter().enumerate() {
+            if let Some(name) = reference.get("name").and_then(Value::as_str) {
+                warn_namespaced_name(name, "ConfigMap", &list.index(i).field("name"), report);
+            }
+        }
+        duplicates(refs, &list, "CA certificate reference", settings, report);
+    }
+    if let Some(sans) = validation.get("subjectAltNames").and_then(Value::as_array) {
+        let list = path.field("subjectAltNames");
+        for (i, san) in sans.iter().enumerate() {
+            check_san(san, &list.index(i), settings, report);
+        }
+        duplicates(sans, &list, "subjectAltName", settings, report);
+    }
+    if let Some(well_known) = validation
+        .get("wellKnownCACertificates")
+        .and_then(Value::as_str)
+        && well_known != "System"
+        && well_known.contains('/')
+    {
+        report.warn(
+            path.field("wellKnownCACertificates"),
+            format!(
+                "{} is implementation-specific: Gateways that do not recognise it report Accepted=False (Invalid)",
+                Quoted(well_known)
+            ),
+        );
+    }
+}
+
+/// Hostnames must be DNS names: not IP literals, labels of at most 63 characters.
+fn check_dns_name(host: &str, path: &FieldPath, report: &mut Report) {
+    if names::is_ip_literal(host) {
+        report.error(FieldError::invalid_str(
+            path.clone(),
+            host,
+            "must be a DNS name, not an IP address",
+        ));
+    } else if let Some(label) = names::long_label(host) {
+        report.error(FieldError::invalid_str(
+            path.clone(),
+            host,
+            format!(
+                "each DNS label must be no more than {} characters (label of {} characters)",
+                names::MAX_LABEL,
+                label.chars().count()
+            ),
+        ));
+    }
+}
+
+fn check_san(san: &Value, path: &FieldPath, settings: &Settings, report: &mut Report) {
+    if let Some(hostname) = san.get("hostname").and_then(Value::as_str) {
+        let at = path.field("hostname");
+        check_dns_name(hostname.strip_prefix("*.").unwrap_or(hostname), &at, report);
+        if hostname.starts_with("*.") {
+            let detail = "wildcard SAN hostnames are allowed by the CRD but the API reference says they are not; prefer exact names";
+            if settings.strict {
+                report.error(FieldError::invalid_str(
+                    at,
+                    hostname,
+                    format!("--strict: {detail}"),
+                ));
+            } else {
+                report.warn(at, detail);
+            }
+        }
+    }
+    if let Some(uri) = san.get("uri").and_then(Value::as_str)
+        && let Some(problem) = names::uri_problem(uri)
+    {
+        report.error(FieldError::invalid_str(path.field("uri"), uri, problem));
+    }
+}
+
+/// Warns (or, with `--strict`, errs) on list items equal to an earlier item.
+fn duplicates(
+    items: &[Value],
+    path: &FieldPath,
+    what: &str,
+    settings: &Settings,
+    report: &mut Report,
+) {
+    for (i, item) in items.iter().enumerate() {
+        let Some(first) = items[..i].iter().position(|earlier| earlier == item) else {
+            continue;
+        };
+        let at = path.index(i);
+        if settings.strict {
+            report.error(FieldError::new(
+                at,
+                ErrorKind::Duplicate,
+                BadValue::of(item),
+                format!("same as item {first}"),
+            ));
+        } else {
+            report.warn(at, format!("duplicate {what}: same as item {first}"));
+        }
+    }
+}
+
+fn check_options(
+    options: &Map<String, Value>,
+    path: &FieldPath,
+    settings: &Settings,
+    report: &mut Report,
+) {
+    for key in options.keys() {
+        let at = path.key(key);
+        let problems = names::qualified_name_problems(key);
+        if !problems.is_empty() {
+            report.error(FieldError::invalid_str(
+                at,
+                key,
+                format!(
+                    "option keys must be qualified names: {}",
+                    problems.join("; ")
+                ),
+            ));
+        } else if !key.contains('/') {
+            let detail = "un-prefixed option keys are reserved for Gateway API; implementation-specific keys MUST be domain-prefixed (example.com/key)";
+            if settings.strict {
+                report.error(FieldError::invalid_str(
+                    at,
+                    key,
+                    format!("--strict: {detail}"),
+                ));
+            } else {
+                report.warn(at, detail);
+            }
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! Checks that need the referenced objects: CA ConfigMaps and their bundles, target Services
+//! and their ports, and other policies on the same targets.
+
+use serde_json::{Map, Value};
+
+use super::Settings;
+use super::ca_bundle::{self, Severity};
+use super::field::{BadValue, ErrorKind, FieldError, FieldPath, Quoted, Report};
+use super::snapshot::{ConfigMapEntry, PolicySummary, Snapshot, TargetKey, is_core_config_map};
+
+/// Resolves every CA reference in `validation` against the snapshot.
+pub(crate) fn check_ca_refs(
+    validation: &Map<String, Value>,
+    namespace: &str,
+    snapshot: &Snapshot,
+    settings: &Settings,
+    now: i64,
+    report: &mut Report,
+) {
+    let Some(refs) = validation
+        .get("caCertificateRefs")
+        .and_then(Value::as_array)
+    else {
+        return;
+    };
+    let list = FieldPath::root()
+        .field("spec")
+        .field("validation")
+        .field("caCertificateRefs");
+    for (i, reference) in refs.iter().enumerate() {
+        let path = list.index(i);
+        let (Some(group), Some(kind), Some(name)) = (
+            reference.get("group").and_then(Value::as_str),
+            reference.get("kind").and_then(Value::as_str),
+            reference.get("name").and_then(Value::as_str),
+        ) else {
+            continue;
+        };
+        if !is_core_config_map(reference) {
+            report.enforce(settings.invalid_refs, invalid_kind(group, kind, &path));
+            continue;
+        }
+        match snapshot.config_maps.get(name) {
+            None => report.enforce(
+                settings.missing_refs,
+                FieldError::new(
+                    path,
+                    ErrorKind::NotFound,
+                    BadValue::Str(name.to_owned()),
+                    format!(
+                        "no ConfigMap {} in namespace {}: ResolvedRefs=False until it exists",
+                        Quoted(name),
+                        Quoted(namespace)
+                    ),
+                ),
+            ),
+            Some(entry) => {
+                let about = Phrasing {
+                    subject: format!("ConfigMap {}", Quoted(name)),
+                    findings_prefix: format!("ConfigMap {} ca.crt: ", Quoted(name)),
+                    suffix: String::new(),
+                };
+                check_config_map(entry, &about, &path, settings, now, report);
+            }
+        }
+    }
+}
+
+/// Why a CA reference is not a core ConfigMap (InvalidKind), with typo hints.
+fn invalid_kind(group: &str, kind: &str, path: &FieldPath) -> FieldError {
+    if !group.is_empty() && kind.eq_ignore_ascii_case("ConfigMap") && matches!(group, "core" | "v1")
+    {
+        return FieldError::invalid_str(
+            path.field("group"),
+            group,
+            r#"the core API group is written as "" (an empty string), not "core" (ResolvedRefs=False, InvalidKind)"#,
+        );
+    }
+    if group.is_empty() && kind.eq_ignore_ascii_case("ConfigMap") {
+        return FieldError::invalid_str(
+            path.field("kind"),
+            kind,
+            r#"kinds are case-sensitive: did you mean "ConfigMap"?"#,
+        );
+    }
+    let value = if group.is_empty() {
+        kind.to_owned()
+    } else {
+        format!("{group}/{kind}")
+    };
+    let mut error = FieldError::not_supported(path.field("kind"), &value, &["ConfigMap"]);
+    error.detail.push_str(" (ResolvedRefs=False, InvalidKind)");
+    error
+}
+
+/// How findings about a ConfigMap are worded: from a policy's reference (`ConfigMap "ca"
+/// ca.crt: …`) or in a review of the ConfigMap itself (`…: used by BackendTLSPolicy ns/p`).
+pub(crate) struct Phrasing {
+    /// Names the ConfigMap (`ConfigMap "ca"`, `this ConfigMap`).
+    pub subject: String,
+    /// Put before each bundle finding.
+    pub findings_prefix: String,
+    /// Put after every message.
+    pub suffix: String,
+}
+
+/// Checks a ConfigMap used as a CA bundle: the `ca.crt` key and the bundle in it. Findings are
+/// reported at `path` (a policy's reference, or a ConfigMap's `data[ca.crt]`), prefixed with
+/// as `about` says.
+pub(crate) fn check_config_map(
+    entry: &ConfigMapEntry,
+    about: &Phrasing,
+    path: &FieldPath,
+    settings: &Settings,
+    now: i64,
+    report: &mut Report,
+) {
+    let Some(ca) = &entry.ca_crt else {
+        let hint = if entry.binary_ca_crt {
+            ": it is in binaryData, but implementations read PEM text from data"
+        } else {
+            ""
+        };
+        report.enforce(
+            settings.missing_refs,
+            FieldError::new(
+                path.clone(),
+                ErrorKind::NotFound,
+                BadValue::Str("ca.crt".to_owned()),
+                format!(
+                    "{} has no key \"ca.crt\" in data{hint}{}",
+                    about.subject, about.suffix
+                ),
+            ),
+        );
+        return;
+    };
+    for finding in ca_bundle::assess(&ca.bundle, now, settings.expiry_window_secs) {
+        let message = format!(
+            "{}{}{}",
+            about.findings_prefix, finding.message, about.suffix
+        );
+        match finding.severity {
+            Severity::Invalid => report.enforce(
+                settings.invalid_refs,
+                FieldError::new(path.clone(), ErrorKind::Invalid, BadValue::None, message),
+            ),
+            Severity::Warning => report.warn(path.clone(), message),
+        }
+    }
+}
+
+/// Target Services and their ports, and other policies on the same targets.
+pub(crate) fn check_targets(
+    own: &PolicySummary,
+    spec: &Map<String, Value>,
+    snapshot: &Snapshot,
+    report: &mut Report,
+) {
+    let Some(list) = spec.get("targetRefs").and_then(Value::as_array) else {
+        return;
+    };
+    let path = FieldPath::root().field("spec").field("targetRefs");
+    // `own.targets` skips malformed entries; pair each well-formed target with its index.
+    let mut well_formed = own.targets.iter();
+    for (i, raw) in list.iter().enumerate() {
+        if !["group", "kind", "name"]
+            .iter()
+            .all(|f| raw.get(f).is_some_and(Value::is_string))
+        {
+            continue;
+        }
+        let Some(target) = well_formed.next() else {
+            break;
+        };
+        let at = path.index(i);
+        if target.group.is_empty() && target.kind == "Service" {
+            check_service(target, &own.namespace, snapshot, &at, report);
+        }
+        check_conflicts(own, target, snapshot, &at, report);
+    }
+}
+
+fn check_service(
+    target: &TargetKey,
+    namespace: &str,
+    snapshot: &Snapshot,
+    path: &FieldPath,
+    report: &mut Report,
+) {
+    let Some(service) = snapshot.services.get(&target.name) else {
+        report.warn(
+            path.clone(),
+            format!(
+                "Service {} not found in namespace {}: Accepted=False (TargetNotFound) until it exists",
+                Quoted(&target.name),
+                Quoted(namespace)
+            ),
+        );
+        return;
+    };
+    match &target.section {
+        Some(section) => match service.ports.iter().find(|p| &p.name == section) {
+            None => {
+                let names: Vec<String> = service
+                    .ports
+                    .iter()
+                    .filter(|p| !p.name.is_empty())
+                    .map(|p| Quoted(&p.name).to_string())
+                    .collect();
+                let known = if names.is_empty() {
+                    "none".to_owned()
+                } else {
+                    names.join(", ")
+                };
+                report.warn(
+                    path.field("sectionName"),
+                    format!("Service {} has no port named {} (named ports: {known}): the policy will not attach", Quoted(&target.name), Quoted(section)),
+                );
+            }
+            Some(port) if port.protocol == "UDP" => report.warn(
+                path.field("sectionName"),
+                format!(
+                    "port {} of Service {} is UDP: TLS needs TCP (Accepted=False, Invalid)",
+                    Quoted(section),
+                    Quoted(&target.name)
+                ),
+            ),
+            Some(_) => {}
+        },
+        None if !service.ports.is_empty() && service.ports.iter().all(|p| p.protocol == "UDP") => {
+            report.warn(
+                path.clone(),
+                format!(
+                    "every port of Service {} is UDP: TLS needs TCP (Accepted=False, Invalid)",
+                    Quoted(&target.name)
+                ),
+            )
+        }
+        None => {}
+    }
+}
+
+/// Another policy with the same target and section conflicts; the older one (then the first
+/// by `namespace/name`) wins. A whole-Service policy and a per-port one do not conflict.
+fn check_conflicts(
+    own: &PolicySummary,
+    target: &TargetKey,
+    snapshot: &Snapshot,
+    path: &FieldPath,
+    report: &mut Report,
+) {
+    let own_key = own.precedence();
+    let mut rivals: Vec<&PolicySummary> = snapshot
+        .policies
+        .iter()
+        .map(AsRef::as_ref)
+        .filter(|p| p.namespace == own.namespace && p.name != own.name)
+        .filter(|p| p.targets.iter().any(|t| t == target))
+        .collect();
+    rivals.sort_by_key(|p| p.precedence());
+    for rival in rivals {
+        let verdict = if rival.precedence() < own_key {
+            format!(
+                "{} is older and wins: this policy will be Accepted=False (Conflicted)",
+                rival.id()
+            )
+        } else {
+            format!(
+                "this policy is older and wins: {} will be Accepted=False (Conflicted)",
+                rival.id()
+            )
+        };
+        report.warn(
+            path.clone(),
+            format!(
+                "BackendTLSPolicy {} also targets {}; {verdict}",
+                rival.id(),
+                target.describe()
+            ),
+        );
+    }
+}

@@ -1,0 +1,892 @@
+//! The BackendTLSPolicy OpenAPI schema (Gateway API v1.6.1, identical for `v1` and `v1alpha3`),
+//! written down as data, and a walker that checks a JSON value against it the way the
+//! apiserver's structural-schema validation does: types, required fields, lengths in code
+//! points, patterns (RE2 semantics: `$` is end of text), enums, item and property counts,
+//! list-map keys, and the `x-kubernetes-validations` rules attached to each node.
+//!
+//! The schema is deliberately not read from the CRD file at run time: `tests/crd_facts.rs`
+//! compares it with the facts `make crds` extracts from the upstream CRDs, so that a CRD update
+//! shows up as failing tests instead of silently changing behaviour.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde_json::{Map, Value};
+
+use super::cel;
+use super::field::{BadValue, ErrorKind, FieldError, FieldPath, Quoted, Report};
+
+/// A regular expression from the CRD, with its source text for messages.
+pub struct Pattern {
+    /// The pattern exactly as the CRD writes it.
+    pub source: &'static str,
+    regex: LazyLock<Regex>,
+}
+
+impl Pattern {
+    /// Whether `value` matches.
+    pub fn is_match(&self, value: &str) -> bool {
+        self.regex.is_match(value)
+    }
+}
+
+macro_rules! patterns {
+    ($($(#[$doc:meta])* $name:ident = $src:literal;)*) => {$(
+        $(#[$doc])*
+        pub static $name: Pattern = Pattern {
+            source: $src,
+            // The sources are literals checked by the tests below; compiling them cannot fail.
+            regex: LazyLock::new(|| Regex::new($src).expect("CRD pattern compiles")),
+        };
+    )*};
+}
+
+patterns! {
+    /// `Group`: empty (the core group) or a DNS subdomain.
+    GROUP = r"^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+    /// `Kind`.
+    KIND = r"^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$";
+    /// `SectionName` and `PreciseHostname`: a DNS subdomain (labels not limited to 63 chars).
+    SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+    /// `Hostname`: a DNS subdomain with an optional leading `*.`.
+    WILDCARD_HOSTNAME = r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+    /// `AbsoluteURI` (no `$`: any tail is accepted).
+    ABSOLUTE_URI = r"^(([^:/?#]+):)(//([^/?#]*))([^?#]*)(\?([^#]*))?(#(.*))?";
+    /// `WellKnownCACertificatesType` since v1.5.0.
+    WELL_KNOWN_CA = r"^(System|([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9]))$";
+    /// `Namespace` (RFC 1123 label).
+    NAMESPACE = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
+    /// `GatewayController`: `DOMAIN/PATH`.
+    CONTROLLER_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/[A-Za-z0-9\/\-._~%!$&'()*+,;=:]+$";
+    /// `metav1.Condition.type`.
+    CONDITION_TYPE = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$";
+    /// `metav1.Condition.reason`.
+    CONDITION_REASON = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$";
+}
+
+/// A node of the schema.
+pub enum Schema {
+    /// An object with known properties (or a string map when `additional` is set).
+    Object(ObjectSchema),
+    /// A list.
+    Array(ArraySchema),
+    /// A string.
+    String(StringSchema),
+    /// An integer.
+    Integer(IntegerSchema),
+    /// An object whose content this schema does not describe (`metadata`).
+    OpaqueObject,
+    /// Anything: a field that is accepted and not examined (`status` in a main-resource
+    /// request, which the apiserver drops or restores).
+    Ignored,
+}
+
+/// A named property of an object.
+pub struct Property {
+    /// The JSON field name.
+    pub name: &'static str,
+    /// Its schema.
+    pub schema: &'static Schema,
+}
+
+/// An `x-kubernetes-validations` rule, evaluated natively.
+pub struct CelRule {
+    /// The CEL expression as the CRD writes it (for the facts test and documentation).
+    pub rule: &'static str,
+    /// The CRD's message, reported verbatim.
+    pub message: &'static str,
+    /// The native evaluation: `Some(true)` passes, `Some(false)` fails, `None` means the rule
+    /// cannot be evaluated because a field it reads is missing or of the wrong type (an error
+    /// for that field is reported by the schema walk already).
+    pub eval: fn(&Value) -> Option<bool>,
+}
+
+/// An object schema.
+pub struct ObjectSchema {
+    /// Declared properties, in the CRD's order.
+    pub properties: &'static [Property],
+    /// Required property names.
+    pub required: &'static [&'static str],
+    /// The schema of every value when the object is a map (`additionalProperties`).
+    pub additional: Option<&'static Schema>,
+    /// `maxProperties`.
+    pub max_properties: Option<usize>,
+    /// Whether the object is a map whose keys render as `[key]` in paths.
+    pub rules: &'static [CelRule],
+}
+
+/// How a list is merged (`x-kubernetes-list-type`).
+pub enum ListType {
+    /// Replaced as a whole.
+    Atomic,
+    /// Keyed by these fields; duplicate keys are rejected.
+    Map(&'static [&'static str]),
+}
+
+/// A list schema.
+pub struct ArraySchema {
+    /// The schema of each item.
+    pub items: &'static Schema,
+    /// `minItems`.
+    pub min_items: Option<usize>,
+    /// `maxItems`.
+    pub max_items: Option<usize>,
+    /// `x-kubernetes-list-type`.
+    pub list_type: ListType,
+    /// Rules on the list itself.
+    pub rules: &'static [CelRule],
+}
+
+/// String formats the schema uses.
+pub enum Format {
+    /// RFC 3339 `date-time`.
+    DateTime,
+}
+
+/// A string schema.
+pub struct StringSchema {
+    /// `minLength`, in code points.
+    pub min_length: Option<usize>,
+    /// `maxLength`, in code points.
+    pub max_length: Option<usize>,
+    /// `pattern`.
+    pub pattern: Option<&'static Pattern>,
+    /// `enum`.
+    pub enum_values: &'static [&'static str],
+    /// `format`.
+    pub format: Option<Format>,
+}
+
+/// An integer schema.
+pub struct IntegerSchema {
+    /// `minimum`.
+    pub minimum: Option<i64>,
+    /// `maximum`.
+    pub maximum: Option<i64>,
+    /// `format: int32` (otherwise int64).
+    pub int32: bool,
+}
+
+const fn string(
+    min: Option<usize>,
+    max: Option<usize>,
+    pattern: Option<&'static Pattern>,
+) -> Schema {
+    Schema::String(StringSchema {
+        min_length: min,
+        max_length: max,
+        pattern,
+        enum_values: &[],
+        format: None,
+    })
+}
+
+const fn object(
+    properties: &'static [Property],
+    required: &'static [&'static str],
+    rules: &'static [CelRule],
+) -> Schema {
+    Schema::Object(ObjectSchema {
+        properties,
+        required,
+        additional: None,
+        max_properties: None,
+        rules,
+    })
+}
+
+const fn prop(name: &'static str, schema: &'static Schema) -> Property {
+    Property { name, schema }
+}
+
+static GROUP_STRING: Schema = string(None, Some(253), Some(&GROUP));
+static KIND_STRING: Schema = string(Some(1), Some(63), Some(&KIND));
+static OBJECT_NAME: Schema = string(Some(1), Some(253), None);
+static SECTION_NAME: Schema = string(Some(1), Some(253), Some(&SUBDOMAIN));
+static ANY_STRING: Schema = string(None, None, None);
+
+static TARGET_REF: Schema = object(
+    &[
+        prop("group", &GROUP_STRING),
+        prop("kind", &KIND_STRING),
+        prop("name", &OBJECT_NAME),
+        prop("sectionName", &SECTION_NAME),
+    ],
+    &["group", "kind", "name"],
+    &[],
+);
+
+static TARGET_REFS: Schema = Schema::Array(ArraySchema {
+    items: &TARGET_REF,
+    min_items: Some(1),
+    max_items: Some(16),
+    list_type: ListType::Atomic,
+    rules: &[cel::TARGET_SECTION_SPECIFIED, cel::TARGET_SECTION_UNIQUE],
+});
+
+static CA_REF: Schema = object(
+    &[
+        prop("group", &GROUP_STRING),
+        prop("kind", &KIND_STRING),
+        prop("name", &OBJECT_NAME),
+    ],
+    &["group", "kind", "name"],
+    &[],
+);
+
+static CA_REFS: Schema = Schema::Array(ArraySchema {
+    items: &CA_REF,
+    min_items: None,
+    max_items: Some(8),
+    list_type: ListType::Atomic,
+    rules: &[],
+});
+
+static HOSTNAME: Schema = string(Some(1), Some(253), Some(&SUBDOMAIN));
+
+static SAN_TYPE: Schema = Schema::String(StringSchema {
+    min_length: None,
+    max_length: None,
+    pattern: None,
+    enum_values: &["Hostname", "URI"],
+    format: None,
+});
+
+static SAN: Schema = object(
+    &[
+        prop("hostname", &SAN_HOSTNAME),
+        prop("type", &SAN_TYPE),
+        prop("uri", &SAN_URI),
+    ],
+    &["type"],
+    &[
+        cel::SAN_HOSTNAME_REQUIRED,
+        cel::SAN_HOSTNAME_FORBIDDEN,
+        cel::SAN_URI_REQUIRED,
+        cel::SAN_URI_FORBIDDEN,
+    ],
+);
+static SAN_HOSTNAME: Schema = string(Some(1), Some(253), Some(&WILDCARD_HOSTNAME));
+static SAN_URI: Schema = string(Some(1), Some(253), Some(&ABSOLUTE_URI));
+
+static SANS: Schema = Schema::Array(ArraySchema {
+    items: &SAN,
+    min_items: None,
+    max_items: Some(5),
+    list_type: ListType::Atomic,
+    rules: &[],
+});
+
+static WELL_KNOWN: Schema = string(Some(1), Some(253), Some(&WELL_KNOWN_CA));
+
+static VALIDATION: Schema = object(
+    &[
+        prop("caCertificateRefs", &CA_REFS),
+        prop("hostname", &HOSTNAME),
+        prop("subjectAltNames", &SANS),
+        prop("wellKnownCACertificates", &WELL_KNOWN),
+    ],
+    &["hostname"],
+    &[cel::VALIDATION_NOT_BOTH, cel::VALIDATION_EITHER],
+);
+
+static OPTION_VALUE: Schema = string(Some(0), Some(4096), None);
+
+static OPTIONS: Schema = Schema::Object(ObjectSchema {
+    properties: &[],
+    required: &[],
+    additional: Some(&OPTION_VALUE),
+    max_properties: Some(16),
+    rules: &[],
+});
+
+/// `spec`.
+pub static SPEC: Schema = object(
+    &[
+        prop("options", &OPTIONS),
+        prop("targetRefs", &TARGET_REFS),
+        prop("validation", &VALIDATION),
+    ],
+    &["targetRefs", "validation"],
+    &[],
+);
+
+static ANCESTOR_REF: Schema = object(
+    &[
+        prop("group", &ANCESTOR_GROUP),
+        prop("kind", &KIND_STRING),
+        prop("name", &OBJECT_NAME),
+        prop("namespace", &ANCESTOR_NAMESPACE),
+        prop("port", &PORT),
+        prop("sectionName", &SECTION_NAME),
+    ],
+    &["name"],
+    &[],
+);
+static ANCESTOR_GROUP: Schema = string(None, Some(253), Some(&GROUP));
+static ANCESTOR_NAMESPACE: Schema = string(Some(1), Some(63), Some(&NAMESPACE));
+static PORT: Schema = Schema::Integer(IntegerSchema {
+    minimum: Some(1),
+    maximum: Some(65535),
+    int32: true,
+});
+
+static CONDITION: Schema = object(
+    &[
+        prop("lastTransitionTime", &DATE_TIME),
+        prop("message", &CONDITION_MESSAGE),
+        prop("observedGeneration", &OBSERVED_GENERATION),
+        prop("reason", &CONDITION_REASON_STRING),
+        prop("status", &CONDITION_STATUS),
+        prop("type", &CONDITION_TYPE_STRING),
+    ],
+    &["lastTransitionTime", "message", "reason", "status", "type"],
+    &[],
+);
+static DATE_TIME: Schema = Schema::String(StringSchema {
+    min_length: None,
+    max_length: None,
+    pattern: None,
+    enum_values: &[],
+    format: Some(Format::DateTime),
+});
+static CONDITION_MESSAGE: Schema = string(None, Some(32768), None);
+static OBSERVED_GENERATION: Schema = Schema::Integer(IntegerSchema {
+    minimum: Some(0),
+    maximum: None,
+    int32: false,
+});
+static CONDITION_REASON_STRING: Schema = string(Some(1), Some(1024), Some(&CONDITION_REASON));
+static CONDITION_STATUS: Schema = Schema::String(StringSchema {
+    min_length: None,
+    max_length: None,
+    pattern: None,
+    enum_values: &["True", "False", "Unknown"],
+    format: None,
+});
+static CONDITION_TYPE_STRING: Schema = string(None, Some(316), Some(&CONDITION_TYPE));
+
+static CONDITIONS: Schema = Schema::Array(ArraySchema {
+    items: &CONDITION,
+    min_items: Some(1),
+    max_items: Some(8),
+    list_type: ListType::Map(&["type"]),
+    rules: &[],
+});
+
+static CONTROLLER: Schema = string(Some(1), Some(253), Some(&CONTROLLER_NAME));
+
+static ANCESTOR: Schema = object(
+    &[
+        prop("ancestorRef", &ANCESTOR_REF),
+        prop("conditions", &CONDITIONS),
+        prop("controllerName", &CONTROLLER),
+    ],
+    &["ancestorRef", "conditions", "controllerName"],
+    &[],
+);
+
+static ANCESTORS: Schema = Schema::Array(ArraySchema {
+    items: &ANCESTOR,
+    min_items: None,
+    max_items: Some(16),
+    list_type: ListType::Atomic,
+    rules: &[],
+});
+
+/// `status`.
+pub static STATUS: Schema = object(&[prop("ancestors", &ANCESTORS)], &["ancestors"], &[]);
+
+/// The whole object, as the CRD describes it.
+pub static ROOT: Schema = object(
+    &[
+        prop("apiVersion", &ANY_STRING),
+        prop("kind", &ANY_STRING),
+        prop("metadata", &Schema::OpaqueObject),
+        prop("spec", &SPEC),
+        prop("status", &STATUS),
+    ],
+    &["spec"],
+    &[],
+);
+
+/// The whole object in a main-resource request: `status` is not examined.
+pub static MAIN: Schema = object(
+    &[
+        prop("apiVersion", &ANY_STRING),
+        prop("kind", &ANY_STRING),
+        prop("metadata", &Schema::OpaqueObject),
+        prop("spec", &SPEC),
+        prop("status", &Schema::Ignored),
+    ],
+    &["spec"],
+    &[],
+);
+
+/// One step of the path being walked (borrowed; rendered only when something is reported).
+#[derive(Clone, Copy)]
+enum Step<'v> {
+    Field(&'v str),
+    Index(usize),
+    Key(&'v str),
+}
+
+/// Checks values against a schema, collecting errors and the paths of unknown fields.
+pub struct Walker<'r> {
+    report: &'r mut Report,
+    /// Paths of fields the schema does not declare (the caller decides how to report them).
+    pub unknown_fields: Vec<FieldPath>,
+    /// Whether some rule was skipped because the node it sits on was invalid.
+    pub skipped_rules: bool,
+    steps: Vec<Step<'r>>,
+}
+
+impl<'r> Walker<'r> {
+    /// A walker that adds its errors to `report`.
+    pub fn new(report: &'r mut Report) -> Self {
+        Self {
+            report,
+            unknown_fields: Vec::new(),
+            skipped_rules: false,
+            steps: Vec::with_capacity(8),
+        }
+    }
+
+    /// Checks `value` against `schema`; `field` is the top-level field it sits in (`None` when
+    /// `value` is the whole object).
+    pub fn check(&mut self, field: Option<&'r str>, schema: &Schema, value: &'r Value) {
+        self.steps.clear();
+        self.steps.extend(field.map(Step::Field));
+        self.node(schema, value);
+    }
+
+    fn path(&self) -> FieldPath {
+        let mut path = FieldPath::root();
+        for step in &self.steps {
+            path = match step {
+                Step::Field(name) => path.field(name),
+                Step::Index(i) => path.index(*i),
+                Step::Key(key) => path.key(key),
+            };
+        }
+        path
+    }
+
+    fn path_with(&mut self, step: Step<'r>) -> FieldPath {
+        self.steps.push(step);
+        let path = self.path();
+        self.steps.pop();
+        path
+    }
+
+    fn error(&mut self, kind: ErrorKind, value: BadValue, detail: String) {
+        let path = self.path();
+        self.report
+            .error(FieldError::new(path, kind, value, detail));
+    }
+
+    fn type_error(&mut self, expected: &str, value: &Value) {
+        let actual = json_type(value);
+        let detail = format!(
+            "{} in body must be of type {expected}: {}",
+            self.path(),
+            Quoted(actual)
+        );
+        self.error(
+            ErrorKind::TypeInvalid,
+            BadValue::Str(actual.to_owned()),
+            detail,
+        );
+    }
+
+    /// Walks one node; returns whether its subtree is free of type errors (CEL rules read
+    /// fields by type, so they only run on well-typed subtrees).
+    fn node(&mut self, schema: &Schema, value: &'r Value) -> bool {
+        match schema {
+            Schema::Object(object) => self.object(object, value),
+            Schema::Array(array) => self.array(array, value),
+            Schema::String(string) => self.string(string, value),
+            Schema::Integer(integer) => self.integer(integer, value),
+            Schema::Ignored => true,
+            Schema::OpaqueObject => {
+                if value.is_object() {
+                    true
+                } else {
+                    self.type_error("object", value);
+                    false
+                }
+            }
+        }
+    }
+
+    fn object(&mut self, schema: &ObjectSchema, value: &'r Value) -> bool {
+        let Some(map) = value.as_object() else {
+            self.type_error("object", value);
+            return false;
+        };
+        let mut well_typed = true;
+        if let Some(additional) = schema.additional {
+            if let Some(max) = schema.max_properties
+                && map.len() > max
+            {
+                self.error(
+                    ErrorKind::TooMany,
+                    BadValue::Raw(map.len().to_string()),
+                    format!("must have at most {max} items"),
+                );
+            }
+            for (key, item) in map {
+                self.steps.push(Step::Key(key));
+                well_typed &= self.node(additional, item);
+                self.steps.pop();
+            }
+        } else {
+            for property in schema.properties {
+                if let Some(child) = present(map, property.name) {
+                    self.steps.push(Step::Field(property.name));
+                    well_typed &= self.node(property.schema, child);
+                    self.steps.pop();
+                }
+            }
+            for required in schema.required {
+                if present(map, required).is_none() {
+                    let path = self.path_with(Step::Field(required));
+                    self.report.error(FieldError::required(path, ""));
+                }
+            }
+            if map.len() > schema.properties.len() || map.keys().any(|k| !declared(schema, k)) {
+                for key in map.keys().filter(|k| !declared(schema, k)) {
+                    let path = self.path_with(Step::Field(key));
+                    self.unknown_fields.push(path);
+                }
+            }
+        }
+        if well_typed {
+            self.rules(schema.rules, value);
+        } else if !schema.rules.is_empty() {
+            self.skipped_rules = true;
+        }
+        well_typed
+    }
+
+    fn array(&mut self, schema: &ArraySchema, value: &'r Value) -> bool {
+        let Some(items) = value.as_array() else {
+            self.type_error("array", value);
+            return false;
+        };
+        let mut well_typed = true;
+        let too_many = schema.max_items.is_some_and(|max| items.len() > max);
+        if let Some(max) = schema.max_items
+            && too_many
+        {
+            self.error(
+                ErrorKind::TooMany,
+                BadValue::Raw(items.len().to_string()),
+                format!("must have at most {max} items"),
+            );
+        }
+        if let Some(min) = schema.min_items
+            && items.len() < min
+        {
+            let detail = format!("{} in body should have at least {min} items", self.path());
+            self.error(ErrorKind::Invalid, BadValue::None, detail);
+        }
+        for (i, item) in items.iter().enumerate() {
+            self.steps.push(Step::Index(i));
+            well_typed &= self.node(schema.items, item);
+            self.steps.pop();
+        }
+        if let ListType::Map(keys) = schema.list_type
+            && !too_many
+        {
+            self.duplicate_keys(keys, items);
+        }
+        if well_typed && !too_many {
+            self.rules(schema.rules, value);
+        } else if !schema.rules.is_empty() {
+            self.skipped_rules = true;
+        }
+        well_typed
+    }
+
+    fn duplicate_keys(&mut self, keys: &[&str], items: &'r [Value]) {
+        for (i, item) in items.iter().enumerate() {
+            let key_of = |v: &Value| keys.iter().map(|k| v.get(k).cloned()).collect::<Vec<_>>();
+            let key = key_of(item);
+            if items[..i].iter().any(|earlier| key_of(earlier) == key) {
+                let shown: Map<String, Value> = keys
+                    .iter()
+                    .zip(key)
+                    .filter_map(|(k, v)| Some(((*k).to_owned(), v?)))
+                    .collect();
+                self.steps.push(Step::Index(i));
+                self.error(
+                    ErrorKind::Duplicate,
+                    BadValue::Raw(Value::Object(shown).to_string()),
+                    String::new(),
+                );
+                self.steps.pop();
+            }
+        }
+    }
+
+    fn string(&mut self, schema: &StringSchema, value: &Value) -> bool {
+        let Some(s) = value.as_str() else {
+            self.type_error("string", value);
+            return false;
+        };
+        if schema.max_length.is_some() || schema.min_length.is_some() {
+            let length = if s.is_ascii() {
+                s.len()
+            } else {
+                s.chars().count()
+            };
+            if let Some(max) = schema.max_length
+                && length > max
+            {
+                self.error(
+                    ErrorKind::TooLong,
+                    BadValue::None,
+                    format!("may not be more than {max} bytes"),
+                );
+            }
+            if let Some(min) = schema.min_length
+                && length < min
+            {
+                let detail = format!(
+                    "{} in body should be at least {min} chars long",
+                    self.path()
+                );
+                self.error(ErrorKind::Invalid, BadValue::Str(s.to_owned()), detail);
+            }
+        }
+        if let Some(pattern) = schema.pattern
+            && !pattern.is_match(s)
+        {
+            let detail = format!("{} in body should match '{}'", self.path(), pattern.source);
+            self.error(ErrorKind::Invalid, BadValue::Str(s.to_owned()), detail);
+        }
+        if !schema.enum_values.is_empty() && !schema.enum_values.contains(&s) {
+            let path = self.path();
+            self.report
+                .error(FieldError::not_supported(path, s, schema.enum_values));
+        }
+        if let Some(Format::DateTime) = schema.format
+            && time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                .is_err()
+        {
+            let detail = format!(
+                "{} in body must be of type date-time: {}",
+                self.path(),
+                Quoted(s)
+            );
+            self.error(ErrorKind::Invalid, BadValue::Str(s.to_owned()), detail);
+        }
+        true
+    }
+
+    fn integer(&mut self, schema: &IntegerSchema, value: &Value) -> bool {
+        let Some(n) = value.as_i64() else {
+            self.type_error("integer", value);
+            return false;
+        };
+        if schema.int32 && i32::try_from(n).is_err() {
+            let detail = format!(
+                "{} in body must be of type int32: {}",
+                self.path(),
+                Quoted(&n.to_string())
+            );
+            self.error(ErrorKind::Invalid, BadValue::Raw(n.to_string()), detail);
+        }
+        if let Some(min) = schema.minimum
+            && n < min
+        {
+            let detail = format!(
+                "{} in body should be greater than or equal to {min}",
+                self.path()
+            );
+            self.error(ErrorKind::Invalid, BadValue::Raw(n.to_string()), detail);
+        }
+        if let Some(max) = schema.maximum
+            && n > max
+        {
+            let detail = format!(
+                "{} in body should be less than or equal to {max}",
+                self.path()
+            );
+            self.error(ErrorKind::Invalid, BadValue::Raw(n.to_string()), detail);
+        }
+        true
+    }
+
+    fn rules(&mut self, rules: &[CelRule], value: &Value) {
+        for rule in rules {
+            if (rule.eval)(value) == Some(false) {
+                self.error(ErrorKind::Invalid, BadValue::None, rule.message.to_owned());
+            }
+        }
+    }
+}
+
+/// A field that is present and not null (the apiserver drops nulls of non-nullable fields).
+pub(crate) fn present<'v>(map: &'v Map<String, Value>, name: &str) -> Option<&'v Value> {
+    map.get(name).filter(|v| !v.is_null())
+}
+
+fn declared(schema: &ObjectSchema, key: &str) -> bool {
+    schema.properties.iter().any(|p| p.name == key)
+}
+
+/// The OpenAPI type name of a JSON value.
+pub(crate) fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_f64() => "number",
+        Value::Number(_) => "integer",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Every schema node below `schema` with its path (lists as `[*]`, map values as `[*]`), for
+/// the facts test.
+pub fn nodes(path: &str, schema: &'static Schema, out: &mut Vec<(String, &'static Schema)>) {
+    out.push((path.to_owned(), schema));
+    let join = |name: &str| {
+        if path.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{path}.{name}")
+        }
+    };
+    match schema {
+        Schema::Object(object) => {
+            for property in object.properties {
+                nodes(&join(property.name), property.schema, out);
+            }
+            if let Some(additional) = object.additional {
+                nodes(&format!("{path}[*]"), additional, out);
+            }
+        }
+        Schema::Array(array) => nodes(&format!("{path}[*]"), array.items, out),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::validate::field::Segment;
+    use serde_json::json;
+
+    fn check(schema: &'static Schema, value: &Value) -> (Vec<String>, Vec<String>) {
+        let mut report = Report::default();
+        let mut walker = Walker::new(&mut report);
+        walker.check(Some("spec"), schema, value);
+        let unknown = walker
+            .unknown_fields
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        (
+            report.errors.iter().map(ToString::to_string).collect(),
+            unknown,
+        )
+    }
+
+    #[test]
+    fn every_pattern_compiles() {
+        for p in [
+            &GROUP,
+            &KIND,
+            &SUBDOMAIN,
+            &WILDCARD_HOSTNAME,
+            &ABSOLUTE_URI,
+            &WELL_KNOWN_CA,
+            &NAMESPACE,
+            &CONTROLLER_NAME,
+            &CONDITION_TYPE,
+            &CONDITION_REASON,
+        ] {
+            assert!(Regex::new(p.source).is_ok(), "{}", p.source);
+        }
+    }
+
+    #[test]
+    fn dollar_matches_only_at_end_of_text() {
+        assert!(SUBDOMAIN.is_match("a.example"));
+        assert!(!SUBDOMAIN.is_match("a.example\n"));
+    }
+
+    #[test]
+    fn type_errors_name_the_expected_type() {
+        let (errors, _) = check(
+            &SPEC,
+            &json!({"targetRefs": {"a": 1}, "validation": {"hostname": 7, "wellKnownCACertificates": "System"}}),
+        );
+        assert_eq!(
+            errors,
+            [
+                r#"spec.targetRefs: Invalid value: "object": spec.targetRefs in body must be of type array: "object""#,
+                r#"spec.validation.hostname: Invalid value: "integer": spec.validation.hostname in body must be of type string: "integer""#,
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_fields_are_collected_not_reported() {
+        let (errors, unknown) = check(
+            &SPEC,
+            &json!({"targetRefs": [{"group": "", "kind": "Service", "name": "a", "port": 443}], "validation": {"hostname": "a", "wellKnownCACertificates": "System"}}),
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(unknown, ["spec.targetRefs[0].port"]);
+    }
+
+    #[test]
+    fn null_counts_as_absent() {
+        let (errors, _) = check(
+            &SPEC,
+            &json!({"targetRefs": null, "validation": {"hostname": "a", "wellKnownCACertificates": "System"}}),
+        );
+        assert_eq!(errors, ["spec.targetRefs: Required value"]);
+    }
+
+    #[test]
+    fn list_map_keys_must_be_unique() {
+        let condition = json!({"type": "Accepted", "status": "True", "reason": "Accepted", "message": "", "lastTransitionTime": "2026-01-01T00:00:00Z"});
+        let status = json!({"ancestors": [{"ancestorRef": {"name": "gw"}, "controllerName": "example.com/c", "conditions": [condition.clone(), condition]}]});
+        let mut report = Report::default();
+        Walker::new(&mut report).check(Some("status"), &STATUS, &status);
+        let errors: Vec<String> = report.errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            errors,
+            [r#"status.ancestors[0].conditions[1]: Duplicate value: {"type":"Accepted"}"#]
+        );
+        assert!(matches!(
+            report.errors[0].path.segments().last(),
+            Some(Segment::Index(1))
+        ));
+    }
+
+    #[test]
+    fn integers_and_dates_are_checked() {
+        let status = json!({"ancestors": [{"ancestorRef": {"name": "gw", "port": 0}, "controllerName": "example.com/c", "conditions": [
+            {"type": "Accepted", "status": "Maybe", "reason": "Accepted", "message": "", "lastTransitionTime": "yesterday", "observedGeneration": -1}
+        ]}]});
+        let mut report = Report::default();
+        Walker::new(&mut report).check(Some("status"), &STATUS, &status);
+        let errors: Vec<String> = report.errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            errors,
+            [
+                "status.ancestors[0].ancestorRef.port: Invalid value: 0: status.ancestors[0].ancestorRef.port in body should be greater than or equal to 1",
+                r#"status.ancestors[0].conditions[0].lastTransitionTime: Invalid value: "yesterday": status.ancestors[0].conditions[0].lastTransitionTime in body must be of type date-time: "yesterday""#,
+                "status.ancestors[0].conditions[0].observedGeneration: Invalid value: -1: status.ancestors[0].conditions[0].observedGeneration in body should be greater than or equal to 0",
+                r#"status.ancestors[0].conditions[0].status: Unsupported value: "Maybe": supported values: "True", "False", "Unknown""#,
+            ]
+        );
+    }
+}

@@ -1,0 +1,221 @@
+//! The `review` command on every fixture AdmissionReview, compared with golden answers in
+//! `tests/fixtures/reviews/expected/`. Regenerate them after an intended change with
+//! `UPDATE_GOLDEN=1 cargo test --test review_cli` and review the diff.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const NOW: &str = "2026-11-26T12:00:00Z";
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn review(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_backendtls-webhook"));
+    command
+        .arg("review")
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    match stdin {
+        None => command.output().expect("runs"),
+        Some(input) => {
+            use std::io::Write;
+            let mut child = command
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawns");
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(input)
+                .expect("writes");
+            child.wait_with_output().expect("runs")
+        }
+    }
+}
+
+fn review_fixture(file: &Path) -> Output {
+    review(
+        &[
+            file.to_str().expect("utf-8 path"),
+            "--objects",
+            "tests/fixtures/objects",
+            "--objects",
+            "tests/fixtures/configmaps",
+            "--now",
+            NOW,
+        ],
+        None,
+    )
+}
+
+#[test]
+fn every_fixture_matches_its_golden_answer() {
+    let dir = fixtures().join("reviews");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("reviews dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 18, "fixtures missing: {files:?}");
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let mut mismatches = Vec::new();
+    for file in &files {
+        let output = review_fixture(file);
+        assert!(
+            output.status.success(),
+            "{}: {}",
+            file.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let expected_path = dir.join("expected").join(file.file_name().expect("name"));
+        let actual = String::from_utf8(output.stdout).expect("utf-8");
+        if update {
+            std::fs::write(&expected_path, &actual).expect("writes golden");
+            continue;
+        }
+        let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
+        if expected != actual {
+            mismatches.push(format!(
+                "--- {}\n+++ actual\n{actual}",
+                expected_path.display()
+            ));
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "golden mismatches (UPDATE_GOLDEN=1 to accept):\n{}",
+        mismatches.join("\n")
+    );
+}
+
+#[test]
+fn verdicts_follow_the_fixture_names() {
+    for entry in std::fs::read_dir(fixtures().join("reviews")).expect("dir") {
+        let path = entry.expect("entry").path();
+        let Some(name) = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .filter(|_| path.extension().is_some_and(|e| e == "json"))
+        else {
+            continue;
+        };
+        let out: Value =
+            serde_json::from_slice(&review_fixture(&path).stdout).expect("json answer");
+        let input: Value =
+            serde_json::from_slice(&std::fs::read(&path).expect("reads")).expect("json");
+        assert_eq!(out["response"]["uid"], input["request"]["uid"], "{name}");
+        assert_eq!(out["apiVersion"], "admission.k8s.io/v1");
+        assert_eq!(out["kind"], "AdmissionReview");
+        let allowed = out["response"]["allowed"].as_bool().expect("allowed");
+        assert_eq!(allowed, !name.contains("denied"), "{name}: {out}");
+        if name.contains("denied") {
+            assert_eq!(out["response"]["status"]["code"], 422, "{name}");
+            assert!(
+                !out["response"]["status"]["details"]["causes"]
+                    .as_array()
+                    .expect("causes")
+                    .is_empty(),
+                "{name}"
+            );
+        }
+        if name.contains("warned") || name.contains("missing") || name.contains("ratcheted") {
+            assert!(
+                out["response"]["warnings"]
+                    .as_array()
+                    .is_some_and(|w| !w.is_empty()),
+                "{name}: {out}"
+            );
+        }
+    }
+}
+
+#[test]
+fn stdin_is_read_when_no_file_is_given() {
+    let body = std::fs::read(fixtures().join("reviews/policy-v1-allowed.json")).expect("reads");
+    let output = review(&["--now", NOW], Some(&body));
+    assert!(output.status.success());
+    let out: Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(out["response"]["allowed"], true);
+    let warnings = out["response"]["warnings"]
+        .as_array()
+        .expect("warnings without --objects");
+    assert!(warnings.iter().any(|w| {
+        w.as_str()
+            .is_some_and(|w| w.contains("no ConfigMap \"payments-backend-ca\""))
+    }));
+}
+
+#[test]
+fn settings_flags_change_verdicts() {
+    let missing = fixtures().join("reviews/policy-allowed-missing-ca.json");
+    let args = |extra: &[&str]| {
+        let mut v = vec![
+            missing.to_str().expect("utf-8").to_owned(),
+            "--objects".into(),
+            "tests/fixtures/configmaps".into(),
+        ];
+        v.extend(extra.iter().map(|s| (*s).to_owned()));
+        v
+    };
+    let run = |extra: &[&str]| -> Value {
+        let owned = args(extra);
+        let refs: Vec<&str> = owned.iter().map(String::as_str).collect();
+        serde_json::from_slice(&review(&refs, None).stdout).expect("json")
+    };
+    assert_eq!(run(&[])["response"]["allowed"], true);
+    assert_eq!(run(&["--missing-refs=deny"])["response"]["allowed"], false);
+    let invalid = fixtures().join("reviews/policy-denied-invalid-ca.json");
+    let out: Value = serde_json::from_slice(
+        &review(
+            &[
+                invalid.to_str().expect("utf-8"),
+                "--objects",
+                "tests/fixtures/configmaps",
+                "--invalid-refs",
+                "warn",
+            ],
+            None,
+        )
+        .stdout,
+    )
+    .expect("json");
+    assert_eq!(out["response"]["allowed"], true);
+}
+
+#[test]
+fn unreadable_input_exits_2_with_a_message() {
+    let output = review(&[], Some(b"this is not json"));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("body is not JSON"));
+    let output = review(&["/nonexistent/review.json"], None);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("cannot read /nonexistent/review.json")
+    );
+    let output = review(
+        &[
+            "tests/fixtures/reviews/policy-v1-allowed.json",
+            "--objects",
+            "/nonexistent",
+        ],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn a_review_with_a_uid_but_no_request_body_is_answered() {
+    let output = review(&[], Some(br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u-1","operation":"CREATE"}}"#));
+    assert_eq!(output.status.code(), Some(0));
+    let out: Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(out["response"]["uid"], "u-1");
+    assert_eq!(out["response"]["status"]["code"], 400);
+}
