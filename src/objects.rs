@@ -29,10 +29,24 @@
 //! * aliases are expanded; `<<` merge keys are ordinary keys; unknown tags are ignored, while
 //!   `!!str`, `!!int`, `!!float`, `!!bool` and `!!null` are honoured.
 //!
+//! # Sources
+//!
+//! [`parse_str`] reads text; [`load_path`] reads a file, or walks a directory for `.yaml`, `.yml`
+//! and `.json` files (in path order, skipping hidden entries); [`load_paths`] reads several paths,
+//! `-` meaning standard input. Text must be UTF-8 (a byte order mark is ignored).
+//!
+//! Positions are 1-based lines and columns, columns counted in characters. Errors print as
+//! `source:line:column: message`; "document N" in messages counts documents from 1, while
+//! [`Document::index`] counts from 0.
+//!
 //! # Limits
 //!
 //! Inputs over [`MAX_INPUT_BYTES`] and documents nested deeper than [`MAX_DEPTH`] collections are
-//! refused with an error; hostile input never overflows the stack or panics.
+//! refused with an error, as is alias expansion far beyond the size of the input. saphyr parses
+//! recursively, so before parsing the text is checked for how deeply it could possibly nest:
+//! lines indented 1000 columns or more are refused, and text that could nest deeper than a few
+//! hundred levels is parsed on a thread with a stack sized for it. Hostile input never overflows
+//! the stack or panics. Large YAML streams are parsed on up to four threads.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -53,9 +67,16 @@ pub const MAX_INPUT_BYTES: usize = 64 * 1024 * 1024;
 /// level 1).
 pub const MAX_DEPTH: usize = 256;
 
-/// Cap on the text (keys and strings) produced from one input; only alias expansion can get
-/// anywhere near it.
-const MAX_OUTPUT_BYTES: usize = 4 * MAX_INPUT_BYTES;
+/// Cap on the text (keys and strings) produced from an input, per input byte plus an allowance;
+/// only alias expansion can get anywhere near it.
+const OUTPUT_BYTES_PER_INPUT_BYTE: usize = 4;
+const ALIAS_BYTE_ALLOWANCE: usize = 16 * 1024 * 1024;
+
+/// YAML streams at least this large are parsed on several threads.
+const PARALLEL_MIN_BYTES: usize = 1024 * 1024;
+
+/// The most threads a YAML stream is parsed on.
+const MAX_WORKERS: usize = 4;
 
 /// Lines whose block indentation (spaces and `- `/`? `/`: ` indicators) reaches this column are
 /// refused before parsing: saphyr parses recursively, so the nesting it sees must be bounded.
@@ -66,7 +87,7 @@ const MAX_BLOCK_INDENT: usize = 1000;
 const INLINE_NESTING_BOUND: usize = 400;
 
 /// Nodes that alias expansion may add beyond one per input byte.
-const ALIAS_NODE_ALLOWANCE: usize = 1_000_000;
+const ALIAS_NODE_ALLOWANCE: usize = 200_000;
 
 /// Stack reserved per possible nesting level on the parser thread (saphyr uses ~2.5 KiB per level
 /// in debug builds).
@@ -693,17 +714,21 @@ fn walk_dir(
         if entry.file_name().to_string_lossy().starts_with('.') {
             continue;
         }
+        let wanted = path
+            .extension()
+            .is_some_and(|ext| ext == "yaml" || ext == "yml" || ext == "json");
         let mut file_type = entry.file_type().map_err(io_err(&path))?;
         if file_type.is_symlink() {
-            file_type = fs::metadata(&path).map_err(io_err(&path))?.file_type();
+            match fs::metadata(&path) {
+                Ok(meta) => file_type = meta.file_type(),
+                // A broken link only matters if it names a manifest.
+                Err(e) if wanted => return Err(io_err(&path)(e)),
+                Err(_) => continue,
+            }
         }
         if file_type.is_dir() {
             walk_dir(&path, files, visited)?;
-        } else if file_type.is_file()
-            && path
-                .extension()
-                .is_some_and(|ext| ext == "yaml" || ext == "yml" || ext == "json")
-        {
+        } else if file_type.is_file() && wanted {
             files.push(path);
         }
     }
@@ -1259,72 +1284,113 @@ fn split_documents(text: &str) -> Vec<Chunk<'_>> {
     chunks
 }
 
-/// Limits on what one input may expand to through aliases.
+/// Limits on what an input may expand to through aliases (what is left of them).
 struct Budget {
     bytes: usize,
     nodes: usize,
 }
 
-/// Parses a YAML stream, document by document.
+/// Parses a YAML stream, document by document. Large streams are shared out to a few threads
+/// (contiguous runs of documents, results kept in order); input that may nest deeply is parsed on
+/// threads with a large enough stack, since saphyr parses recursively.
 fn parse_yaml(source: &str, text: &str) -> Result<Vec<RawDoc>, LoadError> {
-    let mut budget = Budget {
-        bytes: MAX_OUTPUT_BYTES,
-        nodes: text.len().saturating_add(ALIAS_NODE_ALLOWANCE),
-    };
-    let mut out = Vec::new();
-    for chunk in split_documents(text) {
-        let docs = parse_chunk(source, &chunk, out.len(), &mut budget)?;
-        out.extend(docs);
-    }
-    Ok(out)
-}
-
-/// Parses one chunk, on a thread with a large enough stack when it may nest deeply.
-fn parse_chunk(
-    source: &str,
-    chunk: &Chunk<'_>,
-    first_index: usize,
-    budget: &mut Budget,
-) -> Result<Vec<RawDoc>, LoadError> {
-    let bound = yaml_nesting_bound(chunk.text).map_err(|(line, col)| {
+    let bound = yaml_nesting_bound(text).map_err(|(line, col)| {
         parse_error(
             source,
-            Pos::new(chunk.line_offset + line, col),
+            Pos::new(line, col),
             format!(
                 "indentation deeper than {MAX_BLOCK_INDENT} columns; nesting deeper than {MAX_DEPTH} levels is not supported"
             ),
         )
     })?;
+    let chunks = split_documents(text);
+    let workers = if text.len() >= PARALLEL_MIN_BYTES {
+        std::thread::available_parallelism()
+            .map_or(1, std::num::NonZeroUsize::get)
+            .clamp(1, MAX_WORKERS)
+            .min(chunks.len())
+    } else {
+        1
+    };
     let failed = || {
         parse_error(
             source,
-            Pos::new(chunk.line_offset + 1, 1),
+            Pos::new(1, 1),
             "internal error: the YAML parser failed",
         )
     };
-    if bound <= INLINE_NESTING_BOUND {
-        return catch_unwind(AssertUnwindSafe(|| {
-            parse_yaml_here(source, chunk, first_index, budget)
-        }))
-        .unwrap_or_else(|_| Err(failed()));
+    if workers <= 1 && bound <= INLINE_NESTING_BOUND {
+        return catch_unwind(AssertUnwindSafe(|| parse_group(source, &chunks)))
+            .unwrap_or_else(|_| Err(failed()));
     }
     let stack = STACK_BASE_BYTES.saturating_add(bound.saturating_mul(STACK_BYTES_PER_LEVEL));
     std::thread::scope(|scope| {
-        let spawned = std::thread::Builder::new()
-            .name("yaml-loader".to_owned())
-            .stack_size(stack)
-            .spawn_scoped(scope, || {
-                parse_yaml_here(source, chunk, first_index, budget)
-            });
-        match spawned {
-            Ok(handle) => handle.join().unwrap_or_else(|_| Err(failed())),
-            Err(e) => Err(parse_error(
-                source,
-                Pos::new(chunk.line_offset + 1, 1),
-                format!("cannot start the YAML parser thread: {e}"),
-            )),
+        let handles: Vec<_> = group_chunks(&chunks, workers)
+            .into_iter()
+            .map(|group| {
+                std::thread::Builder::new()
+                    .name("yaml-loader".to_owned())
+                    .stack_size(stack)
+                    .spawn_scoped(scope, move || parse_group(source, group))
+            })
+            .collect();
+        // Join every thread before looking at the results, so none is left running.
+        let results: Vec<Result<Vec<RawDoc>, LoadError>> = handles
+            .into_iter()
+            .map(|handle| match handle {
+                Ok(handle) => handle.join().unwrap_or_else(|_| Err(failed())),
+                Err(e) => Err(parse_error(
+                    source,
+                    Pos::new(1, 1),
+                    format!("cannot start a YAML parser thread: {e}"),
+                )),
+            })
+            .collect();
+        let mut out = Vec::new();
+        for docs in results {
+            let offset = out.len();
+            out.extend(docs?.into_iter().map(|mut doc| {
+                doc.index += offset;
+                doc
+            }));
         }
+        Ok(out)
     })
+}
+
+/// Cuts `chunks` into at most `groups` contiguous runs of about the same size.
+fn group_chunks<'c, 't>(chunks: &'c [Chunk<'t>], groups: usize) -> Vec<&'c [Chunk<'t>]> {
+    let total: usize = chunks.iter().map(|c| c.text.len()).sum();
+    let mut out = Vec::with_capacity(groups);
+    let (mut start, mut size) = (0, 0);
+    for (i, chunk) in chunks.iter().enumerate() {
+        size += chunk.text.len();
+        if out.len() + 1 < groups && size.saturating_mul(groups) >= total * (out.len() + 1) {
+            out.push(&chunks[start..=i]);
+            start = i + 1;
+        }
+    }
+    if start < chunks.len() {
+        out.push(&chunks[start..]);
+    }
+    out
+}
+
+/// Parses consecutive chunks; document indexes count from the first chunk.
+fn parse_group(source: &str, chunks: &[Chunk<'_>]) -> Result<Vec<RawDoc>, LoadError> {
+    let len: usize = chunks.iter().map(|c| c.text.len()).sum();
+    let mut budget = Budget {
+        bytes: len
+            .saturating_mul(OUTPUT_BYTES_PER_INPUT_BYTE)
+            .saturating_add(ALIAS_BYTE_ALLOWANCE),
+        nodes: len.saturating_add(ALIAS_NODE_ALLOWANCE),
+    };
+    let mut out = Vec::new();
+    for chunk in chunks {
+        let docs = parse_chunk(source, chunk, out.len(), &mut budget)?;
+        out.extend(docs);
+    }
+    Ok(out)
 }
 
 /// An upper bound on the nesting depth saphyr can meet in `text` (it parses recursively), or
@@ -1387,7 +1453,8 @@ fn block_start_column(line: &[u8]) -> usize {
     }
 }
 
-fn parse_yaml_here(
+/// Parses and converts the documents of one chunk.
+fn parse_chunk(
     source: &str,
     chunk: &Chunk<'_>,
     first_index: usize,
@@ -1504,10 +1571,7 @@ impl<'t> YamlConverter<'t, '_> {
             }
             None => Err(self.error(
                 pos,
-                format!(
-                    "the input expands to more than {} MiB of text (too many aliases?)",
-                    MAX_OUTPUT_BYTES / (1024 * 1024)
-                ),
+                "the input expands to too much text (too many aliases?)",
             )),
         }
     }
@@ -1697,7 +1761,8 @@ impl<'t> YamlConverter<'t, '_> {
             return Ok(Value::Null);
         }
         if !raw.starts_with('!') {
-            return Err(self.error(pos, format!("invalid value {raw:?}")));
+            // Only an empty document has no value and no tag.
+            return Ok(Value::Null);
         }
         let (tag, value) = match raw.find(char::is_whitespace) {
             Some(i) => (&raw[..i], raw[i..].trim()),
@@ -2130,6 +2195,73 @@ spec:
     }
 
     #[test]
+    fn alias_expansion_is_bounded_across_documents() {
+        // Each document stays within saphyr's own alias budget; together they exceed ours.
+        let doc = "---\na0: &a0 [x, x, x, x, x, x, x, x, x, x]\n\
+                   a1: &a1 [*a0, *a0, *a0, *a0, *a0, *a0, *a0, *a0, *a0, *a0]\n\
+                   a2: [*a1, *a1, *a1, *a1, *a1, *a1, *a1, *a1, *a1, *a1]\n";
+        assert_eq!(parse(doc)[0].value["a2"][9][9][9], "x");
+        assert!(
+            error(&doc.repeat(250)).contains("too many nodes"),
+            "{}",
+            error(&doc.repeat(250))
+        );
+    }
+
+    #[test]
+    fn documents_are_independent() {
+        // Anchors do not cross documents; errors carry absolute line numbers.
+        assert_eq!(
+            error("a: &x 1\n---\nb: *x\n"),
+            "t.yaml:3:4: while parsing node, found unknown anchor"
+        );
+        assert_eq!(
+            error("a: 1\n---\nb: 1\n---\nc: [\n"),
+            "t.yaml:6:1: while parsing a node, did not find expected node content"
+        );
+        // `---` inside an indented block scalar is content.
+        let docs = parse("data:\n  x: |\n    ---\n    y\n---\nz: 1\n");
+        assert_eq!(docs[0].value["data"]["x"], "---\ny\n");
+        assert_eq!(docs[1].positions.value("z"), Some((6, 4)));
+        // Directives keep the stream whole.
+        let docs = parse("%YAML 1.2\n---\na: 1\n...\n%YAML 1.2\n---\nb: 2\n");
+        assert_eq!(docs.len(), 2);
+        assert_eq!(docs[1].positions.value("b"), Some((7, 4)));
+        // A byte order mark is ignored.
+        assert_eq!(parse("\u{feff}a: 1\n")[0].value, json!({"a": 1}));
+        let docs = parse("\u{feff}{\"a\": 1}");
+        assert_eq!(docs[0].positions.value("a"), Some((1, 7)));
+    }
+
+    #[test]
+    fn large_streams_keep_document_order() {
+        let doc = |i: usize| {
+            format!(
+                "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i}\ndata:\n  pad: \"{}\"\n",
+                "x".repeat(200)
+            )
+        };
+        let text: String = (0..5000).map(doc).collect();
+        assert!(text.len() > PARALLEL_MIN_BYTES);
+        let docs = parse(&text);
+        assert_eq!(docs.len(), 5000);
+        for (i, d) in docs.iter().enumerate() {
+            assert_eq!(d.index, i);
+            assert_eq!(d.value["metadata"]["name"], format!("cm-{i}"));
+            assert_eq!(d.positions.value("metadata.name"), Some((7 * i + 5, 9)));
+        }
+        // The first error in document order is the one reported.
+        let bad = text.replacen(
+            "kind: ConfigMap\nmetadata:\n  name: cm-10\n",
+            "kind: [\n",
+            1,
+        ) + "---\nlast: [\n";
+        let e = parse_str("t.yaml", &bad).unwrap_err();
+        let line = e.location().map(|l| l.1);
+        assert!(line.is_some_and(|l| (70..80).contains(&l)), "{e}");
+    }
+
+    #[test]
     fn nesting_depth_is_limited() {
         // `levels` nested block mappings (the object itself is the first).
         let nested = |levels: usize| {
@@ -2243,6 +2375,21 @@ spec:
         // A file named explicitly is loaded whatever its extension; paths load in order.
         let docs = load_paths(&[dir.join("sub/notes.txt"), dir.join("b.yaml")]).unwrap();
         assert_eq!(names(&docs), ["txt", "b"]);
+        // Symbolic links are followed, loops are not, broken links matter only for manifests.
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(&dir, dir.join("sub/loop")).unwrap();
+            std::os::unix::fs::symlink(dir.join("b.yaml"), dir.join("sub/link.yaml")).unwrap();
+            std::os::unix::fs::symlink(dir.join("nowhere"), dir.join("broken.txt")).unwrap();
+            assert_eq!(
+                names(&load_path(&dir).unwrap()),
+                ["ac", "a", "b", "c", "d", "b"]
+            );
+            std::os::unix::fs::symlink(dir.join("nowhere"), dir.join("broken.yaml")).unwrap();
+            let e = load_path(&dir).unwrap_err();
+            assert!(matches!(e, LoadError::Io { .. }), "{e}");
+            fs::remove_file(dir.join("broken.yaml")).unwrap();
+        }
         // Errors name the file.
         fs::write(dir.join("sub/bad.yaml"), "a: [\n").unwrap();
         let e = load_path(&dir).unwrap_err().to_string();
