@@ -319,8 +319,26 @@ impl Subject {
 pub struct Decision {
     /// What was reviewed.
     pub subject: Subject,
+    /// The operation, if it was a known one.
+    pub operation: Option<Operation>,
+    /// Namespace of the object.
+    pub namespace: String,
+    /// Name of the object.
+    pub name: String,
     /// The answer.
     pub response: AdmissionResponse,
+}
+
+impl Decision {
+    /// `allowed`, `denied` or `error` (a denial that is not a validation verdict: a bad
+    /// request or a failed lookup), for logs and metrics.
+    pub fn verdict(&self) -> &'static str {
+        match &self.response.status {
+            None => "allowed",
+            Some(status) if status.code == Some(422) => "denied",
+            Some(_) => "error",
+        }
+    }
 }
 
 /// Answers AdmissionReviews: settings, a lookup, a bundle cache and a clock.
@@ -383,7 +401,13 @@ impl Reviewer {
                 warnings: Vec::new(),
             },
         };
-        Decision { subject, response }
+        Decision {
+            subject,
+            operation: request.operation.parse().ok(),
+            namespace: request.namespace.clone(),
+            name: request.name.clone(),
+            response,
+        }
     }
 
     /// Decodes and answers a body: `Ok` with the AdmissionReview to send, or `Err` when no

@@ -20,8 +20,119 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Serve AdmissionReviews over HTTPS (POST /validate), with /healthz, /readyz, /metrics.
+    Serve(Box<ServeArgs>),
     /// Answer one AdmissionReview (JSON) from a file or stdin on stdout.
     Review(ReviewArgs),
+    /// Write development certificates: ca.crt, tls.crt and tls.key.
+    Certs(CertsArgs),
+}
+
+/// `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(
+        long,
+        default_value = "0.0.0.0:8443",
+        env = "BACKENDTLS_WEBHOOK_LISTEN"
+    )]
+    pub listen: std::net::SocketAddr,
+
+    /// Serving certificate (PEM, leaf first). Reloaded when the file changes.
+    #[arg(
+        long,
+        default_value = "certs/tls.crt",
+        env = "BACKENDTLS_WEBHOOK_TLS_CERT_FILE"
+    )]
+    pub tls_cert_file: PathBuf,
+
+    /// Serving private key (PEM). Reloaded when the file changes.
+    #[arg(
+        long,
+        default_value = "certs/tls.key",
+        env = "BACKENDTLS_WEBHOOK_TLS_KEY_FILE"
+    )]
+    pub tls_key_file: PathBuf,
+
+    /// Require client certificates signed by these CAs (the apiserver's client identity).
+    #[arg(long, env = "BACKENDTLS_WEBHOOK_CLIENT_CA_FILE")]
+    pub client_ca_file: Option<PathBuf>,
+
+    /// Offer HTTP/2 through ALPN (the apiserver uses HTTP/1.1 for webhooks).
+    #[arg(long, env = "BACKENDTLS_WEBHOOK_HTTP2")]
+    pub http2: bool,
+
+    /// Objects that seed the in-memory lookup when no cluster is used (YAML/JSON files or
+    /// directories; repeatable).
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "BACKENDTLS_WEBHOOK_OBJECTS",
+        value_delimiter = ','
+    )]
+    pub objects: Vec<PathBuf>,
+
+    /// Log format.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "text",
+        env = "BACKENDTLS_WEBHOOK_LOG_FORMAT"
+    )]
+    pub log_format: crate::telemetry::LogFormat,
+
+    /// Largest request body in bytes (larger bodies get 413).
+    #[arg(long, default_value_t = 7 << 20, env = "BACKENDTLS_WEBHOOK_MAX_BODY_BYTES")]
+    pub max_body_bytes: usize,
+
+    /// Connections served at once; more wait in the accept backlog.
+    #[arg(
+        long,
+        default_value_t = 4096,
+        env = "BACKENDTLS_WEBHOOK_MAX_CONNECTIONS"
+    )]
+    pub max_connections: usize,
+
+    /// Time allowed for a TLS handshake.
+    #[arg(long, default_value = "10s", value_parser = parse_duration, env = "BACKENDTLS_WEBHOOK_HANDSHAKE_TIMEOUT")]
+    pub handshake_timeout: std::time::Duration,
+
+    /// Time allowed to send request headers; also how long a keep-alive connection may idle.
+    #[arg(long, default_value = "30s", value_parser = parse_duration, env = "BACKENDTLS_WEBHOOK_HEADER_TIMEOUT")]
+    pub header_timeout: std::time::Duration,
+
+    /// Time allowed to send a request body.
+    #[arg(long, default_value = "10s", value_parser = parse_duration, env = "BACKENDTLS_WEBHOOK_BODY_TIMEOUT")]
+    pub body_timeout: std::time::Duration,
+
+    /// Time allowed to drain in-flight requests after SIGTERM.
+    #[arg(long, default_value = "20s", value_parser = parse_duration, env = "BACKENDTLS_WEBHOOK_SHUTDOWN_TIMEOUT")]
+    pub shutdown_timeout: std::time::Duration,
+
+    /// Validation settings.
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+}
+
+/// `certs`.
+#[derive(Debug, Args)]
+pub struct CertsArgs {
+    /// Folder to write ca.crt, tls.crt and tls.key into.
+    #[arg(long, default_value = "certs")]
+    pub out: PathBuf,
+
+    /// Name of the webhook's Service (the certificate is valid for NAME.NS.svc).
+    #[arg(long, default_value = "backendtls-webhook")]
+    pub service: String,
+
+    /// Namespace of the webhook's Service.
+    #[arg(long, default_value = "backendtls-webhook")]
+    pub namespace: String,
+
+    /// Only write certificates when they do not exist yet.
+    #[arg(long)]
+    pub if_missing: bool,
 }
 
 /// `review`.
@@ -137,7 +248,9 @@ mod tests {
     #[test]
     fn defaults_match_the_library_defaults() {
         let cli = Cli::try_parse_from(["backendtls-webhook", "review"]).expect("parses");
-        let Command::Review(args) = cli.command;
+        let Command::Review(args) = cli.command else {
+            panic!("review")
+        };
         assert_eq!(args.policy.settings(), Settings::default());
     }
 
@@ -159,7 +272,9 @@ mod tests {
             "2026-06-01T00:00:00Z",
         ])
         .expect("parses");
-        let Command::Review(args) = cli.command;
+        let Command::Review(args) = cli.command else {
+            panic!("review")
+        };
         let settings = args.policy.settings();
         assert_eq!(settings.missing_refs, Enforcement::Deny);
         assert_eq!(settings.invalid_refs, Enforcement::Warn);

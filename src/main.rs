@@ -9,7 +9,9 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
+        Command::Serve(args) => cmd::serve::run(args),
         Command::Review(args) => cmd::review::run(args),
+        Command::Certs(args) => cmd::certs::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,0 +1,31 @@
+//! `certs`: development certificates for `make run` and kind clusters.
+
+use super::EXIT_OK;
+use crate::certs;
+use crate::cli::CertsArgs;
+
+/// Writes ca.crt, tls.crt and tls.key (or leaves existing ones with `--if-missing`).
+pub fn run(args: &CertsArgs) -> anyhow::Result<u8> {
+    if args.if_missing && certs::exist(&args.out) {
+        eprintln!(
+            "certificates already in {}; keeping them",
+            args.out.display()
+        );
+        return Ok(EXIT_OK);
+    }
+    let written = certs::generate(
+        &args.out,
+        &args.service,
+        &args.namespace,
+        std::time::Duration::from_secs(365 * 86400),
+    )?;
+    eprintln!(
+        "wrote {}, {} and {} (valid for localhost, 127.0.0.1, {svc}.{ns}.svc and {svc}.{ns}.svc.cluster.local)",
+        written.ca_cert.display(),
+        written.server_cert.display(),
+        written.server_key.display(),
+        svc = args.service,
+        ns = args.namespace
+    );
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,70 @@
+//! `serve`: the HTTPS webhook.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use tracing::info;
+
+use super::EXIT_OK;
+use crate::admission::{Clock, Reviewer};
+use crate::cli::ServeArgs;
+use crate::lookup::{BundleCache, Lookup, MemoryLookup};
+use crate::objects;
+use crate::server::metrics::Metrics;
+use crate::server::tls::TlsOptions;
+use crate::server::{Limits, ServeConfig, Server, shutdown_signal};
+
+/// Runs `serve` until SIGTERM or Ctrl-C.
+pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
+    crate::telemetry::init(args.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(serve(args))?;
+    Ok(EXIT_OK)
+}
+
+async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
+    let bundles = Arc::new(BundleCache::default());
+    let documents = objects::load_paths(&args.objects).context("cannot load --objects")?;
+    let lookup: Arc<dyn Lookup> = Arc::new(MemoryLookup::from_objects(
+        documents.iter().map(|d| &d.value),
+        &bundles,
+    ));
+    info!(lookup = %lookup.describe(), "running clusterless: references are resolved from --objects only");
+    let reviewer = Arc::new(Reviewer::new(
+        args.policy.settings(),
+        lookup,
+        bundles,
+        Clock::System,
+    ));
+    let config = ServeConfig {
+        listen: args.listen,
+        tls: TlsOptions {
+            cert_file: args.tls_cert_file.clone(),
+            key_file: args.tls_key_file.clone(),
+            client_ca_file: args.client_ca_file.clone(),
+            http2: args.http2,
+        },
+        limits: Limits {
+            body_bytes: args.max_body_bytes,
+            max_connections: args.max_connections.max(1),
+            handshake_timeout: args.handshake_timeout,
+            header_timeout: args.header_timeout,
+            body_timeout: args.body_timeout,
+            shutdown_timeout: args.shutdown_timeout,
+            ..Limits::default()
+        },
+    };
+    let server = Server::bind(&config, reviewer, Arc::new(Metrics::new())).await?;
+    info!(
+        address = %server.local_addr(),
+        certificate = %args.tls_cert_file.display(),
+        mtls = args.client_ca_file.is_some(),
+        http2 = args.http2,
+        "serving https://{}/validate",
+        server.local_addr()
+    );
+    server.run(shutdown_signal()).await;
+    Ok(())
+}

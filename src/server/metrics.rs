@@ -1,0 +1,180 @@
+//! Prometheus metrics (OpenMetrics text at `GET /metrics`).
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicI64;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+/// Labels of the request counter. Values come from fixed sets, so a client cannot create
+/// series at will.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// `BackendTLSPolicy`, `ConfigMap`, `other` or `unknown` (undecodable).
+    pub kind: &'static str,
+    /// `CREATE`, `UPDATE`, `DELETE`, `CONNECT` or `unknown`.
+    pub operation: &'static str,
+    /// `allowed`, `denied` or `error`.
+    pub verdict: &'static str,
+}
+
+/// Labels of the CA certificate expiry gauge.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CaCertificateLabels {
+    /// Namespace of the ConfigMap.
+    pub namespace: String,
+    /// Name of the ConfigMap.
+    pub configmap: String,
+    /// Subject of the certificate.
+    pub subject: String,
+}
+
+/// The webhook's metrics.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    duration: Histogram,
+    in_flight: Gauge,
+    certificate_expiry: Gauge<i64, AtomicI64>,
+    /// CA certificate expiry per referenced ConfigMap (filled in cluster mode).
+    pub ca_certificate_expiry: Family<CaCertificateLabels, Gauge<i64, AtomicI64>>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+/// Latency buckets in seconds, from 50 µs to 10 s.
+const BUCKETS: [f64; 17] = [
+    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0, 2.5, 5.0, 10.0,
+];
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A registry with every metric registered under the `backendtls_webhook` prefix.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("backendtls_webhook");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "requests",
+            "AdmissionReview requests by kind, operation and verdict",
+            requests.clone(),
+        );
+        let duration = Histogram::new(BUCKETS);
+        registry.register(
+            "request_duration_seconds",
+            "Time from the request head to the answer, for POST /validate",
+            duration.clone(),
+        );
+        let in_flight = Gauge::default();
+        registry.register(
+            "requests_in_flight",
+            "AdmissionReview requests being answered",
+            in_flight.clone(),
+        );
+        let certificate_expiry = Gauge::<i64, AtomicI64>::default();
+        registry.register(
+            "tls_certificate_expiry_timestamp_seconds",
+            "notAfter of the serving certificate, in Unix seconds",
+            certificate_expiry.clone(),
+        );
+        let ca_certificate_expiry = Family::<CaCertificateLabels, Gauge<i64, AtomicI64>>::default();
+        registry.register(
+            "ca_certificate_expiry_timestamp_seconds",
+            "notAfter of each CA certificate in ConfigMaps referenced by BackendTLSPolicies, in Unix seconds",
+            ca_certificate_expiry.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            duration,
+            in_flight,
+            certificate_expiry,
+            ca_certificate_expiry,
+        }
+    }
+
+    /// Counts one answered request and its latency.
+    pub fn observe(&self, labels: RequestLabels, seconds: f64) {
+        self.requests.get_or_create(&labels).inc();
+        self.duration.observe(seconds);
+    }
+
+    /// Marks a request in flight until the guard is dropped.
+    pub fn in_flight(self: &Arc<Self>) -> InFlight {
+        self.in_flight.inc();
+        InFlight(Arc::clone(self))
+    }
+
+    /// Sets the serving certificate's expiry.
+    pub fn set_certificate_expiry(&self, not_after: i64) {
+        self.certificate_expiry.set(not_after);
+    }
+
+    /// The OpenMetrics text exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+/// Decrements the in-flight gauge when dropped.
+pub struct InFlight(Arc<Metrics>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.dec();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposition_names_and_labels() {
+        let metrics = Arc::new(Metrics::new());
+        {
+            let _guard = metrics.in_flight();
+            assert!(
+                metrics
+                    .encode()
+                    .contains("backendtls_webhook_requests_in_flight 1")
+            );
+        }
+        metrics.observe(
+            RequestLabels {
+                kind: "BackendTLSPolicy",
+                operation: "CREATE",
+                verdict: "denied",
+            },
+            0.000_2,
+        );
+        metrics.set_certificate_expiry(1_800_000_000);
+        let text = metrics.encode();
+        assert!(text.contains(r#"backendtls_webhook_requests_total{kind="BackendTLSPolicy",operation="CREATE",verdict="denied"} 1"#), "{text}");
+        assert!(text.contains("backendtls_webhook_requests_in_flight 0"));
+        assert!(
+            text.contains(r#"backendtls_webhook_request_duration_seconds_bucket{le="0.00025"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains("backendtls_webhook_tls_certificate_expiry_timestamp_seconds 1800000000")
+        );
+        assert!(text.ends_with("# EOF\n"));
+    }
+}
