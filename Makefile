@@ -4,13 +4,21 @@ CARGO ?= cargo
 SHARED ?= ../shared
 CRD_DIR ?= $(SHARED)/gateway-api
 
-.PHONY: help build test fmt fmt-check lint unit crds bench fixtures-certs
+.PHONY: help build run certs test fmt fmt-check lint unit crds bench fixtures-certs
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 20
 
 build: ## Build the release binary
 	$(CARGO) build --release --locked
+
+run: ## Serve on https://localhost:8443 without a cluster (creates certs/ if absent)
+	$(CARGO) run --locked --quiet -- certs --out certs --if-missing
+	$(CARGO) run --locked --quiet -- serve --listen 0.0.0.0:8443 --tls-cert-file certs/tls.crt \
+		--tls-key-file certs/tls.key --objects tests/fixtures/objects
+
+certs: ## (Re)create development certificates in certs/
+	$(CARGO) run --locked --quiet -- certs --out certs
 
 test: fmt-check lint unit ## Everything CI runs: formatting, clippy, all tests
 

@@ -390,14 +390,33 @@ pub struct Server {
 }
 
 impl Server {
-    /// Loads the TLS material (failing before binding if it is unusable), then binds.
+    /// Loads the TLS material (failing before binding if it is unusable), then binds, serving
+    /// the webhook's [`router`].
     pub async fn bind(
         config: &ServeConfig,
         reviewer: Arc<Reviewer>,
         metrics: Arc<Metrics>,
     ) -> Result<Self, ServeError> {
+        let limits = config.limits.clone();
+        Self::bind_router(config, move |cert| {
+            metrics.set_certificate_expiry(cert.not_after());
+            router(Arc::new(AppState::new(
+                reviewer,
+                metrics,
+                Some(cert),
+                limits,
+            )))
+        })
+        .await
+    }
+
+    /// Like [`Server::bind`], with any router on the same TLS and connection handling (the
+    /// load benchmark's null webhook uses this).
+    pub async fn bind_router(
+        config: &ServeConfig,
+        make_router: impl FnOnce(Arc<ReloadingCert>) -> Router,
+    ) -> Result<Self, ServeError> {
         let (tls_config, cert) = tls::server_config(&config.tls)?;
-        metrics.set_certificate_expiry(cert.not_after());
         let listener =
             TcpListener::bind(config.listen)
                 .await
@@ -405,16 +424,10 @@ impl Server {
                     addr: config.listen,
                     source,
                 })?;
-        let state = Arc::new(AppState::new(
-            reviewer,
-            metrics,
-            Some(Arc::clone(&cert)),
-            config.limits.clone(),
-        ));
         Ok(Self {
             listener,
             acceptor: TlsAcceptor::from(tls_config),
-            router: router(state),
+            router: make_router(Arc::clone(&cert)),
             limits: config.limits.clone(),
             cert,
         })

@@ -1,0 +1,399 @@
+//! The real server over TLS on loopback, as the apiserver calls it: SNI set to the Service's
+//! DNS name, the generated CA trusted, HTTP/1.1 keep-alive (HTTP/2 when enabled).
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use backendtls_webhook::lookup::{BoxFuture, Lookup, LookupError};
+use backendtls_webhook::server::Limits;
+use backendtls_webhook::validate::{Snapshot, Wants};
+use common::{Options, TestServer, fixture, read_response, read_to_close, request};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::{Notify, oneshot};
+use x509_parser::prelude::FromDer;
+
+const ALLOWED: &str = "reviews/policy-v1-allowed.json";
+const DENIED: &str = "reviews/policy-denied-ip-hostname.json";
+
+#[tokio::test]
+async fn allowed_and_denied_over_one_keep_alive_connection() {
+    let server = TestServer::start(Options::default()).await;
+    let mut tls = server.connect().await;
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
+    let allowed = request(&mut tls, "POST", "/validate?timeout=5s", &fixture(ALLOWED)).await;
+    assert_eq!(allowed.status, 200);
+    assert_eq!(allowed.header("content-type"), Some("application/json"));
+    assert_eq!(allowed.json()["response"]["allowed"], true);
+    let denied = request(&mut tls, "POST", "/validate?timeout=5s", &fixture(DENIED)).await;
+    assert_eq!(denied.status, 200);
+    let review = denied.json();
+    assert_eq!(review["response"]["allowed"], false);
+    assert_eq!(review["response"]["status"]["code"], 422);
+    assert_eq!(
+        review["response"]["status"]["details"]["causes"][0]["field"],
+        "spec.validation.hostname"
+    );
+}
+
+#[tokio::test]
+async fn http2_only_when_enabled() {
+    let server = TestServer::start(Options {
+        http2: true,
+        ..Options::default()
+    })
+    .await;
+    let tls = server
+        .connect_with(&[b"h2", b"http/1.1"], None)
+        .await
+        .expect("handshake");
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    let (mut sender, connection) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tls),
+    )
+    .await
+    .expect("h2 handshake");
+    tokio::spawn(connection);
+    for (file, allowed) in [(ALLOWED, true), (DENIED, false)] {
+        let request = hyper::Request::post(format!("https://{}/validate", common::SNI))
+            .header("content-type", "application/json")
+            .body(http_body_util::Full::new(axum::body::Bytes::from(fixture(
+                file,
+            ))))
+            .expect("request");
+        let response = sender.send_request(request).await.expect("response");
+        assert_eq!(response.status(), 200);
+        let body = http_body_util::BodyExt::collect(response.into_body())
+            .await
+            .expect("body")
+            .to_bytes();
+        let review: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(review["response"]["allowed"], allowed);
+    }
+    let plain = TestServer::start(Options::default()).await;
+    let tls = plain
+        .connect_with(&[b"h2", b"http/1.1"], None)
+        .await
+        .expect("handshake");
+    assert_eq!(
+        tls.get_ref().1.alpn_protocol(),
+        Some(&b"http/1.1"[..]),
+        "no h2 without --http2"
+    );
+}
+
+#[tokio::test]
+async fn bad_input_gets_exact_statuses_and_messages() {
+    let limits = Limits {
+        body_bytes: 64 * 1024,
+        ..Limits::default()
+    };
+    let server = TestServer::start(Options {
+        limits,
+        ..Options::default()
+    })
+    .await;
+    let mut tls = server.connect().await;
+    let too_big = request(&mut tls, "POST", "/validate", &vec![b'x'; 64 * 1024 + 1]).await;
+    assert_eq!(
+        (too_big.status, too_big.body.as_str()),
+        (413, "request body exceeds the limit of 65536 bytes\n")
+    );
+    let mut tls = server.connect().await;
+    let not_json = request(&mut tls, "POST", "/validate", b"<xml/>").await;
+    assert_eq!(not_json.status, 400);
+    assert_eq!(
+        not_json.body,
+        "body is not JSON: expected value at line 1 column 1\n"
+    );
+    let not_review = request(&mut tls, "POST", "/validate", br#"{"kind":"Pod"}"#).await;
+    assert_eq!(not_review.status, 400);
+    assert_eq!(
+        not_review.body,
+        "expected apiVersion \"admission.k8s.io/v1\" and kind \"AdmissionReview\", got \"\" and \"Pod\" (register the webhook with admissionReviewVersions: [v1])\n"
+    );
+    let with_uid = br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u-7","operation":"CREATE"}}"#;
+    let answered = request(&mut tls, "POST", "/validate", with_uid).await;
+    assert_eq!(answered.status, 200);
+    let review = answered.json();
+    assert_eq!(review["response"]["uid"], "u-7");
+    assert_eq!(review["response"]["allowed"], false);
+    assert_eq!(review["response"]["status"]["code"], 400);
+    assert_eq!(
+        review["response"]["status"]["message"],
+        "invalid AdmissionReview: request.kind is required"
+    );
+    let get = request(&mut tls, "GET", "/validate", b"").await;
+    assert_eq!(
+        (get.status, get.body.as_str()),
+        (405, "method GET not allowed on /validate: use POST\n")
+    );
+    assert_eq!(get.header("allow"), Some("POST"));
+    let missing = request(&mut tls, "POST", "/nope", b"{}").await;
+    assert_eq!(
+        (missing.status, missing.body.as_str()),
+        (
+            404,
+            "no route for /nope: the webhook answers POST /validate\n"
+        )
+    );
+    // An unread request body ends the keep-alive connection.
+    let mut tls = server.connect().await;
+    let health = request(&mut tls, "GET", "/healthz", b"").await;
+    assert_eq!((health.status, health.body.as_str()), (200, "ok\n"));
+    let ready = request(&mut tls, "GET", "/readyz", b"").await;
+    assert_eq!((ready.status, ready.body.as_str()), (200, "ok\n"));
+    let metrics = request(&mut tls, "GET", "/metrics", b"").await;
+    assert!(
+        metrics
+            .body
+            .contains("backendtls_webhook_tls_certificate_expiry_timestamp_seconds "),
+        "{}",
+        metrics.body
+    );
+    assert!(
+        metrics.body.contains(r#"verdict="error"} 4"#),
+        "{}",
+        metrics.body
+    );
+}
+
+#[tokio::test]
+async fn plain_http_to_the_tls_port_gets_a_400_line() {
+    let server = TestServer::start(Options::default()).await;
+    let mut tcp = tokio::net::TcpStream::connect(server.addr)
+        .await
+        .expect("connect");
+    tcp.write_all(b"POST /validate HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("write");
+    let answer = String::from_utf8(read_to_close(&mut tcp).await).expect("utf-8");
+    assert_eq!(
+        answer,
+        "HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"
+    );
+}
+
+fn serial_of(pem: &str) -> Vec<u8> {
+    let der = rustls::pki_types::CertificateDer::from_pem_slice_compat(pem);
+    let (_, cert) = x509_parser::certificate::X509Certificate::from_der(&der).expect("x509");
+    cert.raw_serial().to_vec()
+}
+
+trait FromPemCompat {
+    fn from_pem_slice_compat(pem: &str) -> Vec<u8>;
+}
+
+impl FromPemCompat for rustls::pki_types::CertificateDer<'_> {
+    fn from_pem_slice_compat(pem: &str) -> Vec<u8> {
+        use rustls::pki_types::pem::PemObject;
+        rustls::pki_types::CertificateDer::from_pem_slice(pem.as_bytes())
+            .expect("pem")
+            .to_vec()
+    }
+}
+
+fn served_serial(tls: &tokio_rustls::client::TlsStream<tokio::net::TcpStream>) -> Vec<u8> {
+    let leaf = &tls
+        .get_ref()
+        .1
+        .peer_certificates()
+        .expect("server certificate")[0];
+    let (_, cert) = x509_parser::certificate::X509Certificate::from_der(leaf).expect("x509");
+    cert.raw_serial().to_vec()
+}
+
+#[tokio::test]
+async fn a_rotated_certificate_is_served_on_the_next_handshake() {
+    let server = TestServer::start(Options::default()).await;
+    let mut old = server.connect().await;
+    let first = served_serial(&old);
+    let new_pem = server.rotate();
+    let fresh = server.connect().await;
+    assert_eq!(served_serial(&fresh), serial_of(&new_pem));
+    assert_ne!(served_serial(&fresh), first);
+    // The established connection keeps working on the old session.
+    assert_eq!(
+        request(&mut old, "POST", "/validate", &fixture(ALLOWED))
+            .await
+            .status,
+        200
+    );
+    // A broken new pair is refused and the current one kept.
+    std::fs::write(
+        server.dir.path().join("tls.crt"),
+        "-----BEGIN CERTIFICATE-----\nbroken\n",
+    )
+    .expect("write");
+    let kept = server.connect().await;
+    assert_eq!(served_serial(&kept), serial_of(&new_pem));
+    let mut kept = kept;
+    let ready = request(&mut kept, "GET", "/readyz", b"").await;
+    assert_eq!(ready.status, 200);
+    assert!(
+        ready
+            .body
+            .starts_with("ok, but serving the previous certificate"),
+        "{}",
+        ready.body
+    );
+}
+
+#[tokio::test]
+async fn client_certificates_are_required_with_a_client_ca() {
+    let server = TestServer::start(Options {
+        client_ca: true,
+        ..Options::default()
+    })
+    .await;
+    let refused = async {
+        let mut tls = server.connect_with(&[b"http/1.1"], None).await?;
+        // TLS 1.3 reports a missing client certificate after the client's handshake ends.
+        tls.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await?;
+        let answer = read_to_close(&mut tls).await;
+        if answer.is_empty() {
+            Err(std::io::Error::other("closed"))
+        } else {
+            Ok(answer)
+        }
+    }
+    .await;
+    assert!(
+        refused.is_err(),
+        "served without a client certificate: {refused:?}"
+    );
+    let client = server
+        .ca
+        .issue_client("kube-apiserver")
+        .expect("client cert");
+    let mut tls = server
+        .connect_with(&[b"http/1.1"], Some(&client))
+        .await
+        .expect("handshake");
+    assert_eq!(
+        request(&mut tls, "POST", "/validate", &fixture(ALLOWED))
+            .await
+            .status,
+        200
+    );
+}
+
+/// A lookup that tells the test when a request reached it and waits to be released.
+struct Gate {
+    entered: Mutex<Option<oneshot::Sender<()>>>,
+    release: Arc<Notify>,
+}
+
+impl Lookup for Gate {
+    fn snapshot<'a>(&'a self, _: &'a Wants) -> BoxFuture<'a, Result<Snapshot, LookupError>> {
+        Box::pin(async move {
+            if let Some(tx) = self.entered.lock().expect("lock").take() {
+                let _ = tx.send(());
+            }
+            self.release.notified().await;
+            Ok(Snapshot::default())
+        })
+    }
+
+    fn describe(&self) -> String {
+        "gate".into()
+    }
+}
+
+#[tokio::test]
+async fn shutdown_finishes_the_request_in_flight() {
+    let (entered_tx, entered) = oneshot::channel();
+    let release = Arc::new(Notify::new());
+    let gate = Gate {
+        entered: Mutex::new(Some(entered_tx)),
+        release: Arc::clone(&release),
+    };
+    let mut server = TestServer::start(Options {
+        lookup: Some(Arc::new(gate)),
+        ..Options::default()
+    })
+    .await;
+    let mut tls = server.connect().await;
+    let mut idle = server.connect().await;
+    let body = fixture(ALLOWED);
+    let head = format!(
+        "POST /validate HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    tls.write_all(head.as_bytes()).await.expect("head");
+    tls.write_all(&body).await.expect("body");
+    entered.await.expect("request reached the lookup");
+    let stopped = server.shutdown();
+    // The idle connection is closed at once; the busy one is answered, then closed.
+    assert!(read_to_close(&mut idle).await.is_empty());
+    release.notify_one();
+    let response = read_response(&mut tls).await;
+    assert_eq!(response.status, 200);
+    assert_eq!(response.json()["response"]["allowed"], true);
+    tokio::time::timeout(Duration::from_secs(10), stopped)
+        .await
+        .expect("drained in time")
+        .expect("server task");
+    assert!(
+        tokio::net::TcpStream::connect(server.addr).await.is_err(),
+        "no longer accepting"
+    );
+}
+
+#[tokio::test]
+async fn a_stalled_handshake_does_not_block_other_clients_and_is_cut_off() {
+    let limits = Limits {
+        handshake_timeout: Duration::from_millis(300),
+        ..Limits::default()
+    };
+    let server = TestServer::start(Options {
+        limits,
+        ..Options::default()
+    })
+    .await;
+    let mut stalled = tokio::net::TcpStream::connect(server.addr)
+        .await
+        .expect("connect");
+    let mut tls = server.connect().await;
+    assert_eq!(
+        request(&mut tls, "POST", "/validate", &fixture(ALLOWED))
+            .await
+            .status,
+        200
+    );
+    let started = std::time::Instant::now();
+    assert!(read_to_close(&mut stalled).await.is_empty());
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn slow_headers_are_cut_off_by_the_header_timeout() {
+    let limits = Limits {
+        header_timeout: Duration::from_millis(300),
+        ..Limits::default()
+    };
+    let server = TestServer::start(Options {
+        limits,
+        ..Options::default()
+    })
+    .await;
+    let mut slow = server.connect().await;
+    slow.write_all(b"POST /validate HTTP/1.1\r\nHost:")
+        .await
+        .expect("partial head");
+    let mut tls = server.connect().await;
+    assert_eq!(
+        request(&mut tls, "POST", "/validate", &fixture(ALLOWED))
+            .await
+            .status,
+        200
+    );
+    let answer = String::from_utf8(read_to_close(&mut slow).await).expect("utf-8");
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+        "{answer:?}"
+    );
+}
