@@ -60,11 +60,11 @@ pub struct AdmissionRequest {
     pub namespace: String,
     /// `CREATE`, `UPDATE`, `DELETE` or `CONNECT`.
     pub operation: String,
-    /// The new object (null for DELETE).
-    #[serde(default)]
+    /// The new object (null for DELETE), without the metadata and data no rule reads.
+    #[serde(default, deserialize_with = "prune::object")]
     pub object: Option<Value>,
-    /// The stored object (UPDATE, DELETE).
-    #[serde(default)]
+    /// The stored object (UPDATE, DELETE), pruned likewise.
+    #[serde(default, deserialize_with = "prune::object")]
     pub old_object: Option<Value>,
     /// Whether this is a dry run.
     #[serde(default)]
@@ -676,5 +676,6 @@ pub fn denial(report: &Report, group: &str, kind: &str, request: &AdmissionReque
     failure(422, "Invalid", message, Some(details))
 }
 
+mod prune;
 #[cfg(test)]
 mod tests;

@@ -321,11 +321,8 @@ pub fn config_map(
             if let Some(object) = change.object {
                 let entry = config_map_entry(object, parse);
                 let path = FieldPath::root().field("data").key(CA_KEY);
-                let about = refs::Phrasing {
-                    subject: "this ConfigMap".to_owned(),
-                    findings_prefix: String::new(),
-                    suffix: format!(" (this ConfigMap is the {subject})"),
-                };
+                let users = subject.as_str();
+                let about = refs::Phrasing::ConfigMap { users };
                 refs::check_config_map(&entry, &about, &path, settings, now, &mut report);
             }
             if change.operation == Operation::Update

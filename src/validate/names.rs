@@ -8,6 +8,13 @@ pub const MAX_LABEL: usize = 63;
 
 /// Whether `host` is an IPv4 or IPv6 literal (IPv6 optionally in brackets).
 pub fn is_ip_literal(host: &str) -> bool {
+    // Cheap rejection first: addresses use only hex digits, dots, colons and brackets.
+    if !host
+        .bytes()
+        .all(|b| b.is_ascii_hexdigit() || matches!(b, b'.' | b':' | b'[' | b']'))
+    {
+        return false;
+    }
     let unbracketed = host
         .strip_prefix('[')
         .and_then(|h| h.strip_suffix(']'))
@@ -20,10 +27,9 @@ pub fn is_ip_literal(host: &str) -> bool {
 /// Four dot-separated decimal numbers: an IPv4 address even when a part is out of range or
 /// has leading zeros (`10.0.0.256`, `010.0.0.1`), which resolvers still treat as an address.
 fn looks_like_dotted_quad(host: &str) -> bool {
-    let parts: Vec<&str> = host.split('.').collect();
-    parts.len() == 4
-        && parts
-            .iter()
+    host.split('.').count() == 4
+        && host
+            .split('.')
             .all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()))
 }
 

@@ -117,14 +117,18 @@ fn check_targets(targets: &[Value], path: &FieldPath, settings: &Settings, repor
         }
     }
     for (i, target) in targets.iter().enumerate() {
-        let item = path.index(i);
         let group = target.get("group").and_then(Value::as_str);
         let kind = target.get("kind").and_then(Value::as_str);
-        if let (Some(group), Some(kind)) = (group, kind) {
-            check_target_kind(group, kind, &item, settings, report);
+        if let (Some(group), Some(kind)) = (group, kind)
+            && !(group.is_empty() && kind == "Service")
+        {
+            check_target_kind(group, kind, &path.index(i), settings, report);
         }
-        if let Some(name) = target.get("name").and_then(Value::as_str) {
-            warn_namespaced_name(name, kind.unwrap_or("object"), &item.field("name"), report);
+        if let Some(name) = target.get("name").and_then(Value::as_str)
+            && name.contains('/')
+        {
+            let at = path.index(i).field("name");
+            warn_namespaced_name(name, kind.unwrap_or("object"), &at, report);
         }
     }
 }
@@ -213,15 +217,20 @@ fn check_validation(
     report: &mut Report,
 ) {
     if let Some(hostname) = validation.get("hostname").and_then(Value::as_str) {
-        let at = path.field("hostname");
         if hostname.starts_with("*.") || hostname == "*" {
             report.error(FieldError::invalid_str(
-                at.clone(),
+                path.field("hostname"),
                 hostname,
                 "wildcards are not allowed: hostname is the exact SNI name sent to the backend",
             ));
         }
-        check_dns_name(hostname, &at, report);
+        if let Some(problem) = dns_name_problem(hostname) {
+            report.error(FieldError::invalid_str(
+                path.field("hostname"),
+                hostname,
+                problem,
+            ));
+        }
     }
     if let Some(refs) = validation
         .get("caCertificateRefs")
@@ -229,7 +238,9 @@ fn check_validation(
     {
         let list = path.field("caCertificateRefs");
         for (i, reference) in refs.iter().enumerate() {
-            if let Some(name) = reference.get("name").and_then(Value::as_str) {
+            if let Some(name) = reference.get("name").and_then(Value::as_str)
+                && name.contains('/')
+            {
                 warn_namespaced_name(name, "ConfigMap", &list.index(i).field("name"), report);
             }
         }
@@ -238,7 +249,7 @@ fn check_validation(
     if let Some(sans) = validation.get("subjectAltNames").and_then(Value::as_array) {
         let list = path.field("subjectAltNames");
         for (i, san) in sans.iter().enumerate() {
-            check_san(san, &list.index(i), settings, report);
+            check_san(san, &list, i, settings, report);
         }
         duplicates(sans, &list, "subjectAltName", settings, report);
     }
@@ -259,47 +270,44 @@ fn check_validation(
 }
 
 /// Hostnames must be DNS names: not IP literals, labels of at most 63 characters.
-fn check_dns_name(host: &str, path: &FieldPath, report: &mut Report) {
+fn dns_name_problem(host: &str) -> Option<String> {
     if names::is_ip_literal(host) {
-        report.error(FieldError::invalid_str(
-            path.clone(),
-            host,
-            "must be a DNS name, not an IP address",
-        ));
-    } else if let Some(label) = names::long_label(host) {
-        report.error(FieldError::invalid_str(
-            path.clone(),
-            host,
-            format!(
-                "each DNS label must be no more than {} characters (label of {} characters)",
-                names::MAX_LABEL,
-                label.chars().count()
-            ),
-        ));
+        return Some("must be a DNS name, not an IP address".to_owned());
     }
+    names::long_label(host).map(|label| {
+        format!(
+            "each DNS label must be no more than {} characters (label of {} characters)",
+            names::MAX_LABEL,
+            label.chars().count()
+        )
+    })
 }
 
-fn check_san(san: &Value, path: &FieldPath, settings: &Settings, report: &mut Report) {
+/// Prose rules on `subjectAltNames[i]` (paths are built only when something is reported).
+fn check_san(san: &Value, list: &FieldPath, i: usize, settings: &Settings, report: &mut Report) {
+    let at = |field: &str| list.index(i).field(field);
     if let Some(hostname) = san.get("hostname").and_then(Value::as_str) {
-        let at = path.field("hostname");
-        check_dns_name(hostname.strip_prefix("*.").unwrap_or(hostname), &at, report);
-        if hostname.starts_with("*.") {
+        let wildcard = hostname.starts_with("*.");
+        if let Some(problem) = dns_name_problem(hostname.strip_prefix("*.").unwrap_or(hostname)) {
+            report.error(FieldError::invalid_str(at("hostname"), hostname, problem));
+        }
+        if wildcard {
             let detail = "wildcard SAN hostnames are allowed by the CRD but the API reference says they are not; prefer exact names";
             if settings.strict {
                 report.error(FieldError::invalid_str(
-                    at,
+                    at("hostname"),
                     hostname,
                     format!("--strict: {detail}"),
                 ));
             } else {
-                report.warn(at, detail);
+                report.warn(at("hostname"), detail);
             }
         }
     }
     if let Some(uri) = san.get("uri").and_then(Value::as_str)
         && let Some(problem) = names::uri_problem(uri)
     {
-        report.error(FieldError::invalid_str(path.field("uri"), uri, problem));
+        report.error(FieldError::invalid_str(at("uri"), uri, problem));
     }
 }
 

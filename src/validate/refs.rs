@@ -55,11 +55,7 @@ pub(crate) fn check_ca_refs(
                 ),
             ),
             Some(entry) => {
-                let about = Phrasing {
-                    subject: format!("ConfigMap {}", Quoted(name)),
-                    findings_prefix: format!("ConfigMap {} ca.crt: ", Quoted(name)),
-                    suffix: String::new(),
-                };
+                let about = Phrasing::Reference { config_map: name };
                 check_config_map(entry, &about, &path, settings, now, report);
             }
         }
@@ -94,14 +90,46 @@ fn invalid_kind(group: &str, kind: &str, path: &FieldPath) -> FieldError {
 }
 
 /// How findings about a ConfigMap are worded: from a policy's reference (`ConfigMap "ca"
-/// ca.crt: …`) or in a review of the ConfigMap itself (`…: used by BackendTLSPolicy ns/p`).
-pub(crate) struct Phrasing {
-    /// Names the ConfigMap (`ConfigMap "ca"`, `this ConfigMap`).
-    pub subject: String,
-    /// Put before each bundle finding.
-    pub findings_prefix: String,
-    /// Put after every message.
-    pub suffix: String,
+/// ca.crt: …`) or in a review of the ConfigMap itself (`… (this ConfigMap is the CA bundle of
+/// BackendTLSPolicy ns/p)`). Messages are built only when there is something to report.
+pub(crate) enum Phrasing<'a> {
+    /// A policy's `caCertificateRefs[i]` naming this ConfigMap.
+    Reference {
+        /// The ConfigMap's name.
+        config_map: &'a str,
+    },
+    /// A review of the ConfigMap itself.
+    ConfigMap {
+        /// Which policies use it, e.g. `CA bundle of BackendTLSPolicy shop/p`.
+        users: &'a str,
+    },
+}
+
+impl Phrasing<'_> {
+    fn missing_key(&self, hint: &str) -> String {
+        match self {
+            Self::Reference { config_map } => {
+                format!(
+                    "ConfigMap {} has no key \"ca.crt\" in data{hint}",
+                    Quoted(config_map)
+                )
+            }
+            Self::ConfigMap { users } => {
+                format!(
+                    "this ConfigMap has no key \"ca.crt\" in data{hint} (this ConfigMap is the {users})"
+                )
+            }
+        }
+    }
+
+    fn finding(&self, message: &str) -> String {
+        match self {
+            Self::Reference { config_map } => {
+                format!("ConfigMap {} ca.crt: {message}", Quoted(config_map))
+            }
+            Self::ConfigMap { users } => format!("{message} (this ConfigMap is the {users})"),
+        }
+    }
 }
 
 /// Checks a ConfigMap used as a CA bundle: the `ca.crt` key and the bundle in it. Findings are
@@ -109,7 +137,7 @@ pub(crate) struct Phrasing {
 /// as `about` says.
 pub(crate) fn check_config_map(
     entry: &ConfigMapEntry,
-    about: &Phrasing,
+    about: &Phrasing<'_>,
     path: &FieldPath,
     settings: &Settings,
     now: i64,
@@ -127,19 +155,13 @@ pub(crate) fn check_config_map(
                 path.clone(),
                 ErrorKind::NotFound,
                 BadValue::Str("ca.crt".to_owned()),
-                format!(
-                    "{} has no key \"ca.crt\" in data{hint}{}",
-                    about.subject, about.suffix
-                ),
+                about.missing_key(hint),
             ),
         );
         return;
     };
     for finding in ca_bundle::assess(&ca.bundle, now, settings.expiry_window_secs) {
-        let message = format!(
-            "{}{}{}",
-            about.findings_prefix, finding.message, about.suffix
-        );
+        let message = about.finding(&finding.message);
         match finding.severity {
             Severity::Invalid => report.enforce(
                 settings.invalid_refs,
@@ -173,7 +195,7 @@ pub(crate) fn check_targets(
         let Some(target) = well_formed.next() else {
             break;
         };
-        let at = path.index(i);
+        let at = || path.index(i);
         if target.group.is_empty() && target.kind == "Service" {
             check_service(target, &own.namespace, snapshot, &at, report);
         }
@@ -185,12 +207,12 @@ fn check_service(
     target: &TargetKey,
     namespace: &str,
     snapshot: &Snapshot,
-    path: &FieldPath,
+    path: &dyn Fn() -> FieldPath,
     report: &mut Report,
 ) {
     let Some(service) = snapshot.services.get(&target.name) else {
         report.warn(
-            path.clone(),
+            path(),
             format!(
                 "Service {} not found in namespace {}: Accepted=False (TargetNotFound) until it exists",
                 Quoted(&target.name),
@@ -214,12 +236,12 @@ fn check_service(
                     names.join(", ")
                 };
                 report.warn(
-                    path.field("sectionName"),
+                    path().field("sectionName"),
                     format!("Service {} has no port named {} (named ports: {known}): the policy will not attach", Quoted(&target.name), Quoted(section)),
                 );
             }
             Some(port) if port.protocol == "UDP" => report.warn(
-                path.field("sectionName"),
+                path().field("sectionName"),
                 format!(
                     "port {} of Service {} is UDP: TLS needs TCP (Accepted=False, Invalid)",
                     Quoted(section),
@@ -230,7 +252,7 @@ fn check_service(
         },
         None if !service.ports.is_empty() && service.ports.iter().all(|p| p.protocol == "UDP") => {
             report.warn(
-                path.clone(),
+                path(),
                 format!(
                     "every port of Service {} is UDP: TLS needs TCP (Accepted=False, Invalid)",
                     Quoted(&target.name)
@@ -247,10 +269,9 @@ fn check_conflicts(
     own: &PolicySummary,
     target: &TargetKey,
     snapshot: &Snapshot,
-    path: &FieldPath,
+    path: &dyn Fn() -> FieldPath,
     report: &mut Report,
 ) {
-    let own_key = own.precedence();
     let mut rivals: Vec<&PolicySummary> = snapshot
         .policies
         .iter()
@@ -258,7 +279,11 @@ fn check_conflicts(
         .filter(|p| p.namespace == own.namespace && p.name != own.name)
         .filter(|p| p.targets.iter().any(|t| t == target))
         .collect();
+    if rivals.is_empty() {
+        return;
+    }
     rivals.sort_by_key(|p| p.precedence());
+    let own_key = own.precedence();
     for rival in rivals {
         let verdict = if rival.precedence() < own_key {
             format!(
@@ -272,7 +297,7 @@ fn check_conflicts(
             )
         };
         report.warn(
-            path.clone(),
+            path(),
             format!(
                 "BackendTLSPolicy {} also targets {}; {verdict}",
                 rival.id(),
