@@ -63,6 +63,11 @@ pub struct ServeArgs {
     #[arg(long, env = "BACKENDTLS_WEBHOOK_HTTP2")]
     pub http2: bool,
 
+    /// Watch this cluster (kubeconfig file). In a pod the service account is used without
+    /// this flag; with neither, the webhook runs clusterless.
+    #[arg(long, value_name = "PATH", env = "BACKENDTLS_WEBHOOK_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+
     /// Objects that seed the in-memory lookup when no cluster is used (YAML/JSON files or
     /// directories; repeatable).
     #[arg(

@@ -8,7 +8,7 @@ use tracing::info;
 use super::EXIT_OK;
 use crate::admission::{Clock, Reviewer};
 use crate::cli::ServeArgs;
-use crate::lookup::{BundleCache, Lookup, MemoryLookup};
+use crate::lookup::{BundleCache, ClusterLookup, Lookup, MemoryLookup, cluster};
 use crate::objects;
 use crate::server::metrics::Metrics;
 use crate::server::tls::TlsOptions;
@@ -26,12 +26,23 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
 
 async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     let bundles = Arc::new(BundleCache::default());
-    let documents = objects::load_paths(&args.objects).context("cannot load --objects")?;
-    let lookup: Arc<dyn Lookup> = Arc::new(MemoryLookup::from_objects(
-        documents.iter().map(|d| &d.value),
-        &bundles,
-    ));
-    info!(lookup = %lookup.describe(), "running clusterless: references are resolved from --objects only");
+    let lookup: Arc<dyn Lookup> = match cluster::client(args.kubeconfig.as_deref()).await? {
+        Some(client) => {
+            if !args.objects.is_empty() {
+                anyhow::bail!(
+                    "--objects seeds the clusterless lookup; it cannot be combined with a cluster"
+                );
+            }
+            info!("cluster mode: watching BackendTLSPolicies, Services and ConfigMaps");
+            Arc::new(ClusterLookup::start(client, Arc::clone(&bundles)))
+        }
+        None => {
+            let documents = objects::load_paths(&args.objects).context("cannot load --objects")?;
+            let lookup = MemoryLookup::from_objects(documents.iter().map(|d| &d.value), &bundles);
+            info!(lookup = %lookup.describe(), "running clusterless: references are resolved from --objects only");
+            Arc::new(lookup)
+        }
+    };
     let reviewer = Arc::new(Reviewer::new(
         args.policy.settings(),
         lookup,

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use crate::validate::CaText;
 use crate::validate::ca_bundle::{self, ParsedBundle};
 
 /// Parsed bundles by content. Bounded: when full, it is cleared (bundles are small and
@@ -33,18 +34,30 @@ impl BundleCache {
 
     /// The parsed form of `text`, from the cache or freshly parsed (and cached).
     pub fn parse(&self, text: &str) -> Arc<ParsedBundle> {
-        if let Some(hit) = self.lock().get(text) {
-            return Arc::clone(hit);
+        self.get(text).bundle
+    }
+
+    /// The text and its parsed form, both shared with every other holder of the same text.
+    pub fn get(&self, text: &str) -> CaText {
+        if let Some((key, hit)) = self.lock().get_key_value(text) {
+            return CaText {
+                text: Arc::clone(key),
+                bundle: Arc::clone(hit),
+            };
         }
         let parsed = Arc::new(ca_bundle::parse_bundle(text));
+        let key: Arc<str> = Arc::from(text);
         if text.len() <= self.max_text {
             let mut entries = self.lock();
             if entries.len() >= self.capacity {
                 entries.clear();
             }
-            entries.insert(Arc::from(text), Arc::clone(&parsed));
+            entries.insert(Arc::clone(&key), Arc::clone(&parsed));
         }
-        parsed
+        CaText {
+            text: key,
+            bundle: parsed,
+        }
     }
 
     /// How many bundles are cached.

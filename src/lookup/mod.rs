@@ -3,12 +3,14 @@
 //! implementation reads watch caches.
 
 mod bundles;
+pub mod cluster;
 mod memory;
 
 use std::future::Future;
 use std::pin::Pin;
 
 pub use self::bundles::BundleCache;
+pub use self::cluster::ClusterLookup;
 pub use self::memory::MemoryLookup;
 use crate::validate::{Snapshot, Wants};
 

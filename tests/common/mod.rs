@@ -2,6 +2,8 @@
 //! and a TLS client that trusts the generated CA and sends SNI as the apiserver does.
 #![allow(dead_code)]
 
+pub mod fake_apiserver;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

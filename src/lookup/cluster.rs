@@ -1,0 +1,605 @@
+//! The cluster-backed lookup: watch caches of BackendTLSPolicies, Services and ConfigMaps, so
+//! that answering a review needs no apiserver round trip.
+//!
+//! Memory stays bounded however many ConfigMaps a cluster holds: the ConfigMap watch decodes
+//! each object into [`CaConfigMap`], which skips every data key except `ca.crt` while parsing,
+//! and the index keeps only that (with its parsed bundle, shared by content through the
+//! [`BundleCache`], so the `kube-root-ca.crt` found in every namespace is parsed once). A
+//! ConfigMap without `ca.crt` costs one small map entry, so that "no such ConfigMap" and "no
+//! `ca.crt` in it" can be told apart. Services keep only their port names and protocols;
+//! policies only their [`PolicySummary`].
+//!
+//! Watches are kube-runtime watchers: they resume from the last resourceVersion after a dropped
+//! connection and relist when it has expired, with kube's default backoff. The lookup reports
+//! ready once each of the three has completed its first list; until then a lookup waits (the
+//! caller bounds the wait by the request's budget).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::Client;
+use kube::api::{Api, DynamicObject};
+use kube::core::{ApiResource, GroupVersionKind};
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
+use serde::Deserialize;
+use serde_json::Value;
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use super::{BoxFuture, BundleCache, Lookup, LookupError};
+use crate::validate::snapshot::ServicePort;
+use crate::validate::{self, ConfigMapEntry, PolicySummary, ServiceEntry, Snapshot, Wants};
+
+type Key = (String, String);
+
+/// Errors setting up the cluster connection.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// The kubeconfig could not be read or used.
+    #[error("cannot use kubeconfig {path}: {source}")]
+    Kubeconfig {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// In-cluster configuration failed.
+    #[error("cannot use the in-cluster service account: {0}")]
+    InCluster(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// A kube client from `--kubeconfig`, or from the pod's service account when running in a
+/// cluster; `None` when neither applies (clusterless).
+pub async fn client(kubeconfig: Option<&Path>) -> Result<Option<Client>, ClusterError> {
+    let config = match kubeconfig {
+        Some(path) => {
+            let wrap = |e: Box<dyn std::error::Error + Send + Sync>| ClusterError::Kubeconfig {
+                path: path.display().to_string(),
+                source: e,
+            };
+            let file = kube::config::Kubeconfig::read_from(path).map_err(|e| wrap(Box::new(e)))?;
+            kube::Config::from_custom_kubeconfig(file, &kube::config::KubeConfigOptions::default())
+                .await
+                .map_err(|e| wrap(Box::new(e)))?
+        }
+        None if std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() => {
+            kube::Config::incluster().map_err(|e| ClusterError::InCluster(Box::new(e)))?
+        }
+        None => return Ok(None),
+    };
+    Client::try_from(config)
+        .map(Some)
+        .map_err(|e| ClusterError::InCluster(Box::new(e)))
+}
+
+/// What the watches have seen.
+#[derive(Debug, Default)]
+struct Index {
+    config_maps: HashMap<Key, ConfigMapEntry>,
+    services: HashMap<Key, ServiceEntry>,
+    policies: HashMap<Key, Arc<PolicySummary>>,
+}
+
+/// Which caches have completed their first list.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Synced {
+    config_maps: bool,
+    services: bool,
+    policies: bool,
+}
+
+impl Synced {
+    fn all(self) -> bool {
+        self.config_maps && self.services && self.policies
+    }
+}
+
+/// What the watch tasks write and the lookup reads.
+struct Shared {
+    index: RwLock<Index>,
+    synced: watch::Sender<Synced>,
+    /// Bumped after every change to the index (tests and metrics wait on it).
+    changes: watch::Sender<u64>,
+    policy_version: RwLock<Option<String>>,
+}
+
+impl Shared {
+    fn changed(&self) {
+        self.changes.send_modify(|n| *n += 1);
+    }
+}
+
+/// Watch caches of the three kinds, shared with the watch tasks.
+pub struct ClusterLookup {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for ClusterLookup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterLookup")
+            .field("synced", &*self.shared.synced.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClusterLookup {
+    /// Starts the watches on the current tokio runtime and returns the lookup at once; it
+    /// becomes ready when every watch has listed once.
+    pub fn start(client: Client, bundles: Arc<BundleCache>) -> Self {
+        let shared = Arc::new(Shared {
+            index: RwLock::new(Index::default()),
+            synced: watch::Sender::new(Synced::default()),
+            changes: watch::Sender::new(0),
+            policy_version: RwLock::new(None),
+        });
+        tokio::spawn(watch_config_maps(
+            client.clone(),
+            Arc::clone(&shared),
+            bundles,
+        ));
+        tokio::spawn(watch_services(client.clone(), Arc::clone(&shared)));
+        tokio::spawn(watch_policies(client, Arc::clone(&shared)));
+        Self { shared }
+    }
+
+    /// A receiver that sees a new value after every change to the caches.
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.shared.changes.subscribe()
+    }
+
+    /// Completes when every cache has listed once.
+    pub async fn wait_until_ready(&self) {
+        let mut synced = self.shared.synced.subscribe();
+        let _ = synced.wait_for(|s| s.all()).await;
+    }
+
+    /// The snapshot for `wants` from the caches as they are now.
+    pub fn snapshot_now(&self, wants: &Wants) -> Snapshot {
+        let index = read(&self.shared.index);
+        let ns = &wants.namespace;
+        let key = |name: &String| (ns.clone(), name.clone());
+        Snapshot {
+            config_maps: wants
+                .config_maps
+                .iter()
+                .filter_map(|n| Some((n.clone(), index.config_maps.get(&key(n))?.clone())))
+                .collect(),
+            services: wants
+                .services
+                .iter()
+                .filter_map(|n| Some((n.clone(), index.services.get(&key(n))?.clone())))
+                .collect(),
+            policies: index
+                .policies
+                .values()
+                .filter(|p| &p.namespace == ns)
+                .filter(|p| {
+                    p.targets
+                        .iter()
+                        .any(|t| wants.targets.iter().any(|w| w.same_object(t)))
+                        || wants
+                            .referrers_of
+                            .as_ref()
+                            .is_some_and(|cm| p.ca_config_maps.contains(cm))
+                })
+                .cloned()
+                .collect(),
+        }
+    }
+
+    /// Every policy, for `audit` and the CA expiry metrics.
+    pub fn policies(&self) -> Vec<Arc<PolicySummary>> {
+        read(&self.shared.index)
+            .policies
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// A ConfigMap, if cached.
+    pub fn config_map(&self, namespace: &str, name: &str) -> Option<ConfigMapEntry> {
+        read(&self.shared.index)
+            .config_maps
+            .get(&(namespace.to_owned(), name.to_owned()))
+            .cloned()
+    }
+
+    /// How many objects of each kind are cached (ConfigMaps, Services, policies).
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let index = read(&self.shared.index);
+        (
+            index.config_maps.len(),
+            index.services.len(),
+            index.policies.len(),
+        )
+    }
+}
+
+fn read(index: &RwLock<Index>) -> std::sync::RwLockReadGuard<'_, Index> {
+    // Writers only insert and remove whole entries, so a poisoned lock still holds a
+    // consistent index.
+    index
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write(index: &RwLock<Index>) -> std::sync::RwLockWriteGuard<'_, Index> {
+    index
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Lookup for ClusterLookup {
+    fn snapshot<'a>(&'a self, wants: &'a Wants) -> BoxFuture<'a, Result<Snapshot, LookupError>> {
+        Box::pin(async move {
+            if !self.shared.synced.borrow().all() {
+                self.wait_until_ready().await;
+            }
+            Ok(self.snapshot_now(wants))
+        })
+    }
+
+    fn is_ready(&self) -> bool {
+        self.shared.synced.borrow().all()
+    }
+
+    fn describe(&self) -> String {
+        let (config_maps, services, policies) = self.counts();
+        let version = read_version(&self.shared.policy_version);
+        format!(
+            "cluster ({config_maps} ConfigMaps, {services} Services, {policies} BackendTLSPolicies {version})"
+        )
+    }
+}
+
+fn read_version(version: &RwLock<Option<String>>) -> String {
+    match &*version
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    {
+        Some(v) => format!("via {v}"),
+        None => "(CRD not found)".to_owned(),
+    }
+}
+
+/// A ConfigMap as far as CA bundles go: identity and `ca.crt`; other keys are skipped while
+/// parsing.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CaConfigMap {
+    /// Metadata (the watcher needs the resourceVersion).
+    pub metadata: ObjectMeta,
+    /// `data["ca.crt"]`.
+    #[serde(default, rename = "data", deserialize_with = "ca_key")]
+    pub ca_crt: Option<String>,
+    /// Whether `binaryData["ca.crt"]` is present.
+    #[serde(default, rename = "binaryData", deserialize_with = "has_ca_key")]
+    pub binary_ca_crt: bool,
+}
+
+impl k8s_openapi::Resource for CaConfigMap {
+    const API_VERSION: &'static str = "v1";
+    const GROUP: &'static str = "";
+    const KIND: &'static str = "ConfigMap";
+    const VERSION: &'static str = "v1";
+    const URL_PATH_SEGMENT: &'static str = "configmaps";
+    type Scope = k8s_openapi::NamespaceResourceScope;
+}
+
+impl k8s_openapi::Metadata for CaConfigMap {
+    type Ty = ObjectMeta;
+
+    fn metadata(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+
+    fn metadata_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
+}
+
+fn ca_key<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    deserializer.deserialize_option(OnlyCaKey)
+}
+
+fn has_ca_key<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    Ok(deserializer.deserialize_option(OnlyCaKey)?.is_some())
+}
+
+/// Reads a string map, keeping only the `ca.crt` value.
+struct OnlyCaKey;
+
+impl<'de> serde::de::Visitor<'de> for OnlyCaKey {
+    type Value = Option<String>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a map of strings")
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut found = None;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if key == validate::CA_KEY {
+                found = Some(map.next_value::<String>()?);
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// A Service as far as targets go: its ports' names and protocols.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ServicePorts {
+    /// Metadata.
+    pub metadata: ObjectMeta,
+    /// `spec.ports`.
+    #[serde(default)]
+    pub spec: Option<ServicePortsSpec>,
+}
+
+/// `spec` of [`ServicePorts`].
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct ServicePortsSpec {
+    /// The ports.
+    #[serde(default)]
+    pub ports: Option<Vec<PortLite>>,
+}
+
+/// One port.
+#[derive(Clone, Debug, Deserialize)]
+pub struct PortLite {
+    /// Name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Protocol (TCP when absent).
+    #[serde(default)]
+    pub protocol: Option<String>,
+}
+
+impl k8s_openapi::Resource for ServicePorts {
+    const API_VERSION: &'static str = "v1";
+    const GROUP: &'static str = "";
+    const KIND: &'static str = "Service";
+    const VERSION: &'static str = "v1";
+    const URL_PATH_SEGMENT: &'static str = "services";
+    type Scope = k8s_openapi::NamespaceResourceScope;
+}
+
+impl k8s_openapi::Metadata for ServicePorts {
+    type Ty = ObjectMeta;
+
+    fn metadata(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+
+    fn metadata_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
+}
+
+fn key_of(metadata: &ObjectMeta) -> Option<Key> {
+    Some((
+        metadata.namespace.clone().unwrap_or_default(),
+        metadata.name.clone()?,
+    ))
+}
+
+/// Applies a watcher's events to one map of the index: `Init`..`InitDone` rebuilds the map
+/// (objects deleted while the watch was down disappear), `Apply`/`Delete` patch it.
+async fn run_watch<K, V>(
+    name: &'static str,
+    stream: impl futures_util::Stream<Item = Result<Event<K>, watcher::Error>>,
+    shared: Arc<Shared>,
+    convert: impl Fn(&K) -> Option<(Key, V)>,
+    map: fn(&mut Index) -> &mut HashMap<Key, V>,
+    mark: fn(&mut Synced),
+) where
+    K: kube::Resource,
+{
+    let mut stream = std::pin::pin!(stream);
+    let mut buffer: Option<HashMap<Key, V>> = None;
+    while let Some(event) = stream.next().await {
+        match event {
+            Ok(Event::Init) => buffer = Some(HashMap::new()),
+            Ok(Event::InitApply(object)) => {
+                if let (Some(buffer), Some((key, value))) = (buffer.as_mut(), convert(&object)) {
+                    buffer.insert(key, value);
+                }
+            }
+            Ok(Event::InitDone) => {
+                if let Some(buffer) = buffer.take() {
+                    let count = buffer.len();
+                    *map(&mut write(&shared.index)) = buffer;
+                    info!(watch = name, count, "cache synced");
+                }
+                shared.synced.send_modify(mark);
+                shared.changed();
+            }
+            Ok(Event::Apply(object)) => {
+                if let Some((key, value)) = convert(&object) {
+                    map(&mut write(&shared.index)).insert(key, value);
+                    shared.changed();
+                }
+            }
+            Ok(Event::Delete(object)) => {
+                if let Some(key) = key_of_resource(&object) {
+                    map(&mut write(&shared.index)).remove(&key);
+                    shared.changed();
+                }
+            }
+            Err(error) => warn!(watch = name, %error, "watch failed; retrying"),
+        }
+    }
+}
+
+fn key_of_resource<K: kube::Resource>(object: &K) -> Option<Key> {
+    Some((
+        object.meta().namespace.clone().unwrap_or_default(),
+        object.meta().name.clone()?,
+    ))
+}
+
+fn watch_config(page_size: u32) -> watcher::Config {
+    watcher::Config::default().page_size(page_size)
+}
+
+async fn watch_config_maps(client: Client, shared: Arc<Shared>, bundles: Arc<BundleCache>) {
+    let api: Api<CaConfigMap> = Api::all(client);
+    let stream = watcher::watcher(api, watch_config(500)).default_backoff();
+    let convert = move |cm: &CaConfigMap| {
+        let entry = ConfigMapEntry {
+            ca_crt: cm.ca_crt.as_deref().map(|text| bundles.get(text)),
+            binary_ca_crt: cm.binary_ca_crt,
+        };
+        Some((key_of(&cm.metadata)?, entry))
+    };
+    run_watch(
+        "configmaps",
+        stream,
+        shared,
+        convert,
+        |i| &mut i.config_maps,
+        |s| s.config_maps = true,
+    )
+    .await;
+}
+
+async fn watch_services(client: Client, shared: Arc<Shared>) {
+    let api: Api<ServicePorts> = Api::all(client);
+    let stream = watcher::watcher(api, watch_config(500)).default_backoff();
+    let convert = |svc: &ServicePorts| {
+        let ports = svc
+            .spec
+            .as_ref()
+            .and_then(|s| s.ports.as_ref())
+            .map(|ports| {
+                ports
+                    .iter()
+                    .map(|p| ServicePort {
+                        name: p.name.clone().unwrap_or_default(),
+                        protocol: p.protocol.clone().unwrap_or_else(|| "TCP".to_owned()),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Some((key_of(&svc.metadata)?, ServiceEntry { ports }))
+    };
+    run_watch(
+        "services",
+        stream,
+        shared,
+        convert,
+        |i| &mut i.services,
+        |s| s.services = true,
+    )
+    .await;
+}
+
+/// Finds the served BackendTLSPolicy version (v1 preferred, else v1alpha3), retrying until the
+/// CRD exists; meanwhile the policy cache counts as synced and empty (no policies can exist).
+async fn watch_policies(client: Client, shared: Arc<Shared>) {
+    let resource = loop {
+        match served_policy_resource(&client).await {
+            Ok(Some(resource)) => break resource,
+            Ok(None) => {
+                warn!(
+                    "BackendTLSPolicy is not served by this cluster (Gateway API CRDs missing?); checking again in 30s"
+                );
+                shared.synced.send_modify(|s| s.policies = true);
+                shared.changed();
+            }
+            Err(error) => warn!(%error, "API discovery failed; retrying in 30s"),
+        }
+        tokio::time::sleep(Duration::from_secs(30)).await;
+    };
+    info!(version = %resource.api_version, "watching BackendTLSPolicies");
+    *shared
+        .policy_version
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(resource.api_version.clone());
+    let api: Api<DynamicObject> = Api::all_with(client, &resource);
+    let stream = watcher::watcher(api, watch_config(500)).default_backoff();
+    let convert = |object: &DynamicObject| {
+        let summary = summarise(object)?;
+        Some((
+            (summary.namespace.clone(), summary.name.clone()),
+            Arc::new(summary),
+        ))
+    };
+    run_watch(
+        "backendtlspolicies",
+        stream,
+        shared,
+        convert,
+        |i| &mut i.policies,
+        |s| s.policies = true,
+    )
+    .await;
+}
+
+async fn served_policy_resource(client: &Client) -> Result<Option<ApiResource>, kube::Error> {
+    let groups = client.list_api_groups().await?;
+    let Some(group) = groups.groups.iter().find(|g| g.name == validate::GROUP) else {
+        return Ok(None);
+    };
+    let served: Vec<&str> = group.versions.iter().map(|v| v.version.as_str()).collect();
+    for version in validate::VERSIONS {
+        if !served.contains(&version) {
+            continue;
+        }
+        let resources = client
+            .list_api_group_resources(&format!("{}/{version}", validate::GROUP))
+            .await?;
+        if resources
+            .resources
+            .iter()
+            .any(|r| r.kind == validate::KIND && !r.name.contains('/'))
+        {
+            let gvk = GroupVersionKind::gvk(validate::GROUP, version, validate::KIND);
+            return Ok(Some(ApiResource::from_gvk_with_plural(
+                &gvk,
+                "backendtlspolicies",
+            )));
+        }
+    }
+    Ok(None)
+}
+
+fn summarise(object: &DynamicObject) -> Option<PolicySummary> {
+    let metadata = &object.metadata;
+    let as_value = serde_json::json!({
+        "metadata": {
+            "name": metadata.name,
+            "namespace": metadata.namespace,
+            "creationTimestamp": metadata.creation_timestamp.as_ref().map(|t| t.0.to_string()),
+        },
+        "spec": object.data.get("spec").cloned().unwrap_or(Value::Null),
+    });
+    PolicySummary::from_object(
+        &as_value,
+        metadata.namespace.as_deref().unwrap_or("default"),
+    )
+}

@@ -1,0 +1,273 @@
+//! The cluster lookup's real kube client code against an in-process fake apiserver: initial
+//! sync, watch events, dropped watches, expired resourceVersions, discovery of the served
+//! version, readiness, and lookups that cannot be answered in time.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use backendtls_webhook::admission::{Clock, Reviewer};
+use backendtls_webhook::lookup::{BundleCache, ClusterLookup, Lookup, cluster};
+use backendtls_webhook::objects;
+use backendtls_webhook::validate::{Settings, Wants};
+use common::fake_apiserver::{FakeApiserver, Kind};
+use serde_json::{Value, json};
+
+/// Every fixture object: the sample policy, its ConfigMap, the Services and the test CA
+/// ConfigMaps.
+fn fixture_objects() -> Vec<Value> {
+    let dirs = [
+        common::fixtures().join("objects"),
+        common::fixtures().join("configmaps"),
+    ];
+    objects::load_paths(&dirs)
+        .expect("fixtures")
+        .into_iter()
+        .map(|d| d.value)
+        .collect()
+}
+
+async fn connect(server: &FakeApiserver, dir: &tempfile::TempDir) -> ClusterLookup {
+    let client = cluster::client(Some(&server.kubeconfig(dir.path())))
+        .await
+        .expect("client")
+        .expect("configured");
+    ClusterLookup::start(client, Arc::new(BundleCache::default()))
+}
+
+/// Waits (without sleeping) until the lookup's caches satisfy `condition`.
+async fn until(lookup: &ClusterLookup, condition: impl Fn(&ClusterLookup) -> bool) {
+    let mut changes = lookup.changes();
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while !condition(lookup) {
+            changes.changed().await.expect("watch tasks alive");
+        }
+    })
+    .await
+    .expect("condition reached in time");
+}
+
+fn config_map(name: &str, ca: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "shop"}, "data": {"ca.crt": ca, "other": "x"}})
+}
+
+#[tokio::test]
+async fn caches_sync_and_answer_reviews() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = FakeApiserver::start(fixture_objects(), &["v1", "v1alpha3"]).await;
+    let lookup = connect(&server, &dir).await;
+    tokio::time::timeout(Duration::from_secs(20), lookup.wait_until_ready())
+        .await
+        .expect("synced");
+    assert!(lookup.is_ready());
+    let (config_maps, services, policies) = lookup.counts();
+    assert_eq!((services, policies), (2, 1));
+    assert!(config_maps >= 9, "{config_maps}");
+    assert!(
+        lookup
+            .describe()
+            .contains("via gateway.networking.k8s.io/v1"),
+        "{}",
+        lookup.describe()
+    );
+    let entry = lookup
+        .config_map("shop", "payments-backend-ca")
+        .expect("cached");
+    assert_eq!(entry.ca_crt.expect("ca.crt").bundle.certificates().len(), 3);
+    let binary = lookup.config_map("shop", "binary-data-ca").expect("cached");
+    assert!(binary.ca_crt.is_none() && binary.binary_ca_crt);
+
+    let reviewer = Reviewer::new(
+        Settings::default(),
+        Arc::new(lookup),
+        Arc::new(BundleCache::default()),
+        Clock::System,
+    );
+    for (file, allowed) in [
+        ("reviews/policy-v1-allowed.json", true),
+        ("reviews/policy-denied-invalid-ca.json", false),
+        ("reviews/configmap-update-denied.json", false),
+    ] {
+        let (_, review) = reviewer
+            .review(&common::fixture(file), Duration::from_secs(5))
+            .await
+            .expect("answered");
+        assert_eq!(
+            review.response.allowed, allowed,
+            "{file}: {:?}",
+            review.response
+        );
+        assert!(
+            review.response.warnings.is_empty(),
+            "{file}: {:?}",
+            review.response.warnings
+        );
+    }
+}
+
+#[tokio::test]
+async fn watch_events_dropped_watches_and_expired_versions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = FakeApiserver::start(fixture_objects(), &["v1"]).await;
+    let lookup = connect(&server, &dir).await;
+    lookup.wait_until_ready().await;
+
+    server.apply(config_map("added-ca", "text"));
+    until(&lookup, |l| l.config_map("shop", "added-ca").is_some()).await;
+    server.delete(Kind::ConfigMap, "shop", "added-ca");
+    until(&lookup, |l| l.config_map("shop", "added-ca").is_none()).await;
+
+    // A dropped watch resumes from its last resourceVersion: events made meanwhile arrive.
+    server.drop_watches();
+    server.apply(config_map("after-drop-ca", "text"));
+    until(&lookup, |l| l.config_map("shop", "after-drop-ca").is_some()).await;
+    let lists_before = server.requests().0;
+
+    // An expired resourceVersion forces a relist; what was deleted meanwhile disappears.
+    server.drop_watches();
+    server.expire_history();
+    server.delete(Kind::ConfigMap, "shop", "after-drop-ca");
+    server.expire_history();
+    server.apply(config_map("after-expiry-ca", "text"));
+    until(&lookup, |l| {
+        l.config_map("shop", "after-expiry-ca").is_some()
+            && l.config_map("shop", "after-drop-ca").is_none()
+    })
+    .await;
+    assert!(server.requests().0 > lists_before, "relisted");
+
+    // Policies are watched too: a second policy on the same target shows up as a conflict.
+    let mut rival = fixture_objects()
+        .into_iter()
+        .find(|o| o["kind"] == "BackendTLSPolicy")
+        .expect("policy");
+    rival["metadata"]["name"] = json!("rival");
+    rival["metadata"]["creationTimestamp"] = json!("2025-01-01T00:00:00Z");
+    server.apply(rival);
+    until(&lookup, |l| l.policies().len() == 2).await;
+    let policy: Value =
+        serde_json::from_slice(&common::fixture("reviews/policy-v1-allowed.json")).expect("json");
+    let snapshot = lookup.snapshot_now(&Wants::for_policy(&policy["request"]["object"], "shop"));
+    assert_eq!(snapshot.policies.len(), 2);
+}
+
+#[tokio::test]
+async fn the_served_version_is_discovered() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = FakeApiserver::start(fixture_objects(), &["v1alpha3"]).await;
+    let lookup = connect(&server, &dir).await;
+    lookup.wait_until_ready().await;
+    assert_eq!(lookup.policies().len(), 1);
+    assert!(
+        lookup
+            .describe()
+            .contains("via gateway.networking.k8s.io/v1alpha3"),
+        "{}",
+        lookup.describe()
+    );
+
+    let without_crd = FakeApiserver::start(fixture_objects(), &[]).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lookup = connect(&without_crd, &dir).await;
+    lookup.wait_until_ready().await;
+    assert!(lookup.policies().is_empty());
+    assert!(
+        lookup.describe().contains("CRD not found"),
+        "{}",
+        lookup.describe()
+    );
+}
+
+#[tokio::test]
+async fn reviews_before_the_first_sync_are_denied_with_retry_inside_the_budget() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = FakeApiserver::start(fixture_objects(), &["v1"]).await;
+    server.hold_lists();
+    let lookup = Arc::new(connect(&server, &dir).await);
+    assert!(!lookup.is_ready());
+    let reviewer = Reviewer::new(
+        Settings::default(),
+        lookup.clone(),
+        Arc::new(BundleCache::default()),
+        Clock::System,
+    );
+    let started = std::time::Instant::now();
+    let budget = Duration::from_secs(1);
+    let (_, review) = reviewer
+        .review(&common::fixture("reviews/policy-v1-allowed.json"), budget)
+        .await
+        .expect("answered");
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed < budget,
+        "answered after {elapsed:?}, budget {budget:?}"
+    );
+    let status = review.response.status.expect("denied");
+    assert_eq!(status.code, Some(503));
+    let message = status.message.expect("message");
+    assert!(
+        message.contains("not synced yet") || message.contains("did not answer"),
+        "{message}"
+    );
+    assert!(message.ends_with("retry the request"), "{message}");
+    server.release_lists();
+    lookup.wait_until_ready().await;
+    let (_, review) = reviewer
+        .review(&common::fixture("reviews/policy-v1-allowed.json"), budget)
+        .await
+        .expect("answered");
+    assert!(review.response.allowed);
+}
+
+#[tokio::test]
+async fn serve_with_a_kubeconfig_turns_ready_after_the_sync() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = FakeApiserver::start(fixture_objects(), &["v1"]).await;
+    server.hold_lists();
+    let lookup: Arc<dyn Lookup> = Arc::new(connect(&server, &dir).await);
+    let test = common::TestServer::start(common::Options {
+        lookup: Some(lookup),
+        ..common::Options::default()
+    })
+    .await;
+    let mut tls = test.connect().await;
+    let ready = common::request(&mut tls, "GET", "/readyz", b"").await;
+    assert_eq!(ready.status, 503);
+    assert!(
+        ready.body.starts_with("not ready: cluster ("),
+        "{}",
+        ready.body
+    );
+    server.release_lists();
+    // Readiness flips once the caches have synced; poll the probe as the kubelet would.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let ready = common::request(&mut tls, "GET", "/readyz", b"").await;
+        if ready.status == 200 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never ready");
+        tokio::task::yield_now().await;
+    }
+}
+
+#[tokio::test]
+async fn a_bad_kubeconfig_is_a_clear_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("kubeconfig");
+    std::fs::write(&path, "not: [a kubeconfig").expect("write");
+    let Err(error) = cluster::client(Some(&path)).await else {
+        panic!("a broken kubeconfig was accepted");
+    };
+    assert!(
+        error
+            .to_string()
+            .starts_with(&format!("cannot use kubeconfig {}", path.display())),
+        "{error}"
+    );
+    assert!(
+        cluster::client(None).await.expect("no error").is_none()
+            || std::env::var_os("KUBERNETES_SERVICE_HOST").is_some()
+    );
+}
