@@ -152,6 +152,59 @@ impl TestServer {
     }
 }
 
+impl TestServer {
+    /// Connects as the apiserver does for a Service-backed webhook: trusting only the PEM
+    /// certificates in `ca_pem` (a decoded `caBundle`), with `server_name` as SNI and for
+    /// verification, offering HTTP/1.1.
+    pub async fn connect_as(
+        &self,
+        server_name: &str,
+        ca_pem: &[u8],
+    ) -> std::io::Result<TlsStream<TcpStream>> {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(ca_pem) {
+            let cert = cert.map_err(|e| std::io::Error::other(format!("caBundle: {e}")))?;
+            roots.add(cert).map_err(std::io::Error::other)?;
+        }
+        let mut config = rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let name = ServerName::try_from(server_name.to_owned()).map_err(std::io::Error::other)?;
+        let tcp = TcpStream::connect(self.addr).await?;
+        TlsConnector::from(Arc::new(config))
+            .connect(name, tcp)
+            .await
+    }
+}
+
+/// Renders a kustomization of this repository (e.g. `manifests/base`) with `kubectl kustomize`
+/// and returns its objects, in output order.
+pub fn kustomize(dir: &str) -> Vec<serde_json::Value> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let output = std::process::Command::new("kubectl")
+        .arg("kustomize")
+        .arg(&path)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run `kubectl kustomize {dir}`: {e}; the manifest tests render manifests/ \
+                 with kubectl (1.27 or newer), which the development machine and CI provide"
+            )
+        });
+    assert!(
+        output.status.success(),
+        "`kubectl kustomize {dir}` failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8(output.stdout).expect("kubectl prints UTF-8");
+    objects::parse_str(dir, &text)
+        .unwrap_or_else(|e| panic!("rendered {dir} does not parse: {e}"))
+        .into_iter()
+        .map(|d| d.value)
+        .collect()
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
