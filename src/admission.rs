@@ -14,7 +14,9 @@ use std::time::Duration;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Status, StatusCause, StatusDetails};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
+use self::decisions::DecisionCache;
 use crate::lookup::{BundleCache, Lookup, LookupError};
 use crate::validate::{self, ConfigMapChange, Operation, PolicyChange, Report, Settings, Wants};
 
@@ -73,10 +75,77 @@ pub struct AdmissionRequest {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ReviewIn {
+struct ReviewIn<'a> {
     api_version: Option<String>,
     kind: Option<String>,
-    request: Option<AdmissionRequest>,
+    #[serde(borrow)]
+    request: Option<RawRequest<'a>>,
+}
+
+/// `request` with the objects left as raw JSON, borrowed from the body: they are parsed only
+/// when no cached decision applies.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawRequest<'a> {
+    uid: String,
+    kind: GroupVersionKind,
+    #[serde(default)]
+    sub_resource: Option<String>,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    namespace: String,
+    operation: String,
+    #[serde(default, borrow)]
+    object: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    old_object: Option<&'a RawValue>,
+    #[serde(default)]
+    dry_run: Option<bool>,
+}
+
+impl RawRequest<'_> {
+    /// The request with its objects parsed (and pruned).
+    fn parse(self) -> Result<AdmissionRequest, BadReview> {
+        let uid = self.uid;
+        let parse = |raw: Option<&RawValue>, field: &str| -> Result<Option<Value>, BadReview> {
+            let Some(raw) = raw else { return Ok(None) };
+            let mut deserializer = serde_json::Deserializer::from_str(raw.get());
+            prune::object(&mut deserializer)
+                .map_err(|e| BadReview::new(Some(uid.clone()), format!("request.{field}: {e}")))
+        };
+        let object = parse(self.object, "object")?;
+        let old_object = parse(self.old_object, "oldObject")?;
+        Ok(AdmissionRequest {
+            uid,
+            kind: self.kind,
+            sub_resource: self.sub_resource,
+            name: self.name,
+            namespace: self.namespace,
+            operation: self.operation,
+            object,
+            old_object,
+            dry_run: self.dry_run,
+        })
+    }
+
+    /// What identifies this request's decision, besides the lookup's generation.
+    fn cache_parts(&self) -> [&[u8]; 9] {
+        fn raw(value: Option<&RawValue>) -> &[u8] {
+            value.map_or(&b""[..], |v| v.get().as_bytes())
+        }
+        [
+            self.kind.group.as_bytes(),
+            self.kind.version.as_bytes(),
+            self.kind.kind.as_bytes(),
+            self.operation.as_bytes(),
+            self.sub_resource.as_deref().unwrap_or("").as_bytes(),
+            self.namespace.as_bytes(),
+            self.name.as_bytes(),
+            raw(self.object),
+            raw(self.old_object),
+        ]
+    }
 }
 
 /// `response` of the answer.
@@ -161,18 +230,19 @@ impl BadReview {
 
 /// Decodes a request body into the request it carries.
 pub fn decode(body: &[u8]) -> Result<AdmissionRequest, BadReview> {
-    match serde_json::from_slice::<ReviewIn>(body) {
+    decode_raw(body)?.parse()
+}
+
+/// Decodes the envelope, leaving the objects raw.
+fn decode_raw(body: &[u8]) -> Result<RawRequest<'_>, BadReview> {
+    match serde_json::from_slice::<ReviewIn<'_>>(body) {
         Ok(review) => {
             let uid = review
                 .request
                 .as_ref()
                 .map(|r| r.uid.clone())
                 .filter(|u| !u.is_empty());
-            check_envelope(
-                review.api_version.as_deref(),
-                review.kind.as_deref(),
-                uid.clone(),
-            )?;
+            check_envelope(review.api_version.as_deref(), review.kind.as_deref(), uid)?;
             let request = review.request.ok_or_else(|| {
                 BadReview::new(None, "request is missing: expected {\"request\": {...}}")
             })?;
@@ -327,6 +397,8 @@ pub struct Decision {
     pub name: String,
     /// The answer.
     pub response: AdmissionResponse,
+    /// Whether the answer came from the decision cache.
+    pub cached: bool,
 }
 
 impl Decision {
@@ -341,12 +413,14 @@ impl Decision {
     }
 }
 
-/// Answers AdmissionReviews: settings, a lookup, a bundle cache and a clock.
+/// Answers AdmissionReviews: settings, a lookup, a bundle cache, a clock and (optionally) a
+/// cache of decisions on identical requests.
 pub struct Reviewer {
     settings: Settings,
     lookup: Arc<dyn Lookup>,
     bundles: Arc<BundleCache>,
     clock: Clock,
+    decisions: DecisionCache,
 }
 
 impl Reviewer {
@@ -362,7 +436,15 @@ impl Reviewer {
             lookup,
             bundles,
             clock,
+            decisions: DecisionCache::new(0, 0),
         }
+    }
+
+    /// Reuses decisions on byte-identical requests: at most `capacity` of them, each for at
+    /// most `ttl_secs` (see [`decisions`](self::decisions)). Zero capacity switches it off.
+    pub fn with_decision_cache(mut self, capacity: usize, ttl_secs: i64) -> Self {
+        self.decisions = DecisionCache::new(capacity, ttl_secs);
+        self
     }
 
     /// The lookup in use.
@@ -407,6 +489,7 @@ impl Reviewer {
             namespace: request.namespace.clone(),
             name: request.name.clone(),
             response,
+            cached: false,
         }
     }
 
@@ -417,9 +500,12 @@ impl Reviewer {
         body: &[u8],
         budget: Duration,
     ) -> Result<(Option<Decision>, AdmissionReview), BadReview> {
-        match decode(body) {
-            Ok(request) => {
-                let decision = self.decide(&request, budget).await;
+        let answer = match decode_raw(body) {
+            Ok(raw) => self.review_raw(raw, budget).await,
+            Err(bad) => Err(bad),
+        };
+        match answer {
+            Ok(decision) => {
                 let review = AdmissionReview::new(decision.response.clone());
                 Ok((Some(decision), review))
             }
@@ -428,6 +514,44 @@ impl Reviewer {
                 None => Err(bad),
             },
         }
+    }
+
+    async fn review_raw(
+        &self,
+        raw: RawRequest<'_>,
+        budget: Duration,
+    ) -> Result<Decision, BadReview> {
+        if !self.decisions.enabled() {
+            return Ok(self.decide(&raw.parse()?, budget).await);
+        }
+        let now = self.clock.now();
+        let key = DecisionCache::key(&raw.cache_parts(), self.lookup.generation());
+        if let Some(verdict) = self.decisions.get(&key, now) {
+            return Ok(Decision {
+                subject: verdict.subject,
+                operation: raw.operation.parse().ok(),
+                namespace: raw.namespace,
+                name: raw.name,
+                response: AdmissionResponse {
+                    uid: raw.uid,
+                    allowed: verdict.allowed,
+                    status: verdict.status.clone(),
+                    warnings: verdict.warnings.clone(),
+                },
+                cached: true,
+            });
+        }
+        let decision = self.decide(&raw.parse()?, budget).await;
+        if decision.verdict() != "error" {
+            let verdict = decisions::Verdict {
+                subject: decision.subject,
+                allowed: decision.response.allowed,
+                status: decision.response.status.clone(),
+                warnings: decision.response.warnings.clone(),
+            };
+            self.decisions.put(key, verdict, now);
+        }
+        Ok(decision)
     }
 
     async fn policy(
@@ -501,7 +625,7 @@ impl Reviewer {
             name,
         };
         let report = validate::config_map(&change, &snapshot, &self.settings, now, |text| {
-            self.bundles.parse(text)
+            self.bundles.get(text)
         });
         Ok(Outcome::from_report(report, "", "ConfigMap"))
     }
@@ -512,10 +636,9 @@ impl Reviewer {
         budget: Duration,
     ) -> Result<validate::Snapshot, Box<Status>> {
         let limit = lookup_budget(budget);
-        let result = match tokio::time::timeout(limit, self.lookup.snapshot(wants)).await {
-            Ok(result) => result,
-            Err(_) => Err(LookupError::Timeout(limit)),
-        };
+        let result = crate::timeout::within(limit, self.lookup.snapshot(wants))
+            .await
+            .unwrap_or(Err(LookupError::Timeout(limit)));
         result.map_err(|e| {
             Box::new(failure(
                 503,
@@ -676,6 +799,7 @@ pub fn denial(report: &Report, group: &str, kind: &str, request: &AdmissionReque
     failure(422, "Invalid", message, Some(details))
 }
 
+mod decisions;
 mod prune;
 #[cfg(test)]
 mod tests;

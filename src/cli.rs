@@ -78,6 +78,19 @@ pub struct ServeArgs {
     )]
     pub objects: Vec<PathBuf>,
 
+    /// Decisions on byte-identical requests remembered (GitOps tools re-apply unchanged
+    /// objects often); 0 disables the cache.
+    #[arg(
+        long,
+        default_value_t = 1024,
+        env = "BACKENDTLS_WEBHOOK_DECISION_CACHE_SIZE"
+    )]
+    pub decision_cache_size: usize,
+
+    /// How long a remembered decision may be reused (certificate expiry is time-dependent).
+    #[arg(long, default_value = "30s", value_parser = parse_duration, env = "BACKENDTLS_WEBHOOK_DECISION_CACHE_TTL")]
+    pub decision_cache_ttl: std::time::Duration,
+
     /// Log format.
     #[arg(
         long,

@@ -17,4 +17,5 @@ pub mod lookup;
 pub mod objects;
 pub mod server;
 pub mod telemetry;
+pub mod timeout;
 pub mod validate;

@@ -12,6 +12,7 @@
 //! A `metadata`, `data` or `binaryData` that is not an object is kept as it is, so that the
 //! schema walk reports its type.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::Deserializer;
@@ -66,6 +67,36 @@ impl Level {
     }
 }
 
+/// A map key, borrowed from the input when it has no escapes (skipped keys then cost no
+/// allocation).
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string key")
+            }
+
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
 /// Reads a value, pruning maps at the given level; non-map values are read whole.
 struct Pruning(Level);
 
@@ -86,7 +117,7 @@ impl<'de> Visitor<'de> for Pruning {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut out = Map::new();
-        while let Some(key) = map.next_key::<String>()? {
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
             if !self.0.keeps(&key) {
                 map.next_value::<IgnoredAny>()?;
                 continue;
@@ -95,7 +126,7 @@ impl<'de> Visitor<'de> for Pruning {
                 Some(level) => map.next_value_seed(Pruning(level))?,
                 None => map.next_value::<Value>()?,
             };
-            out.insert(key, value);
+            out.insert(key.into_owned(), value);
         }
         Ok(Value::Object(out))
     }

@@ -380,3 +380,108 @@ async fn slow_lookups_end_in_a_retryable_denial_inside_the_budget() {
             .contains("retry the request")
     );
 }
+
+/// A lookup that counts its calls and can change its generation.
+struct Counting {
+    inner: MemoryLookup,
+    calls: std::sync::atomic::AtomicUsize,
+    generation: std::sync::atomic::AtomicU64,
+}
+
+impl Lookup for Counting {
+    fn snapshot<'a>(&'a self, wants: &'a Wants) -> BoxFuture<'a, Result<Snapshot, LookupError>> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.snapshot(wants)
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn describe(&self) -> String {
+        "counting".into()
+    }
+}
+
+#[tokio::test]
+async fn identical_requests_reuse_the_decision_with_their_own_uid() {
+    let bundles = Arc::new(BundleCache::default());
+    let counting = Arc::new(Counting {
+        inner: MemoryLookup::from_objects(&[config_map(ROOT_CA)], &bundles),
+        calls: Default::default(),
+        generation: Default::default(),
+    });
+    let reviewer = Reviewer::new(
+        Settings::default(),
+        counting.clone(),
+        bundles,
+        Clock::Fixed(NOW),
+    )
+    .with_decision_cache(16, 30);
+    let calls = || counting.calls.load(std::sync::atomic::Ordering::SeqCst);
+    let denied = review_body(
+        policy_kind(),
+        "CREATE",
+        policy_object("10.0.0.7"),
+        Value::Null,
+    );
+    let first = answer(&reviewer, &denied).await;
+    assert_eq!(calls(), 1);
+    let again = answer(&reviewer, &denied).await;
+    assert_eq!(calls(), 1, "answered from the cache");
+    assert_eq!(first, again);
+    let other_uid = String::from_utf8(denied.clone())
+        .expect("utf-8")
+        .replace("0d3c5e4a-1", "another-uid");
+    let renamed = answer(&reviewer, other_uid.as_bytes()).await;
+    assert_eq!(calls(), 1);
+    assert_eq!(renamed["response"]["uid"], json!("another-uid"));
+    assert_eq!(renamed["response"]["status"], first["response"]["status"]);
+    // A different object, or a change in what the lookup knows, is decided afresh.
+    answer(
+        &reviewer,
+        &review_body(
+            policy_kind(),
+            "CREATE",
+            policy_object("a.example"),
+            Value::Null,
+        ),
+    )
+    .await;
+    assert_eq!(calls(), 2);
+    counting
+        .generation
+        .store(1, std::sync::atomic::Ordering::SeqCst);
+    answer(&reviewer, &denied).await;
+    assert_eq!(calls(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn failed_lookups_are_not_cached() {
+    let reviewer = Reviewer::new(
+        Settings::default(),
+        Arc::new(Stalled),
+        Arc::new(BundleCache::default()),
+        Clock::Fixed(NOW),
+    )
+    .with_decision_cache(16, 30);
+    let body = review_body(
+        policy_kind(),
+        "CREATE",
+        policy_object("a.example"),
+        Value::Null,
+    );
+    for _ in 0..2 {
+        let started = tokio::time::Instant::now();
+        let (_, review) = reviewer
+            .review(&body, Duration::from_secs(5))
+            .await
+            .expect("answered");
+        assert_eq!(review.response.status.expect("denied").code, Some(503));
+        assert_eq!(
+            started.elapsed(),
+            Duration::from_secs(3),
+            "looked up again, not cached"
+        );
+    }
+}

@@ -16,7 +16,7 @@ use crate::server::{Limits, ServeConfig, Server, shutdown_signal};
 
 /// Runs `serve` until SIGTERM or Ctrl-C.
 pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
-    crate::telemetry::init(args.log_format);
+    let _log = crate::telemetry::init(args.log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -43,12 +43,11 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
             Arc::new(lookup)
         }
     };
-    let reviewer = Arc::new(Reviewer::new(
-        args.policy.settings(),
-        lookup,
-        bundles,
-        Clock::System,
-    ));
+    let ttl = i64::try_from(args.decision_cache_ttl.as_secs()).unwrap_or(i64::MAX);
+    let reviewer = Arc::new(
+        Reviewer::new(args.policy.settings(), lookup, bundles, Clock::System)
+            .with_decision_cache(args.decision_cache_size, ttl),
+    );
     let config = ServeConfig {
         listen: args.listen,
         tls: TlsOptions {

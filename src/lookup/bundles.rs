@@ -1,5 +1,6 @@
 //! A cache of parsed CA bundles keyed by their text, so that a bundle is parsed once however
-//! many requests, ConfigMaps or policies share it.
+//! many requests, ConfigMaps or policies share it. Keys are hashed with foldhash (randomly
+//! seeded, much faster than SipHash on the few kilobytes a bundle has).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -11,7 +12,7 @@ use crate::validate::ca_bundle::{self, ParsedBundle};
 /// re-parsing is cheap; what matters is that a hot bundle is not parsed per request).
 #[derive(Debug)]
 pub struct BundleCache {
-    entries: Mutex<HashMap<Arc<str>, Arc<ParsedBundle>>>,
+    entries: Mutex<HashMap<Arc<str>, Arc<ParsedBundle>, foldhash::fast::RandomState>>,
     capacity: usize,
     max_text: usize,
 }
@@ -26,7 +27,7 @@ impl BundleCache {
     /// A cache of at most `capacity` bundles, each cached only when at most `max_text` bytes.
     pub fn new(capacity: usize, max_text: usize) -> Self {
         Self {
-            entries: Mutex::new(HashMap::new()),
+            entries: Mutex::new(HashMap::default()),
             capacity,
             max_text,
         }
@@ -70,7 +71,10 @@ impl BundleCache {
         self.len() == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, Arc<ParsedBundle>>> {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, Arc<ParsedBundle>, foldhash::fast::RandomState>>
+    {
         // The map is always left consistent, so a panic elsewhere cannot corrupt it.
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }

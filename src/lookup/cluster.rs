@@ -245,6 +245,10 @@ impl Lookup for ClusterLookup {
         })
     }
 
+    fn generation(&self) -> u64 {
+        *self.shared.changes.borrow()
+    }
+
     fn is_ready(&self) -> bool {
         self.shared.synced.borrow().all()
     }

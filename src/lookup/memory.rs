@@ -50,7 +50,7 @@ impl MemoryLookup {
         let api_version = text("/apiVersion").unwrap_or("");
         match (api_version, text("/kind").unwrap_or("")) {
             ("v1", "ConfigMap") => {
-                let entry = validate::config_map_entry(object, |t| bundles.parse(t));
+                let entry = validate::config_map_entry(object, |t| bundles.get(t));
                 self.config_maps.insert(key, entry);
             }
             ("v1", "Service") => {

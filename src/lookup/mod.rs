@@ -36,6 +36,12 @@ pub trait Lookup: Send + Sync {
     /// The objects `wants` names that exist, and the policies it asks about.
     fn snapshot<'a>(&'a self, wants: &'a Wants) -> BoxFuture<'a, Result<Snapshot, LookupError>>;
 
+    /// A number that changes whenever what the lookup knows changes (cached decisions are
+    /// keyed by it).
+    fn generation(&self) -> u64 {
+        0
+    }
+
     /// Whether lookups can be answered (caches synced).
     fn is_ready(&self) -> bool {
         true

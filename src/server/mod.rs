@@ -32,7 +32,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
-use tracing::{Instrument, debug, info, info_span, warn};
+use tracing::{debug, info, warn};
 
 use self::metrics::{Metrics, RequestLabels};
 use self::tls::{ReloadingCert, TlsOptions};
@@ -235,15 +235,15 @@ async fn validate_handler(State(state): State<Arc<AppState>>, request: Request) 
     if declared.is_some_and(|n| n > limit as u64) {
         return too_large(&state, limit, started);
     }
-    let body = match tokio::time::timeout(
+    let body = match crate::timeout::within(
         state.limits.body_timeout,
         axum::body::to_bytes(request.into_body(), limit),
     )
     .await
     {
-        Ok(Ok(body)) => body,
-        Ok(Err(error)) if is_length_limit(&error) => return too_large(&state, limit, started),
-        Ok(Err(error)) => {
+        Some(Ok(body)) => body,
+        Some(Err(error)) if is_length_limit(&error) => return too_large(&state, limit, started),
+        Some(Err(error)) => {
             return refuse(
                 &state,
                 StatusCode::BAD_REQUEST,
@@ -251,7 +251,7 @@ async fn validate_handler(State(state): State<Arc<AppState>>, request: Request) 
                 started,
             );
         }
-        Err(_) => {
+        None => {
             let message = format!(
                 "request body not received within {:?}",
                 state.limits.body_timeout
@@ -267,13 +267,14 @@ async fn validate_handler(State(state): State<Arc<AppState>>, request: Request) 
                 Some(decision) => {
                     let verdict = decision.verdict();
                     info!(
-                        uid = %decision.response.uid,
+                        uid = decision.response.uid.as_str(),
                         kind = decision.subject.label(),
-                        namespace = %decision.namespace,
-                        name = %decision.name,
+                        namespace = decision.namespace.as_str(),
+                        name = decision.name.as_str(),
                         operation = decision.operation.map_or("unknown", |o| o.as_str()),
                         verdict,
                         warnings = decision.response.warnings.len(),
+                        cached = decision.cached,
                         latency_us = started.elapsed().as_micros() as u64,
                         "decision"
                     );
@@ -498,13 +499,12 @@ impl Server {
                 http2: http2.clone(),
                 watcher: graceful.watcher(),
             };
-            tokio::spawn(
-                async move {
-                    connection.serve(tcp).await;
-                    drop(permit);
-                }
-                .instrument(info_span!("conn", peer = %peer)),
-            );
+            // No per-connection span: entering a span on every poll of a keep-alive connection
+            // costs more than the decision's own log line. Connection events name the peer.
+            tokio::spawn(async move {
+                connection.serve(tcp, peer).await;
+                drop(permit);
+            });
         }
         drop(listener);
         info!(timeout = ?limits.shutdown_timeout, "shutting down: draining in-flight requests");
@@ -526,21 +526,21 @@ struct Connection {
 }
 
 impl Connection {
-    async fn serve(self, tcp: TcpStream) {
+    async fn serve(self, tcp: TcpStream, peer: SocketAddr) {
         let _ = tcp.set_nodelay(true);
         let handshake = async {
             if speaks_plain_http(&tcp).await {
                 return Err(Some(tcp));
             }
             self.acceptor.accept(tcp).await.map_err(|error| {
-                debug!(%error, "TLS handshake failed");
+                debug!(%peer, %error, "TLS handshake failed");
                 None
             })
         };
         let stream = match tokio::time::timeout(self.handshake_timeout, handshake).await {
             Ok(Ok(stream)) => stream,
             Ok(Err(Some(mut plain))) => {
-                debug!("plain HTTP on the TLS port");
+                debug!(%peer, "plain HTTP on the TLS port");
                 let _ = plain
                     .write_all(b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
                     .await;
@@ -549,7 +549,7 @@ impl Connection {
             }
             Ok(Err(None)) => return,
             Err(_) => {
-                debug!("TLS handshake timed out");
+                debug!(%peer, "TLS handshake timed out");
                 return;
             }
         };
@@ -560,7 +560,7 @@ impl Connection {
             .serve_connection(TokioIo::new(stream), service)
             .into_owned();
         if let Err(error) = self.watcher.watch(connection).await {
-            debug!(%error, "connection ended with an error");
+            debug!(%peer, %error, "connection ended with an error");
         }
     }
 }

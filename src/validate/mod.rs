@@ -20,11 +20,9 @@ pub mod snapshot;
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::Arc;
 
 use serde_json::Value;
 
-use self::ca_bundle::ParsedBundle;
 pub use self::field::{BadValue, Enforcement, ErrorKind, FieldError, FieldPath, Report, Warning};
 use self::schema::Walker;
 pub use self::snapshot::{
@@ -281,14 +279,14 @@ pub struct ConfigMapChange<'a> {
 
 /// Validates a change to a ConfigMap. Only ConfigMaps that policies in the snapshot use as CA
 /// bundles are examined: a broken bundle is an error under `invalid_refs: Deny` naming the
-/// policies; deleting one is allowed with a warning. `parse` turns `ca.crt` text into a parsed
-/// bundle (callers pass a cache) and is called only for referenced ConfigMaps.
+/// policies; deleting one is allowed with a warning. `ca` turns `ca.crt` text into its parsed
+/// form (callers pass a cache) and is called only for referenced ConfigMaps.
 pub fn config_map(
     change: &ConfigMapChange<'_>,
     snapshot: &Snapshot,
     settings: &Settings,
     now: i64,
-    parse: impl FnOnce(&str) -> Arc<ParsedBundle>,
+    ca: impl FnOnce(&str) -> CaText,
 ) -> Report {
     let mut report = Report::default();
     let mut referrers: Vec<String> = snapshot
@@ -319,7 +317,7 @@ pub fn config_map(
         ),
         Operation::Create | Operation::Update => {
             if let Some(object) = change.object {
-                let entry = config_map_entry(object, parse);
+                let entry = config_map_entry(object, ca);
                 let path = FieldPath::root().field("data").key(CA_KEY);
                 let users = subject.as_str();
                 let about = refs::Phrasing::ConfigMap { users };
@@ -337,20 +335,14 @@ pub fn config_map(
     report
 }
 
-/// Reads the CA-relevant part of a ConfigMap object.
-pub fn config_map_entry(
-    object: &Value,
-    parse: impl FnOnce(&str) -> Arc<ParsedBundle>,
-) -> ConfigMapEntry {
-    let ca_crt = object
-        .pointer("/data/ca.crt")
-        .and_then(Value::as_str)
-        .map(|text| CaText {
-            text: Arc::from(text),
-            bundle: parse(text),
-        });
+/// Reads the CA-relevant part of a ConfigMap object; `ca` turns the `ca.crt` text into its
+/// shared, parsed form (callers pass a cache).
+pub fn config_map_entry(object: &Value, ca: impl FnOnce(&str) -> CaText) -> ConfigMapEntry {
     ConfigMapEntry {
-        ca_crt,
+        ca_crt: object
+            .pointer("/data/ca.crt")
+            .and_then(Value::as_str)
+            .map(ca),
         binary_ca_crt: object.pointer("/binaryData/ca.crt").is_some(),
     }
 }

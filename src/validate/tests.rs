@@ -1158,7 +1158,7 @@ mod config_maps {
             name: "payments-backend-ca",
         };
         super::config_map(&change, snap, &Settings::default(), NOW, |t| {
-            Arc::new(parse_bundle(t))
+            ca(t).ca_crt.expect("text")
         })
     }
 
