@@ -24,6 +24,10 @@ pub enum Command {
     Serve(Box<ServeArgs>),
     /// Answer one AdmissionReview (JSON) from a file or stdin on stdout.
     Review(ReviewArgs),
+    /// Lint BackendTLSPolicies and CA ConfigMaps in YAML/JSON files (for CI and GitOps).
+    Validate(ValidateArgs),
+    /// Report what the webhook would now say about every policy and CA bundle in a cluster.
+    Audit(AuditArgs),
     /// Write development certificates: ca.crt, tls.crt and tls.key.
     Certs(CertsArgs),
 }
@@ -129,6 +133,72 @@ pub struct ServeArgs {
     pub shutdown_timeout: std::time::Duration,
 
     /// Validation settings.
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+}
+
+/// Output format of `validate` and `audit`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// `file:line:column: field: message` lines (validate) or a table (audit), then a summary.
+    #[default]
+    Text,
+    /// One JSON document.
+    Json,
+}
+
+/// `validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Files or directories (YAML or JSON, multi-document, recursive); `-` reads stdin.
+    #[arg(value_name = "PATH|-", required = true)]
+    pub paths: Vec<PathBuf>,
+
+    /// Also resolve references against the live cluster (this kubeconfig).
+    #[arg(long, value_name = "KUBECONFIG")]
+    pub cluster: Option<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: OutputFormat,
+
+    /// Exit 1 when there are warnings, not only errors.
+    #[arg(long)]
+    pub warnings_as_errors: bool,
+
+    /// Evaluate certificate validity at this instant (RFC 3339) instead of the system clock.
+    #[arg(long, value_name = "RFC3339", value_parser = parse_rfc3339)]
+    pub now: Option<i64>,
+
+    /// Validation settings.
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+}
+
+/// `audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Kubeconfig of the cluster to audit (default: the in-cluster service account).
+    #[arg(long, value_name = "PATH", env = "BACKENDTLS_WEBHOOK_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Only this namespace.
+    #[arg(long, short = 'n', conflicts_with = "all_namespaces")]
+    pub namespace: Option<String>,
+
+    /// Every namespace (the default when --namespace is not given).
+    #[arg(long, short = 'A')]
+    pub all_namespaces: bool,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: OutputFormat,
+
+    /// Evaluate certificate validity at this instant (RFC 3339) instead of the system clock.
+    #[arg(long, value_name = "RFC3339", value_parser = parse_rfc3339)]
+    pub now: Option<i64>,
+
+    /// Validation settings (`--expiry-window` sets what counts as expiring soon).
     #[command(flatten)]
     pub policy: PolicyArgs,
 }

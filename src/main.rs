@@ -16,6 +16,8 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Serve(args) => cmd::serve::run(args),
         Command::Review(args) => cmd::review::run(args),
+        Command::Validate(args) => cmd::validate::run(args),
+        Command::Audit(args) => cmd::audit::run(args),
         Command::Certs(args) => cmd::certs::run(args),
     };
     match result {

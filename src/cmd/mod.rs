@@ -1,8 +1,10 @@
 //! The subcommands' bodies. Each returns the process exit code.
 
+pub mod audit;
 pub mod certs;
 pub mod review;
 pub mod serve;
+pub mod validate;
 
 /// Exit code: done (a review answered, a lint clean).
 pub const EXIT_OK: u8 = 0;
