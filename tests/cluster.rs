@@ -271,3 +271,36 @@ async fn a_bad_kubeconfig_is_a_clear_error() {
             || std::env::var_os("KUBERNETES_SERVICE_HOST").is_some()
     );
 }
+
+#[tokio::test]
+async fn ca_expiry_metrics_cover_referenced_config_maps() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = FakeApiserver::start(fixture_objects(), &["v1"]).await;
+    let lookup = connect(&server, &dir).await;
+    lookup.wait_until_ready().await;
+    let metrics = backendtls_webhook::server::metrics::Metrics::new();
+    metrics.set_ca_certificates(backendtls_webhook::server::metrics::ca_certificates(
+        &lookup,
+    ));
+    let text = metrics.encode();
+    let series: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("backendtls_webhook_ca_certificate_expiry_timestamp_seconds{"))
+        .collect();
+    assert_eq!(
+        series.len(),
+        3,
+        "one per certificate of the referenced bundle only:\n{text}"
+    );
+    assert!(
+        series
+            .iter()
+            .all(|l| l.contains(r#"namespace="shop",configmap="payments-backend-ca""#)),
+        "{series:?}"
+    );
+    // notAfter 2036-11-23T11:28:02Z.
+    assert!(
+        series.iter().any(|l| l.ends_with(r#"subject="CN=Example Backend Root CA 1,OU=Platform Security,O=Example Org 1,C=US"} 2111052482"#)),
+        "{series:?}"
+    );
+}

@@ -1,8 +1,288 @@
 //! `audit`: what the webhook would now say about a cluster's policies and CA bundles.
+//!
+//! Every BackendTLSPolicy is validated as if it were being created now, against the cluster's
+//! current ConfigMaps, Services and other policies (through the same watch caches `serve`
+//! uses), and every CA certificate in a referenced ConfigMap is listed with its expiry. Exit 1
+//! when a policy would be denied.
 
-use crate::cli::AuditArgs;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{EXIT_FINDINGS, EXIT_INPUT, EXIT_OK};
+use crate::admission::Clock;
+use crate::cli::{AuditArgs, OutputFormat};
+use crate::lookup::{BundleCache, ClusterLookup, cluster};
+use crate::validate::{self, Operation, PolicyChange, Wants};
+
+/// How long to wait for the first sync of the caches.
+const SYNC_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Runs `audit`.
-pub fn run(_args: &AuditArgs) -> anyhow::Result<u8> {
-    anyhow::bail!("audit is not implemented yet")
+pub fn run(args: &AuditArgs) -> anyhow::Result<u8> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(audit(args))
+}
+
+/// One policy's findings.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PolicyFindings {
+    namespace: String,
+    name: String,
+    allowed: bool,
+    errors: Vec<Finding>,
+    warnings: Vec<Finding>,
+}
+
+#[derive(Debug, Serialize)]
+struct Finding {
+    field: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
+    message: String,
+}
+
+/// One CA certificate in a referenced ConfigMap.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CaCertificate {
+    namespace: String,
+    config_map: String,
+    index: usize,
+    subject: String,
+    not_after: String,
+    days_left: i64,
+    status: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Summary {
+    policies: usize,
+    denied: usize,
+    with_warnings: usize,
+    ca_certificates: usize,
+    expired: usize,
+    expiring: usize,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AuditReport {
+    policies: Vec<PolicyFindings>,
+    ca_certificates: Vec<CaCertificate>,
+    summary: Summary,
+}
+
+async fn audit(args: &AuditArgs) -> anyhow::Result<u8> {
+    let Some(client) = cluster::client(args.kubeconfig.as_deref()).await? else {
+        eprintln!(
+            "backendtls-webhook audit: no cluster: pass --kubeconfig PATH (or run it in a pod)"
+        );
+        return Ok(EXIT_INPUT);
+    };
+    let bundles = Arc::new(BundleCache::default());
+    let lookup = ClusterLookup::start(client.clone(), bundles);
+    if tokio::time::timeout(SYNC_TIMEOUT, lookup.wait_until_ready())
+        .await
+        .is_err()
+    {
+        eprintln!(
+            "backendtls-webhook audit: the cluster's caches did not sync within {SYNC_TIMEOUT:?}"
+        );
+        return Ok(EXIT_INPUT);
+    }
+    let namespace = args.namespace.as_deref();
+    let Some(mut objects) = cluster::list_policies(&client, namespace)
+        .await
+        .context("cannot list BackendTLSPolicies")?
+    else {
+        eprintln!(
+            "backendtls-webhook audit: BackendTLSPolicy is not served by this cluster (Gateway API CRDs missing?)"
+        );
+        return Ok(EXIT_OK);
+    };
+    objects.sort_by_key(|o| (text(o, "/metadata/namespace"), text(o, "/metadata/name")));
+    let settings = args.policy.settings();
+    let now = args.now.map_or(Clock::System, Clock::Fixed).now();
+    let policies: Vec<PolicyFindings> = objects
+        .iter()
+        .map(|object| {
+            let ns = text(object, "/metadata/namespace");
+            let change = PolicyChange {
+                object,
+                old_object: None,
+                operation: Operation::Create,
+                subresource: None,
+                namespace: &ns,
+            };
+            let snapshot = lookup.snapshot_now(&Wants::for_policy(object, &ns));
+            let report = validate::policy(&change, &snapshot, &settings, now);
+            PolicyFindings {
+                namespace: ns.clone(),
+                name: text(object, "/metadata/name"),
+                allowed: report.is_allowed(),
+                errors: report
+                    .errors
+                    .iter()
+                    .map(|e| Finding {
+                        field: e.path.to_string(),
+                        reason: Some(e.kind.reason()),
+                        message: e.body(),
+                    })
+                    .collect(),
+                warnings: report
+                    .warnings
+                    .iter()
+                    .map(|w| Finding {
+                        field: w.path.to_string(),
+                        reason: None,
+                        message: w.message.clone(),
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    let ca_certificates = ca_certificates(&lookup, namespace, now, settings.expiry_window_secs);
+    let summary = Summary {
+        policies: policies.len(),
+        denied: policies.iter().filter(|p| !p.allowed).count(),
+        with_warnings: policies.iter().filter(|p| !p.warnings.is_empty()).count(),
+        ca_certificates: ca_certificates.len(),
+        expired: ca_certificates
+            .iter()
+            .filter(|c| c.status == "expired")
+            .count(),
+        expiring: ca_certificates
+            .iter()
+            .filter(|c| c.status == "expiring")
+            .count(),
+    };
+    let report = AuditReport {
+        policies,
+        ca_certificates,
+        summary,
+    };
+    match args.output {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        OutputFormat::Text => print!("{}", render_text(&report, settings.expiry_window_secs)),
+    }
+    Ok(if report.summary.denied > 0 {
+        EXIT_FINDINGS
+    } else {
+        EXIT_OK
+    })
+}
+
+fn text(object: &Value, pointer: &str) -> String {
+    object
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned()
+}
+
+fn ca_certificates(
+    lookup: &ClusterLookup,
+    namespace: Option<&str>,
+    now: i64,
+    window: i64,
+) -> Vec<CaCertificate> {
+    let mut out = Vec::new();
+    for (ns, config_map, bundle) in lookup.referenced_bundles() {
+        if namespace.is_some_and(|wanted| wanted != ns) {
+            continue;
+        }
+        for cert in bundle.certificates() {
+            let days_left = (cert.not_after - now).div_euclid(86_400);
+            let status = if now > cert.not_after {
+                "expired"
+            } else if now < cert.not_before {
+                "not yet valid"
+            } else if cert.not_after - now < window {
+                "expiring"
+            } else {
+                "ok"
+            };
+            out.push(CaCertificate {
+                namespace: ns.clone(),
+                config_map: config_map.clone(),
+                index: cert.index,
+                subject: cert.subject.clone(),
+                not_after: rfc3339(cert.not_after),
+                days_left,
+                status,
+            });
+        }
+    }
+    out
+}
+
+fn rfc3339(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| unix.to_string())
+}
+
+fn render_text(report: &AuditReport, window_secs: i64) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(out, "BackendTLSPolicies: {}", report.policies.len());
+    for policy in &report.policies {
+        let verdict = if !policy.allowed {
+            "DENIED"
+        } else if !policy.warnings.is_empty() {
+            "allowed, with warnings"
+        } else {
+            "ok"
+        };
+        let _ = writeln!(out, "  {}/{}: {verdict}", policy.namespace, policy.name);
+        for e in &policy.errors {
+            let _ = writeln!(out, "    error: {}: {}", e.field, e.message);
+        }
+        for w in &policy.warnings {
+            if w.field.is_empty() {
+                let _ = writeln!(out, "    warning: {}", w.message);
+            } else {
+                let _ = writeln!(out, "    warning: {}: {}", w.field, w.message);
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\nCA certificates in referenced ConfigMaps (expiring = within {} days): {}",
+        window_secs / 86_400,
+        report.ca_certificates.len()
+    );
+    if !report.ca_certificates.is_empty() {
+        let _ = writeln!(
+            out,
+            "  {:<20} {:<28} {:>3}  {:<21} {:>6}  {:<14} SUBJECT",
+            "NAMESPACE", "CONFIGMAP", "#", "NOT AFTER", "DAYS", "STATUS"
+        );
+        for c in &report.ca_certificates {
+            let _ = writeln!(
+                out,
+                "  {:<20} {:<28} {:>3}  {:<21} {:>6}  {:<14} {}",
+                c.namespace, c.config_map, c.index, c.not_after, c.days_left, c.status, c.subject
+            );
+        }
+    }
+    let s = &report.summary;
+    let _ = writeln!(
+        out,
+        "\n{} policies: {} would be denied, {} with warnings; {} CA certificates: {} expired, {} expiring",
+        s.policies, s.denied, s.with_warnings, s.ca_certificates, s.expired, s.expiring
+    );
+    out
 }

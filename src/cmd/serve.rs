@@ -26,6 +26,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
 
 async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     let bundles = Arc::new(BundleCache::default());
+    let metrics = Arc::new(Metrics::new());
     let lookup: Arc<dyn Lookup> = match cluster::client(args.kubeconfig.as_deref()).await? {
         Some(client) => {
             if !args.objects.is_empty() {
@@ -34,7 +35,12 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
                 );
             }
             info!("cluster mode: watching BackendTLSPolicies, Services and ConfigMaps");
-            Arc::new(ClusterLookup::start(client, Arc::clone(&bundles)))
+            let lookup = Arc::new(ClusterLookup::start(client, Arc::clone(&bundles)));
+            tokio::spawn(crate::server::metrics::follow_ca_expiry(
+                Arc::clone(&lookup),
+                Arc::clone(&metrics),
+            ));
+            lookup
         }
         None => {
             let documents = objects::load_paths(&args.objects).context("cannot load --objects")?;
@@ -66,7 +72,7 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
             ..Limits::default()
         },
     };
-    let server = Server::bind(&config, reviewer, Arc::new(Metrics::new())).await?;
+    let server = Server::bind(&config, reviewer, metrics).await?;
     info!(
         address = %server.local_addr(),
         certificate = %args.tls_cert_file.display(),

@@ -210,6 +210,40 @@ impl ClusterLookup {
             .cloned()
     }
 
+    /// Every CA ConfigMap some policy references, with its parsed bundle (for the expiry
+    /// metrics): `(namespace, name, bundle)`, sorted, each once.
+    pub fn referenced_bundles(
+        &self,
+    ) -> Vec<(
+        String,
+        String,
+        Arc<crate::validate::ca_bundle::ParsedBundle>,
+    )> {
+        let index = read(&self.shared.index);
+        let mut out: Vec<_> = index
+            .policies
+            .values()
+            .flat_map(|p| {
+                p.ca_config_maps
+                    .iter()
+                    .map(move |name| (p.namespace.clone(), name.clone()))
+            })
+            .filter_map(|(namespace, name)| {
+                let bundle = index
+                    .config_maps
+                    .get(&(namespace.clone(), name.clone()))?
+                    .ca_crt
+                    .as_ref()?
+                    .bundle
+                    .clone();
+                Some((namespace, name, bundle))
+            })
+            .collect();
+        out.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        out.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
+        out
+    }
+
     /// How many objects of each kind are cached (ConfigMaps, Services, policies).
     pub fn counts(&self) -> (usize, usize, usize) {
         let index = read(&self.shared.index);
@@ -562,6 +596,41 @@ async fn watch_policies(client: Client, shared: Arc<Shared>) {
         |s| s.policies = true,
     )
     .await;
+}
+
+/// Lists every BackendTLSPolicy the cluster serves (in `namespace`, or all), as JSON objects.
+/// `Ok(None)` when the CRD is not installed.
+pub async fn list_policies(
+    client: &Client,
+    namespace: Option<&str>,
+) -> Result<Option<Vec<Value>>, kube::Error> {
+    let Some(resource) = served_policy_resource(client).await? else {
+        return Ok(None);
+    };
+    let api: Api<DynamicObject> = match namespace {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
+        None => Api::all_with(client.clone(), &resource),
+    };
+    let mut objects = Vec::new();
+    let mut params = kube::api::ListParams::default().limit(500);
+    loop {
+        let page = api.list(&params).await?;
+        for item in page.items {
+            let mut value = serde_json::to_value(&item).unwrap_or(Value::Null);
+            if let Some(map) = value.as_object_mut() {
+                map.entry("apiVersion")
+                    .or_insert_with(|| Value::from(resource.api_version.clone()));
+                map.entry("kind")
+                    .or_insert_with(|| Value::from(validate::KIND));
+            }
+            objects.push(value);
+        }
+        match page.metadata.continue_.filter(|c| !c.is_empty()) {
+            Some(token) => params = params.continue_token(&token),
+            None => break,
+        }
+    }
+    Ok(Some(objects))
 }
 
 async fn served_policy_resource(client: &Client) -> Result<Option<ApiResource>, kube::Error> {

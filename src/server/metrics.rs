@@ -10,6 +10,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+use crate::lookup::ClusterLookup;
+
 /// Labels of the request counter. Values come from fixed sets, so a client cannot create
 /// series at will.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -40,8 +42,7 @@ pub struct Metrics {
     duration: Histogram,
     in_flight: Gauge,
     certificate_expiry: Gauge<i64, AtomicI64>,
-    /// CA certificate expiry per referenced ConfigMap (filled in cluster mode).
-    pub ca_certificate_expiry: Family<CaCertificateLabels, Gauge<i64, AtomicI64>>,
+    ca_certificate_expiry: Family<CaCertificateLabels, Gauge<i64, AtomicI64>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -123,12 +124,76 @@ impl Metrics {
         self.certificate_expiry.set(not_after);
     }
 
+    /// Replaces the CA certificate expiry series with `certificates`: `(namespace, ConfigMap,
+    /// subject, notAfter)`. Certificates with the same subject in one ConfigMap report the
+    /// earliest expiry.
+    pub fn set_ca_certificates(
+        &self,
+        certificates: impl IntoIterator<Item = (String, String, String, i64)>,
+    ) {
+        let mut earliest: std::collections::BTreeMap<(String, String, String), i64> =
+            std::collections::BTreeMap::new();
+        for (namespace, configmap, subject, not_after) in certificates {
+            let slot = earliest
+                .entry((namespace, configmap, subject))
+                .or_insert(not_after);
+            *slot = (*slot).min(not_after);
+        }
+        self.ca_certificate_expiry.clear();
+        for ((namespace, configmap, subject), not_after) in earliest {
+            self.ca_certificate_expiry
+                .get_or_create(&CaCertificateLabels {
+                    namespace,
+                    configmap,
+                    subject,
+                })
+                .set(not_after);
+        }
+    }
+
     /// The OpenMetrics text exposition.
     pub fn encode(&self) -> String {
         let mut out = String::new();
         // Writing to a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+}
+
+/// Every certificate in every ConfigMap a policy references: `(namespace, ConfigMap, subject,
+/// notAfter)`.
+pub fn ca_certificates(lookup: &ClusterLookup) -> Vec<(String, String, String, i64)> {
+    lookup
+        .referenced_bundles()
+        .into_iter()
+        .flat_map(|(namespace, configmap, bundle)| {
+            bundle
+                .certificates()
+                .iter()
+                .map(|c| {
+                    (
+                        namespace.clone(),
+                        configmap.clone(),
+                        c.subject.clone(),
+                        c.not_after,
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Keeps `backendtls_webhook_ca_certificate_expiry_timestamp_seconds` in step with the cluster
+/// caches, so an alert can fire before a backend's trust breaks. Recomputed after changes, at
+/// most once a second; runs until the caches go away.
+pub async fn follow_ca_expiry(lookup: Arc<ClusterLookup>, metrics: Arc<Metrics>) {
+    let mut changes = lookup.changes();
+    loop {
+        metrics.set_ca_certificates(ca_certificates(&lookup));
+        if changes.changed().await.is_err() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     }
 }
 
@@ -176,5 +241,26 @@ mod tests {
             text.contains("backendtls_webhook_tls_certificate_expiry_timestamp_seconds 1800000000")
         );
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn ca_expiry_series_are_replaced_and_keep_the_earliest() {
+        let metrics = Metrics::new();
+        let cert = |cm: &str, subject: &str, t: i64| {
+            ("shop".to_owned(), cm.to_owned(), subject.to_owned(), t)
+        };
+        metrics.set_ca_certificates([
+            cert("a", "CN=x", 200),
+            cert("a", "CN=x", 100),
+            cert("b", "CN=y", 300),
+        ]);
+        let text = metrics.encode();
+        assert!(text.contains(r#"backendtls_webhook_ca_certificate_expiry_timestamp_seconds{namespace="shop",configmap="a",subject="CN=x"} 100"#), "{text}");
+        assert!(text.contains(r#"configmap="b",subject="CN=y"} 300"#));
+        metrics.set_ca_certificates([cert("b", "CN=y", 300)]);
+        assert!(
+            !metrics.encode().contains(r#"configmap="a""#),
+            "stale series removed"
+        );
     }
 }

@@ -251,6 +251,16 @@ async fn handle(State((inner, hold)): State<AppState>, request: Request) -> Resp
         .collect();
     let versions = inner.lock().expect("state").served_versions.clone();
     let gateway_prefix = format!("/apis/{GATEWAY_GROUP}/");
+    // Namespaced collections: .../namespaces/<ns>/<plural> filters the cluster-wide one.
+    let (path, namespace) = match path.split_once("/namespaces/") {
+        Some((prefix, rest)) => match rest.split_once('/') {
+            Some((ns, plural)) if !plural.contains('/') => {
+                (format!("{prefix}/{plural}"), Some(ns.to_owned()))
+            }
+            _ => (path.clone(), None),
+        },
+        None => (path.clone(), None),
+    };
     let kind = match path.as_str() {
         "/apis" => return json_response(api_groups(&versions)),
         "/api/v1/configmaps" => Kind::ConfigMap,
@@ -277,17 +287,22 @@ async fn handle(State((inner, hold)): State<AppState>, request: Request) -> Resp
             }
             released.await;
         }
-        list(&inner, kind, &query)
+        list(&inner, kind, namespace.as_deref(), &query)
     }
 }
 
-fn list(inner: &Mutex<Inner>, kind: Kind, query: &BTreeMap<String, String>) -> Response {
+fn list(
+    inner: &Mutex<Inner>,
+    kind: Kind,
+    namespace: Option<&str>,
+    query: &BTreeMap<String, String>,
+) -> Response {
     let mut inner = inner.lock().expect("state");
     inner.lists += 1;
     let all: Vec<&Value> = inner
         .objects
         .iter()
-        .filter(|((k, _, _), _)| *k == kind)
+        .filter(|((k, ns, _), _)| *k == kind && namespace.is_none_or(|wanted| wanted == ns))
         .map(|(_, v)| v)
         .collect();
     let start: usize = query

@@ -1,0 +1,174 @@
+//! `audit` against the fake apiserver: policies validated as they stand in the cluster, and the
+//! expiry of every CA certificate they reference.
+
+mod common;
+
+use std::process::Output;
+
+use backendtls_webhook::objects;
+use common::fake_apiserver::FakeApiserver;
+use serde_json::{Value, json};
+
+/// 2026-06-01: `expiring-ca` has 14 days left, `expired-ca` expired in 2020.
+const NOW: &str = "2026-06-01T00:00:00Z";
+
+fn policy(name: &str, config_map: &str) -> Value {
+    json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "BackendTLSPolicy",
+        "metadata": {"name": name, "namespace": "shop", "creationTimestamp": "2026-01-01T00:00:00Z"},
+        "spec": {
+            "targetRefs": [{"group": "", "kind": "Service", "name": "inventory", "sectionName": "https"}],
+            "validation": {"caCertificateRefs": [{"group": "", "kind": "ConfigMap", "name": config_map}], "hostname": "inventory.shop.svc"}
+        }
+    })
+}
+
+fn objects() -> Vec<Value> {
+    let dirs = [
+        common::fixtures().join("objects"),
+        common::fixtures().join("configmaps"),
+    ];
+    let mut objects: Vec<Value> = objects::load_paths(&dirs)
+        .expect("fixtures")
+        .into_iter()
+        .map(|d| d.value)
+        .collect();
+    // The sample CAs only become valid on 2026-11-26: point the sample policy at a bundle valid
+    // on NOW.
+    for object in &mut objects {
+        if object["kind"] == "BackendTLSPolicy" {
+            object["spec"]["validation"]["caCertificateRefs"][0]["name"] = json!("good-bundle-ca");
+        }
+    }
+    let expiring = String::from_utf8(common::fixture("certs/expiring-ca.pem")).expect("pem");
+    objects.push(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "expiring-ca", "namespace": "shop"}, "data": {"ca.crt": expiring}}));
+    objects.push(policy("expiring", "expiring-ca"));
+    let mut broken = policy("broken", "garbage-ca");
+    broken["spec"]["targetRefs"][0]["sectionName"] = json!("grpc");
+    objects.push(broken);
+    let mut rival = policy("rival", "good-bundle-ca");
+    rival["metadata"]["creationTimestamp"] = json!("2025-01-01T00:00:00Z");
+    objects.push(rival);
+    objects.push(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ignored"}}));
+    objects
+}
+
+async fn audit(server: &FakeApiserver, dir: &tempfile::TempDir, extra: &[&str]) -> Output {
+    let kubeconfig = server.kubeconfig(dir.path());
+    let mut args = vec![
+        "audit".to_owned(),
+        "--kubeconfig".into(),
+        kubeconfig.display().to_string(),
+        "--now".into(),
+        NOW.into(),
+    ];
+    args.extend(extra.iter().map(|s| (*s).to_owned()));
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_backendtls-webhook"))
+            .args(args)
+            .output()
+            .expect("runs")
+    })
+    .await
+    .expect("join")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_reports_denials_conflicts_and_expiry() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = FakeApiserver::start(objects(), &["v1"]).await;
+    let output = audit(&server, &dir, &[]).await;
+    let text = String::from_utf8(output.stdout).expect("utf-8");
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{text}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for line in [
+        "BackendTLSPolicies: 4",
+        "  shop/broken: DENIED",
+        "    error: spec.validation.caCertificateRefs[0]: Invalid value: ConfigMap \"garbage-ca\" ca.crt: ",
+        "    warning: spec.targetRefs[0].sectionName: Service \"inventory\" has no port named \"grpc\"",
+        "  shop/expiring: allowed, with warnings",
+        "    warning: spec.validation.caCertificateRefs[0]: ConfigMap \"expiring-ca\" ca.crt: certificate 0 ",
+        "  shop/payments-backend-tls: ok",
+        "  shop/rival: allowed, with warnings",
+        "    warning: spec.targetRefs[0]: BackendTLSPolicy shop/expiring also targets Service inventory, section https; this policy is older and wins: shop/expiring will be Accepted=False (Conflicted)",
+        "    warning: spec.targetRefs[0]: BackendTLSPolicy shop/rival also targets Service inventory, section https; shop/rival is older and wins: this policy will be Accepted=False (Conflicted)",
+        "4 policies: 1 would be denied, 3 with warnings; ",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in\n{text}");
+    }
+    let expiring_row = text
+        .lines()
+        .find(|l| l.starts_with("  shop ") && l.contains("expiring-ca"))
+        .expect("expiring row");
+    assert!(
+        expiring_row.contains("expiring") && expiring_row.contains("    14  "),
+        "{expiring_row}"
+    );
+    let good_row = text
+        .lines()
+        .find(|l| l.starts_with("  shop ") && l.contains("good-bundle-ca"))
+        .expect("good bundle row");
+    assert!(
+        good_row.contains("2035-01-01T00:00:00Z")
+            && good_row.contains(" ok ")
+            && good_row.ends_with("CN=Example Root CA,O=Example"),
+        "{good_row}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_json_and_namespace_filter() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut objects = objects();
+    objects.retain(|o| o["metadata"]["name"] != "broken");
+    let mut elsewhere = policy("elsewhere", "nope");
+    elsewhere["metadata"]["namespace"] = json!("other");
+    objects.push(elsewhere);
+    let server = FakeApiserver::start(objects, &["v1"]).await;
+    let output = audit(&server, &dir, &["--output", "json", "--namespace", "shop"]).await;
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).expect("json");
+    let names: Vec<&str> = report["policies"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|p| p["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(names, ["expiring", "payments-backend-tls", "rival"]);
+    assert_eq!(report["summary"]["denied"], 0);
+    let expiring: Vec<&Value> = report["caCertificates"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|c| c["status"] == "expiring")
+        .collect();
+    assert_eq!(expiring.len(), 1);
+    assert_eq!(expiring[0]["configMap"], "expiring-ca");
+    assert_eq!(expiring[0]["daysLeft"], 14);
+    assert_eq!(expiring[0]["notAfter"], "2026-06-15T00:00:00Z");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_without_a_cluster_exits_2() {
+    let output = tokio::task::spawn_blocking(|| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_backendtls-webhook"))
+            .arg("audit")
+            .env_remove("KUBERNETES_SERVICE_HOST")
+            .env_remove("BACKENDTLS_WEBHOOK_KUBECONFIG")
+            .output()
+            .expect("runs")
+    })
+    .await
+    .expect("join");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no cluster: pass --kubeconfig"));
+}
