@@ -1,8 +1,823 @@
-//! `validate`: lint BackendTLSPolicies and CA ConfigMaps in files.
+//! `validate`: lint BackendTLSPolicies and CA ConfigMaps in YAML/JSON files (for CI and GitOps).
+//!
+//! Every BackendTLSPolicy (`gateway.networking.k8s.io/v1` or `v1alpha3`) and every ConfigMap in
+//! the input is validated as a CREATE in its own namespace (`metadata.namespace`, else
+//! `default`), with every rule the webhook applies, except that unknown fields are errors (as
+//! kubectl's strict field validation makes them). References resolve against the objects of the
+//! input (ConfigMaps, Services and the other policies) and, with `--cluster`, against the live
+//! cluster; an object in the input wins over the cluster's object of the same name. Other kinds
+//! are ignored. A BackendTLSPolicy of a version Gateway API v1.6 does not serve is an error, as
+//! are an object without a name (the apiserver's check) and the same object (kind, namespace,
+//! name) defined twice.
+//!
+//! # Output
+//!
+//! Text (the default): one line per finding, then a summary line, all on stdout:
+//!
+//! ```text
+//! policies/payments.yaml:12:21: error: spec.validation.hostname: Invalid value: "10.0.0.7": must be a DNS name, not an IP address
+//! policies/payments.yaml:9:7: warning: spec.targetRefs[0]: Service "payments" not found in namespace "shop": Accepted=False (TargetNotFound) until it exists
+//! 1 error, 1 warning in 1 of 2 objects (2 files)
+//! ```
+//!
+//! `FILE:LINE:COLUMN: SEVERITY: FIELD: MESSAGE`, where the position is that of the offending
+//! value (of the key, for unknown fields, `namespace` in references and `spec.options` keys),
+//! or of the nearest enclosing node that exists; `FIELD: ` is left out for findings about the
+//! whole object; standard input is the file `-`. Findings are ordered by file (in the order
+//! read), document, then position. The summary counts findings, the policies and ConfigMaps
+//! checked (and how many of them have findings) and the files that hold objects.
+//!
+//! `--output json`: one document, `{"summary": {"errors", "warnings", "objects",
+//! "objectsWithFindings", "files"}, "findings": [{"file", "line", "column", "document", "kind",
+//! "namespace", "name", "severity", "field", "message", "reason"}]}` where `document` counts
+//! from 1, `field` is `""` for the whole object, and `reason` is the Kubernetes cause reason of
+//! an error (`FieldValueInvalid`, ...) and `null` for a warning.
+//!
+//! Exit codes: 0 clean (warnings allowed), 1 errors (or warnings with `--warnings-as-errors`),
+//! 2 input that cannot be read or parsed (`FILE:LINE:COLUMN: error: ...` on stderr), or a
+//! cluster that cannot be used.
 
-use crate::cli::ValidateArgs;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::io::{self, Write};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{EXIT_FINDINGS, EXIT_INPUT, EXIT_OK};
+use crate::cli::{OutputFormat, ValidateArgs};
+use crate::lookup::{BundleCache, ClusterLookup, MemoryLookup, cluster};
+use crate::objects::{self, Document, LoadError};
+use crate::validate::field::Segment;
+use crate::validate::{
+    self, ConfigMapChange, Enforcement, ErrorKind, FieldError, FieldPath, Operation, PolicyChange,
+    PolicySummary, Report, Settings, Snapshot, Wants,
+};
+
+/// How long `--cluster` may take to list ConfigMaps, Services and BackendTLSPolicies.
+const CLUSTER_SYNC_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The Gateway API release whose served versions are checked.
+const GATEWAY_API_RELEASE: &str = "v1.6";
+
+/// Inputs with at least this many objects to check are checked on several threads.
+const PARALLEL_MIN_OBJECTS: usize = 512;
 
 /// Runs `validate`.
-pub fn run(_args: &ValidateArgs) -> anyhow::Result<u8> {
-    anyhow::bail!("validate is not implemented yet")
+pub fn run(args: &ValidateArgs) -> anyhow::Result<u8> {
+    let documents = match objects::load_paths(&args.paths) {
+        Ok(documents) => documents,
+        Err(error) => {
+            report_load_error(&error);
+            return Ok(EXIT_INPUT);
+        }
+    };
+    let settings = Settings {
+        unknown_fields: Enforcement::Deny,
+        ..args.policy.settings()
+    };
+    let now = args.now.unwrap_or_else(system_now);
+    let bundles = Arc::new(BundleCache::default());
+    // The runtime drives the cluster watches; it lives as long as the lookup is read.
+    let live = match &args.cluster {
+        None => None,
+        Some(kubeconfig) => match connect(kubeconfig, &bundles) {
+            Ok(live) => Some(live),
+            Err(error) => {
+                eprintln!("backendtls-webhook validate: --cluster: {error}");
+                return Ok(EXIT_INPUT);
+            }
+        },
+    };
+    let resolver = Resolver::new(&documents, &bundles, live.as_ref().map(|(_, l)| l));
+    let checked = check_all(&documents, &resolver, &settings, now);
+    let outcome = Outcome::new(&documents, &checked);
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    let written = match args.output {
+        OutputFormat::Text => write_text(&mut out, &checked, &outcome),
+        OutputFormat::Json => write_json(&mut out, &checked, &outcome),
+    }
+    .and_then(|()| out.flush());
+    match written {
+        // A reader that stopped early (`| head`) does not change the verdict.
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            return Err(e).context("cannot write the report");
+        }
+        _ => {}
+    }
+    let failed = outcome.errors > 0 || (args.warnings_as_errors && outcome.warnings > 0);
+    Ok(if failed { EXIT_FINDINGS } else { EXIT_OK })
+}
+
+fn system_now() -> i64 {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// Parse errors print as `FILE:LINE:COLUMN: error: MESSAGE`, like findings.
+fn report_load_error(error: &LoadError) {
+    match error {
+        LoadError::Parse {
+            source_name,
+            line,
+            column,
+            message,
+        } => eprintln!("{source_name}:{line}:{column}: error: {message}"),
+        other => eprintln!("backendtls-webhook validate: {other}"),
+    }
+}
+
+/// Connects to the cluster and waits (bounded) until its caches have listed once.
+fn connect(
+    kubeconfig: &Path,
+    bundles: &Arc<BundleCache>,
+) -> anyhow::Result<(tokio::runtime::Runtime, ClusterLookup)> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
+    let lookup = runtime.block_on(async {
+        let client = cluster::client(Some(kubeconfig))
+            .await?
+            .context("no cluster configured")?;
+        let lookup = ClusterLookup::start(client, Arc::clone(bundles));
+        tokio::time::timeout(CLUSTER_SYNC_TIMEOUT, lookup.wait_until_ready())
+            .await
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "the cluster of {} did not list its ConfigMaps, Services and BackendTLSPolicies within {} s (unreachable, or not allowed to list them?)",
+                    kubeconfig.display(),
+                    CLUSTER_SYNC_TIMEOUT.as_secs()
+                )
+            })?;
+        anyhow::Ok(lookup)
+    })?;
+    Ok((runtime, lookup))
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the input holds
+// ---------------------------------------------------------------------------------------------
+
+/// The objects `validate` checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Subject {
+    /// A BackendTLSPolicy of a served version.
+    Policy,
+    /// A BackendTLSPolicy of a version Gateway API does not serve (`v1alpha2`, ...).
+    UnservedPolicy,
+    /// A core ConfigMap.
+    ConfigMap,
+}
+
+impl Subject {
+    fn of(object: &Value) -> Option<Self> {
+        let api_version = object.get("apiVersion")?.as_str()?;
+        match (api_version, object.get("kind")?.as_str()?) {
+            ("v1", "ConfigMap") => Some(Self::ConfigMap),
+            (api_version, validate::KIND) => {
+                let (group, version) = api_version.split_once('/')?;
+                (group == validate::GROUP).then(|| {
+                    if validate::VERSIONS.contains(&version) {
+                        Self::Policy
+                    } else {
+                        Self::UnservedPolicy
+                    }
+                })
+            }
+            _ => None,
+        }
+    }
+
+    fn kind(self) -> &'static str {
+        match self {
+            Self::Policy | Self::UnservedPolicy => validate::KIND,
+            Self::ConfigMap => "ConfigMap",
+        }
+    }
+
+    /// The group, for telling duplicates apart (all policy versions are one resource).
+    fn group(self) -> &'static str {
+        match self {
+            Self::Policy | Self::UnservedPolicy => validate::GROUP,
+            Self::ConfigMap => "",
+        }
+    }
+}
+
+fn metadata_text<'v>(object: &'v Value, field: &str) -> Option<&'v str> {
+    object.get("metadata")?.get(field)?.as_str()
+}
+
+/// `metadata.namespace`, or `default` as `kubectl apply` would use.
+fn namespace_of(object: &Value) -> &str {
+    metadata_text(object, "namespace")
+        .filter(|n| !n.is_empty())
+        .unwrap_or("default")
+}
+
+/// `(namespace, name)`.
+type Key = (String, String);
+
+/// `(namespace, group, kind, name)` of a target.
+type TargetObject = (String, String, String, String);
+
+/// Answers what a policy or ConfigMap of the input refers to: the input's objects first, then
+/// the cluster's.
+///
+/// ConfigMaps and Services of the input are held by a [`MemoryLookup`]. The input's policies
+/// are indexed here by target and by CA ConfigMap, so that finding the policies that share a
+/// target costs a hash lookup, not a scan of every policy (10,000 policies would otherwise
+/// cost 10⁸ comparisons).
+struct Resolver<'c> {
+    memory: MemoryLookup,
+    /// The input's served policies, by namespace and name (a later definition wins).
+    policies: HashMap<Key, Arc<PolicySummary>>,
+    by_target: HashMap<TargetObject, Vec<Arc<PolicySummary>>>,
+    by_config_map: HashMap<Key, Vec<Arc<PolicySummary>>>,
+    cluster: Option<&'c ClusterLookup>,
+    /// Parsed CA bundles, shared with the lookups.
+    bundles: &'c BundleCache,
+}
+
+impl<'c> Resolver<'c> {
+    fn new(
+        documents: &[Document],
+        bundles: &'c BundleCache,
+        cluster: Option<&'c ClusterLookup>,
+    ) -> Self {
+        let mut memory = MemoryLookup::new();
+        let mut policies = HashMap::new();
+        for document in documents {
+            let object = &document.value;
+            let kind = object.get("kind").and_then(Value::as_str);
+            let core = object.get("apiVersion").and_then(Value::as_str) == Some("v1");
+            if core && matches!(kind, Some("ConfigMap" | "Service")) {
+                memory.insert(object, bundles);
+            } else if Subject::of(object) == Some(Subject::Policy)
+                && let Some(summary) = PolicySummary::from_object(object, namespace_of(object))
+            {
+                let key = (summary.namespace.clone(), summary.name.clone());
+                policies.insert(key, Arc::new(summary));
+            }
+        }
+        let mut by_target: HashMap<TargetObject, Vec<Arc<PolicySummary>>> = HashMap::new();
+        let mut by_config_map: HashMap<Key, Vec<Arc<PolicySummary>>> = HashMap::new();
+        for policy in policies.values() {
+            let mut seen: Vec<TargetObject> = Vec::new();
+            for target in &policy.targets {
+                let key = (
+                    policy.namespace.clone(),
+                    target.group.clone(),
+                    target.kind.clone(),
+                    target.name.clone(),
+                );
+                if !seen.contains(&key) {
+                    seen.push(key.clone());
+                    by_target.entry(key).or_default().push(Arc::clone(policy));
+                }
+            }
+            for name in &policy.ca_config_maps {
+                by_config_map
+                    .entry((policy.namespace.clone(), name.clone()))
+                    .or_default()
+                    .push(Arc::clone(policy));
+            }
+        }
+        Self {
+            memory,
+            policies,
+            by_target,
+            by_config_map,
+            cluster,
+            bundles,
+        }
+    }
+
+    /// The snapshot for `wants`: what the input holds, completed by the cluster.
+    fn snapshot(&self, wants: &Wants) -> Snapshot {
+        // The memory lookup holds no policies, so this is a few hash lookups.
+        let mut snapshot = self.memory.snapshot_now(wants);
+        let mut add = |list: Option<&Vec<Arc<PolicySummary>>>| {
+            for policy in list.into_iter().flatten() {
+                if !snapshot.policies.iter().any(|p| Arc::ptr_eq(p, policy)) {
+                    snapshot.policies.push(Arc::clone(policy));
+                }
+            }
+        };
+        for target in &wants.targets {
+            add(self.by_target.get(&(
+                wants.namespace.clone(),
+                target.group.clone(),
+                target.kind.clone(),
+                target.name.clone(),
+            )));
+        }
+        if let Some(config_map) = &wants.referrers_of {
+            add(self
+                .by_config_map
+                .get(&(wants.namespace.clone(), config_map.clone())));
+        }
+        if let Some(cluster) = self.cluster {
+            let live = cluster.snapshot_now(wants);
+            for (name, entry) in live.config_maps {
+                snapshot.config_maps.entry(name).or_insert(entry);
+            }
+            for (name, entry) in live.services {
+                snapshot.services.entry(name).or_insert(entry);
+            }
+            for policy in live.policies {
+                let key = (policy.namespace.clone(), policy.name.clone());
+                if !self.policies.contains_key(&key) {
+                    snapshot.policies.push(policy);
+                }
+            }
+        }
+        snapshot
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checking
+// ---------------------------------------------------------------------------------------------
+
+/// Error or warning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Severity {
+    Error,
+    Warning,
+}
+
+impl Severity {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Error => "error",
+            Self::Warning => "warning",
+        }
+    }
+}
+
+/// One finding, placed in its source.
+#[derive(Clone, Debug)]
+struct Finding {
+    line: usize,
+    column: usize,
+    severity: Severity,
+    field: String,
+    message: String,
+    reason: Option<&'static str>,
+}
+
+/// One checked object and what was found.
+#[derive(Debug)]
+struct Checked<'d> {
+    document: &'d Document,
+    subject: Subject,
+    findings: Vec<Finding>,
+}
+
+impl Checked<'_> {
+    fn name(&self) -> &str {
+        metadata_text(&self.document.value, "name").unwrap_or("")
+    }
+
+    fn namespace(&self) -> &str {
+        namespace_of(&self.document.value)
+    }
+}
+
+/// Checks every policy and ConfigMap of `documents`, in input order.
+fn check_all<'d>(
+    documents: &'d [Document],
+    resolver: &Resolver<'_>,
+    settings: &Settings,
+    now: i64,
+) -> Vec<Checked<'d>> {
+    let subjects: Vec<(&Document, Subject)> = documents
+        .iter()
+        .filter_map(|d| Some((d, Subject::of(&d.value)?)))
+        .collect();
+    let check_slice = |slice: &[(&'d Document, Subject)]| -> Vec<Checked<'d>> {
+        slice
+            .iter()
+            .map(|&(document, subject)| check_one(document, subject, resolver, settings, now))
+            .collect()
+    };
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let mut checked = if threads > 1 && subjects.len() >= PARALLEL_MIN_OBJECTS {
+        let chunk = subjects.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = subjects
+                .chunks(chunk)
+                .map(|slice| scope.spawn(move || check_slice(slice)))
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        })
+    } else {
+        check_slice(&subjects)
+    };
+    mark_duplicates(&mut checked);
+    checked
+}
+
+fn check_one<'d>(
+    document: &'d Document,
+    subject: Subject,
+    resolver: &Resolver<'_>,
+    settings: &Settings,
+    now: i64,
+) -> Checked<'d> {
+    let object = &document.value;
+    let namespace = namespace_of(object);
+    let mut report = match subject {
+        Subject::Policy => {
+            let snapshot = resolver.snapshot(&Wants::for_policy(object, namespace));
+            let change = PolicyChange {
+                object,
+                old_object: None,
+                operation: Operation::Create,
+                subresource: None,
+                namespace,
+            };
+            validate::policy(&change, &snapshot, settings, now)
+        }
+        Subject::ConfigMap => {
+            let name = metadata_text(object, "name").unwrap_or("");
+            let snapshot = resolver.snapshot(&Wants::for_config_map(namespace, name));
+            let change = ConfigMapChange {
+                object: Some(object),
+                old_object: None,
+                operation: Operation::Create,
+                namespace,
+                name,
+            };
+            validate::config_map(&change, &snapshot, settings, now, |text| {
+                resolver.bundles.get(text)
+            })
+        }
+        Subject::UnservedPolicy => unserved(object),
+    };
+    if subject != Subject::UnservedPolicy {
+        require_name(object, &mut report);
+    }
+    Checked {
+        document,
+        subject,
+        findings: place(document, report),
+    }
+}
+
+/// The apiserver's own check, made before any webhook sees the object: a name is required
+/// (`kubectl apply` does not use `generateName`, `kubectl create` does).
+fn require_name(object: &Value, report: &mut Report) {
+    let named = |field| metadata_text(object, field).is_some_and(|n| !n.is_empty());
+    if !named("name") && !named("generateName") {
+        report.error(FieldError::required(
+            FieldPath::root().field("metadata").field("name"),
+            "name or generateName is required",
+        ));
+        report.finish();
+    }
+}
+
+/// A BackendTLSPolicy version that Gateway API does not serve: `kubectl apply` would fail with
+/// "no matches for kind", so nothing else about the object matters.
+fn unserved(object: &Value) -> Report {
+    let api_version = object
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let served: Vec<String> = validate::VERSIONS
+        .iter()
+        .map(|v| format!("{}/{v}", validate::GROUP))
+        .collect();
+    let served: Vec<&str> = served.iter().map(String::as_str).collect();
+    let mut error =
+        FieldError::not_supported(FieldPath::root().field("apiVersion"), api_version, &served);
+    error.detail = format!(
+        "not served by Gateway API {GATEWAY_API_RELEASE} (kubectl apply fails with \"no matches for kind\"); {}",
+        error.detail
+    );
+    let mut report = Report::default();
+    report.error(error);
+    report
+}
+
+/// Turns a report into findings with source positions, in document order (errors before
+/// warnings at the same position; otherwise the report's order).
+fn place(document: &Document, report: Report) -> Vec<Finding> {
+    let mut findings = Vec::with_capacity(report.errors.len() + report.warnings.len());
+    for error in report.errors {
+        let on_key = error.kind == ErrorKind::Forbidden || is_option_key(&error.path);
+        findings.push(finding(
+            document,
+            &error.path,
+            on_key,
+            Severity::Error,
+            error.body(),
+            Some(error.kind.reason()),
+        ));
+    }
+    for warning in report.warnings {
+        let on_key = is_option_key(&warning.path) || warning.message.starts_with("unknown field");
+        findings.push(finding(
+            document,
+            &warning.path,
+            on_key,
+            Severity::Warning,
+            warning.message,
+            None,
+        ));
+    }
+    findings.sort_by_key(|f| (f.line, f.column));
+    findings
+}
+
+fn finding(
+    document: &Document,
+    path: &FieldPath,
+    on_key: bool,
+    severity: Severity,
+    message: String,
+    reason: Option<&'static str>,
+) -> Finding {
+    let field = path.to_string();
+    let positions = &document.positions;
+    let exact = if on_key {
+        positions.key(&field)
+    } else {
+        positions.value(&field)
+    };
+    let (line, column) = exact.unwrap_or_else(|| positions.nearest(&field));
+    Finding {
+        line,
+        column,
+        severity,
+        field,
+        message,
+        reason,
+    }
+}
+
+/// `spec.options[key]`: findings about an option are about its key.
+fn is_option_key(path: &FieldPath) -> bool {
+    matches!(
+        path.segments(),
+        [Segment::Field(spec), Segment::Field(options), Segment::Key(_)]
+            if spec == "spec" && options == "options"
+    )
+}
+
+/// The second and later definitions of an object (same group, kind, namespace and name) get an
+/// error at `metadata.name` naming the first.
+fn mark_duplicates(checked: &mut [Checked<'_>]) {
+    // (group, kind, namespace, name) → where it was first defined.
+    type Identity<'d> = (&'static str, &'static str, &'d str, &'d str);
+    let mut first: HashMap<Identity<'_>, (&str, usize, usize)> = HashMap::new();
+    for item in checked.iter_mut() {
+        let document = item.document;
+        let Some(name) = metadata_text(&document.value, "name").filter(|n| !n.is_empty()) else {
+            continue;
+        };
+        let namespace = namespace_of(&document.value);
+        let key = (item.subject.group(), item.subject.kind(), namespace, name);
+        let positions = &document.positions;
+        let (line, column) = positions
+            .value("metadata.name")
+            .unwrap_or_else(|| positions.nearest("metadata.name"));
+        match first.entry(key) {
+            Entry::Vacant(slot) => {
+                slot.insert((&document.source, line, column));
+            }
+            Entry::Occupied(slot) => {
+                let (source, first_line, first_column) = slot.get();
+                let error = FieldError::new(
+                    FieldPath::root().field("metadata").field("name"),
+                    ErrorKind::Duplicate,
+                    validate::BadValue::Str(name.to_owned()),
+                    format!(
+                        "{} {namespace}/{name} is already defined at {source}:{first_line}:{first_column}",
+                        item.subject.kind()
+                    ),
+                );
+                let duplicate = Finding {
+                    line,
+                    column,
+                    severity: Severity::Error,
+                    field: error.path.to_string(),
+                    message: error.body(),
+                    reason: Some(error.kind.reason()),
+                };
+                let at = item
+                    .findings
+                    .partition_point(|f| (f.line, f.column) <= (line, column));
+                item.findings.insert(at, duplicate);
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output
+// ---------------------------------------------------------------------------------------------
+
+/// Totals, and the verdict's inputs.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Outcome {
+    errors: usize,
+    warnings: usize,
+    objects: usize,
+    objects_with_findings: usize,
+    files: usize,
+}
+
+impl Outcome {
+    fn new(documents: &[Document], checked: &[Checked<'_>]) -> Self {
+        let all = checked.iter().flat_map(|c| &c.findings);
+        let errors = all
+            .clone()
+            .filter(|f| f.severity == Severity::Error)
+            .count();
+        let mut files: Vec<&str> = documents.iter().map(|d| d.source.as_str()).collect();
+        files.dedup();
+        files.sort_unstable();
+        files.dedup();
+        Self {
+            errors,
+            warnings: all.count() - errors,
+            objects: checked.len(),
+            objects_with_findings: checked.iter().filter(|c| !c.findings.is_empty()).count(),
+            files: files.len(),
+        }
+    }
+
+    /// `3 errors, 1 warning in 2 of 5 objects (4 files)`.
+    fn summary(&self) -> String {
+        format!(
+            "{}, {} in {} of {} ({})",
+            plural(self.errors, "error"),
+            plural(self.warnings, "warning"),
+            self.objects_with_findings,
+            plural(self.objects, "object"),
+            plural(self.files, "file"),
+        )
+    }
+}
+
+fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+fn write_text(out: &mut impl Write, checked: &[Checked<'_>], outcome: &Outcome) -> io::Result<()> {
+    for item in checked {
+        let source = &item.document.source;
+        for f in &item.findings {
+            let severity = f.severity.as_str();
+            if f.field.is_empty() {
+                writeln!(
+                    out,
+                    "{source}:{}:{}: {severity}: {}",
+                    f.line, f.column, f.message
+                )?;
+            } else {
+                writeln!(
+                    out,
+                    "{source}:{}:{}: {severity}: {}: {}",
+                    f.line, f.column, f.field, f.message
+                )?;
+            }
+        }
+    }
+    writeln!(out, "{}", outcome.summary())
+}
+
+#[derive(Serialize)]
+struct JsonFinding<'a> {
+    file: &'a str,
+    line: usize,
+    column: usize,
+    document: usize,
+    kind: &'static str,
+    namespace: &'a str,
+    name: &'a str,
+    severity: Severity,
+    field: &'a str,
+    message: &'a str,
+    reason: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    summary: &'a Outcome,
+    findings: Vec<JsonFinding<'a>>,
+}
+
+fn write_json(out: &mut impl Write, checked: &[Checked<'_>], outcome: &Outcome) -> io::Result<()> {
+    let findings = checked
+        .iter()
+        .flat_map(|item| {
+            item.findings.iter().map(move |f| JsonFinding {
+                file: &item.document.source,
+                line: f.line,
+                column: f.column,
+                document: item.document.index + 1,
+                kind: item.subject.kind(),
+                namespace: item.namespace(),
+                name: item.name(),
+                severity: f.severity,
+                field: &f.field,
+                message: &f.message,
+                reason: f.reason,
+            })
+        })
+        .collect();
+    let report = JsonReport {
+        summary: outcome,
+        findings,
+    };
+    serde_json::to_writer_pretty(&mut *out, &report)?;
+    writeln!(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn subjects_are_policies_of_the_gateway_group_and_core_config_maps() {
+        let of = |api_version: &str, kind: &str| {
+            Subject::of(&json!({"apiVersion": api_version, "kind": kind}))
+        };
+        assert_eq!(
+            of("gateway.networking.k8s.io/v1", "BackendTLSPolicy"),
+            Some(Subject::Policy)
+        );
+        assert_eq!(
+            of("gateway.networking.k8s.io/v1alpha3", "BackendTLSPolicy"),
+            Some(Subject::Policy)
+        );
+        assert_eq!(
+            of("gateway.networking.k8s.io/v1alpha2", "BackendTLSPolicy"),
+            Some(Subject::UnservedPolicy)
+        );
+        assert_eq!(of("v1", "ConfigMap"), Some(Subject::ConfigMap));
+        assert_eq!(of("example.com/v1", "BackendTLSPolicy"), None);
+        assert_eq!(of("v1", "Service"), None);
+        assert_eq!(of("apps/v1", "Deployment"), None);
+        assert_eq!(Subject::of(&json!({"kind": "ConfigMap"})), None);
+    }
+
+    #[test]
+    fn option_keys_are_located_by_their_key() {
+        assert!(is_option_key(&FieldPath::parse(
+            "spec.options[example.com/x]"
+        )));
+        assert!(!is_option_key(&FieldPath::parse("spec.options")));
+        assert!(!is_option_key(&FieldPath::parse("data[ca.crt]")));
+        assert!(!is_option_key(&FieldPath::parse(
+            "spec.validation.hostname"
+        )));
+    }
+
+    #[test]
+    fn summaries_count_in_words() {
+        let outcome = Outcome {
+            errors: 1,
+            warnings: 2,
+            objects: 1,
+            objects_with_findings: 1,
+            files: 3,
+        };
+        assert_eq!(
+            outcome.summary(),
+            "1 error, 2 warnings in 1 of 1 object (3 files)"
+        );
+    }
+
+    #[test]
+    fn unserved_versions_name_the_served_ones() {
+        let report = unserved(&json!({"apiVersion": "gateway.networking.k8s.io/v1alpha2"}));
+        assert_eq!(report.errors.len(), 1);
+        assert_eq!(report.errors[0].path.to_string(), "apiVersion");
+        assert_eq!(
+            report.errors[0].body(),
+            "Unsupported value: \"gateway.networking.k8s.io/v1alpha2\": not served by Gateway API v1.6 (kubectl apply fails with \"no matches for kind\"); supported values: \"gateway.networking.k8s.io/v1\", \"gateway.networking.k8s.io/v1alpha3\""
+        );
+    }
 }

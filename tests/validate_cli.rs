@@ -1,0 +1,491 @@
+//! The `validate` command on the fixture trees in `tests/fixtures/validate/`: exact text and
+//! JSON output compared with golden files in `tests/fixtures/validate/expected/` (regenerate
+//! them after an intended change with `UPDATE_GOLDEN=1 cargo test --test validate_cli` and
+//! review the diff), exit codes, standard input, directory walks, parse errors, the settings
+//! that change the verdict, and `--cluster` against the in-process fake apiserver.
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use common::fake_apiserver::FakeApiserver;
+use serde_json::{Value, json};
+
+/// The fixture certificates are valid then (tests/fixtures/certs/README.md).
+const NOW: &str = "2026-06-01T00:00:00Z";
+
+const TREE: &str = "tests/fixtures/validate";
+
+fn tree(name: &str) -> String {
+    format!("{TREE}/{name}")
+}
+
+/// Runs `backendtls-webhook validate ARGS --now NOW` in the crate directory.
+fn validate(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_backendtls-webhook"));
+    command
+        .arg("validate")
+        .args(args)
+        .args(["--now", NOW])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("spawns");
+    let mut input = child.stdin.take().expect("stdin");
+    input.write_all(stdin.unwrap_or_default()).expect("writes");
+    drop(input);
+    child.wait_with_output().expect("runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).expect("utf-8 stdout")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).expect("utf-8 stderr")
+}
+
+fn code(output: &Output) -> i32 {
+    output.status.code().expect("exited")
+}
+
+fn expected_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(TREE)
+        .join("expected")
+}
+
+/// `(golden file, arguments, exit code)`.
+const GOLDEN: &[(&str, &[&str], i32)] = &[
+    ("clean.txt", &["tests/fixtures/validate/clean"], 0),
+    ("errors.txt", &["tests/fixtures/validate/errors"], 1),
+    (
+        "errors.json",
+        &["tests/fixtures/validate/errors", "--output", "json"],
+        1,
+    ),
+    ("warnings.txt", &["tests/fixtures/validate/warnings"], 0),
+    (
+        "warnings-missing-refs-deny.txt",
+        &["tests/fixtures/validate/warnings", "--missing-refs=deny"],
+        1,
+    ),
+];
+
+#[test]
+fn output_matches_the_golden_files() {
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let mut mismatches = Vec::new();
+    for &(golden, args, exit) in GOLDEN {
+        let output = validate(args, None);
+        assert_eq!(code(&output), exit, "{args:?}: {}", stderr(&output));
+        assert_eq!(stderr(&output), "", "{args:?}");
+        let actual = stdout(&output);
+        let path = expected_dir().join(golden);
+        if update {
+            std::fs::write(&path, &actual).expect("writes golden");
+            continue;
+        }
+        let expected = std::fs::read_to_string(&path).unwrap_or_default();
+        if expected != actual {
+            mismatches.push(format!("--- {}\n+++ actual\n{actual}", path.display()));
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "golden mismatches (UPDATE_GOLDEN=1 to accept):\n{}",
+        mismatches.join("\n")
+    );
+}
+
+/// The positions in the golden files, spelled out against the fixture text.
+#[test]
+fn findings_point_at_the_offending_node() {
+    let output = stdout(&validate(&[&tree("errors")], None));
+    let policies = format!("{TREE}/errors/policies.yaml");
+    for expected in [
+        // The value of an invalid field.
+        format!(
+            "{policies}:18:15: error: spec.validation.hostname: Invalid value: \"10.0.0.7\": must be a DNS name, not an IP address"
+        ),
+        // The key of an unknown field (an error offline, as with kubectl's strict validation).
+        format!(
+            "{policies}:12:5: error: spec.targetRefs[0].port: Forbidden: unknown field: select a Service port by name with sectionName"
+        ),
+        // The key of a `namespace` inside a reference.
+        format!(
+            "{policies}:36:7: error: spec.validation.caCertificateRefs[0].namespace: Forbidden: cross-namespace references are not allowed"
+        ),
+        // The key of an option (quoted in the source).
+        format!(
+            "{policies}:40:5: error: spec.options[bad key!]: Invalid value: \"bad key!\": option keys must be qualified names"
+        ),
+        // A CEL rule, at the object it is declared on.
+        format!(
+            "{policies}:52:5: error: spec.validation: Invalid value: must not contain both CACertificateRefs and WellKnownCACertificates"
+        ),
+        // A warning inside a flow mapping.
+        format!(
+            "{policies}:50:5: warning: spec.targetRefs[0]: Service \"orders\" not found in namespace \"shop\""
+        ),
+        // A policy using a broken bundle of the same tree, and the bundle itself.
+        format!(
+            "{TREE}/errors/garbage.yaml:14:7: error: spec.validation.caCertificateRefs[0]: Invalid value: ConfigMap \"garbage-ca\" ca.crt: certificate 0 (line 1) is not valid base64"
+        ),
+        format!(
+            "{TREE}/errors/garbage.yaml:26:5: error: data[ca.crt]: Invalid value: certificate 0 (line 1) is not valid base64: unexpected character '!' on line 2 (this ConfigMap is the CA bundle of BackendTLSPolicy shop/catalog-tls)"
+        ),
+        // JSON input has positions too.
+        format!(
+            "{TREE}/errors/policy.json:6:30: error: spec.targetRefs[0].group: Invalid value: \"core\""
+        ),
+        // A version Gateway API v1.6 does not serve.
+        format!(
+            "{TREE}/errors/v1alpha2.yaml:2:13: error: apiVersion: Unsupported value: \"gateway.networking.k8s.io/v1alpha2\": not served by Gateway API v1.6"
+        ),
+        // The second definition of the same object.
+        format!(
+            "{TREE}/errors/zz-duplicate.yaml:5:9: error: metadata.name: Duplicate value: \"cross-namespace\": BackendTLSPolicy shop/cross-namespace is already defined at {policies}:23:9"
+        ),
+    ] {
+        assert!(
+            output.lines().any(|l| l.starts_with(&expected)),
+            "no line starts with\n{expected}\nin\n{output}"
+        );
+    }
+    assert_eq!(
+        output.lines().last(),
+        Some("10 errors, 1 warning in 8 of 9 objects (7 files)")
+    );
+}
+
+#[test]
+fn json_output_agrees_with_the_text_output() {
+    let text = stdout(&validate(&[&tree("errors")], None));
+    let json: Value =
+        serde_json::from_slice(&validate(&[&tree("errors"), "--output", "json"], None).stdout)
+            .expect("one JSON document");
+    assert_eq!(
+        json["summary"],
+        json!({"errors": 10, "warnings": 1, "objects": 9, "objectsWithFindings": 8, "files": 7})
+    );
+    let findings = json["findings"].as_array().expect("findings");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(findings.len() + 1, lines.len());
+    for (finding, line) in findings.iter().zip(&lines) {
+        let field = finding["field"].as_str().expect("field");
+        let rendered = format!(
+            "{}:{}:{}: {}: {field}{}{}",
+            finding["file"].as_str().expect("file"),
+            finding["line"],
+            finding["column"],
+            finding["severity"].as_str().expect("severity"),
+            if field.is_empty() { "" } else { ": " },
+            finding["message"].as_str().expect("message"),
+        );
+        assert_eq!(&rendered, line);
+        assert_eq!(
+            finding["reason"].is_null(),
+            finding["severity"] == "warning",
+            "{finding}"
+        );
+    }
+    let duplicate = findings
+        .iter()
+        .find(|f| f["reason"] == "FieldValueDuplicate")
+        .expect("duplicate");
+    assert_eq!(duplicate["kind"], "BackendTLSPolicy");
+    assert_eq!(duplicate["namespace"], "shop");
+    assert_eq!(duplicate["name"], "cross-namespace");
+    assert_eq!(duplicate["document"], 1);
+    let garbage = findings
+        .iter()
+        .find(|f| f["field"] == "data[ca.crt]")
+        .expect("bundle finding");
+    assert_eq!(garbage["kind"], "ConfigMap");
+    assert_eq!(garbage["document"], 2, "second document of garbage.yaml");
+}
+
+#[test]
+fn exit_codes() {
+    let clean = validate(&[&tree("clean")], None);
+    assert_eq!(code(&clean), 0, "{}", stdout(&clean));
+    assert_eq!(code(&validate(&[&tree("errors")], None)), 1);
+    assert_eq!(code(&validate(&[&tree("unparsable")], None)), 2);
+    // One unreadable input fails the run, whatever the others hold.
+    let missing = validate(
+        &[&tree("clean"), "tests/fixtures/validate/nonexistent"],
+        None,
+    );
+    assert_eq!(code(&missing), 2);
+    assert_eq!(stdout(&missing), "");
+    assert!(
+        stderr(&missing).contains("cannot read tests/fixtures/validate/nonexistent"),
+        "{}",
+        stderr(&missing)
+    );
+}
+
+#[test]
+fn warnings_pass_unless_warnings_are_errors() {
+    let warned = validate(&[&tree("warnings")], None);
+    assert_eq!(code(&warned), 0);
+    assert!(
+        stdout(&warned).contains(
+            ": warning: spec.validation.caCertificateRefs[0]: no ConfigMap \"missing-ca\""
+        )
+    );
+    let strict = validate(&[&tree("warnings"), "--warnings-as-errors"], None);
+    assert_eq!(code(&strict), 1);
+    assert_eq!(stdout(&strict), stdout(&warned), "only the verdict changes");
+    // A clean tree stays clean.
+    assert_eq!(
+        code(&validate(&[&tree("clean"), "--warnings-as-errors"], None)),
+        0
+    );
+}
+
+#[test]
+fn missing_refs_deny_turns_the_warning_into_an_error() {
+    let denied = validate(&[&tree("warnings"), "--missing-refs=deny"], None);
+    assert_eq!(code(&denied), 1);
+    let out = stdout(&denied);
+    assert!(
+        out.contains(
+            "policy.yaml:15:7: error: spec.validation.caCertificateRefs[0]: Not found: \"missing-ca\": no ConfigMap \"missing-ca\" in namespace \"shop\""
+        ),
+        "{out}"
+    );
+    assert!(
+        out.ends_with("1 error, 0 warnings in 1 of 1 object (1 file)\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn directories_are_walked_and_references_resolve_across_files() {
+    // The policy alone: its ConfigMap and Service (in subdirectories) are missing.
+    let alone = stdout(&validate(&[&tree("clean/policy.yaml")], None));
+    assert!(
+        alone.contains("no ConfigMap \"payments-backend-ca\""),
+        "{alone}"
+    );
+    assert!(
+        alone.contains("Service \"payments-backend\" not found"),
+        "{alone}"
+    );
+    // The tree: configmaps/*.yaml and services/*.json are found and resolve everything.
+    let walked = stdout(&validate(&[&tree("clean")], None));
+    assert_eq!(walked, "0 errors, 0 warnings in 0 of 2 objects (3 files)\n");
+    // The same files named one by one.
+    let named = stdout(&validate(
+        &[
+            &tree("clean/policy.yaml"),
+            &tree("clean/configmaps/payments-backend-ca.yaml"),
+            &tree("clean/services/payments-backend.json"),
+        ],
+        None,
+    ));
+    assert_eq!(named, walked);
+}
+
+#[test]
+fn stdin_is_read_with_dash_and_positions_are_kept() {
+    let text = std::fs::read(tree("errors/policies.yaml")).expect("fixture");
+    let from_stdin = validate(
+        &[
+            "-",
+            &tree("errors/services.yaml"),
+            &tree("errors/good-ca.yaml"),
+        ],
+        Some(&text),
+    );
+    assert_eq!(code(&from_stdin), 1);
+    let from_file = stdout(&validate(&[&tree("errors")], None));
+    let expected: Vec<String> = from_file
+        .lines()
+        .filter_map(|l| l.strip_prefix(&format!("{TREE}/errors/policies.yaml:")))
+        .map(|rest| format!("-:{rest}"))
+        .collect();
+    let out = stdout(&from_stdin);
+    let mut lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines.pop(),
+        Some("5 errors, 1 warning in 3 of 4 objects (3 files)")
+    );
+    assert_eq!(lines, expected);
+    // `kustomize build | validate -` with a JSON stream works the same.
+    let json_stream = b"{\"apiVersion\": \"gateway.networking.k8s.io/v1\", \"kind\": \"BackendTLSPolicy\", \"metadata\": {\"name\": \"p\"}, \"spec\": {\"targetRefs\": [{\"group\": \"\", \"kind\": \"Service\", \"name\": \"s\"}], \"validation\": {\"wellKnownCACertificates\": \"System\", \"hostname\": \"10.1.1.1\"}}}";
+    let out = stdout(&validate(&["-"], Some(json_stream)));
+    assert_eq!(
+        out,
+        "-:1:127: warning: spec.targetRefs[0]: Service \"s\" not found in namespace \"default\": Accepted=False (TargetNotFound) until it exists\n\
+         -:1:239: error: spec.validation.hostname: Invalid value: \"10.1.1.1\": must be a DNS name, not an IP address\n\
+         1 error, 1 warning in 1 of 1 object (1 file)\n",
+        "positions in a JSON stream; the namespace defaults to default"
+    );
+}
+
+#[test]
+fn parse_errors_name_the_file_line_and_column() {
+    let output = validate(&[&tree("clean"), &tree("unparsable")], None);
+    assert_eq!(code(&output), 2);
+    assert_eq!(
+        stdout(&output),
+        "",
+        "no report when the input is unreadable"
+    );
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "{TREE}/unparsable/broken.yaml:5:13: error: mapping values are not allowed in this context\n"
+        )
+    );
+    // From standard input the file is `-`.
+    let output = validate(&["-"], Some(b"a: 1\nb: [\n"));
+    assert_eq!(code(&output), 2);
+    assert!(
+        stderr(&output).starts_with("-:3:1: error: "),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn objects_of_other_kinds_are_ignored() {
+    let input = b"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec: {bogus: true}\n---\napiVersion: networking.k8s.io/v1\nkind: BackendTLSPolicy\nmetadata:\n  name: other-group\n";
+    let output = validate(&["-"], Some(input));
+    assert_eq!(code(&output), 0);
+    assert_eq!(
+        stdout(&output),
+        "0 errors, 0 warnings in 0 of 0 objects (1 file)\n"
+    );
+}
+
+fn load(path: &str) -> Vec<Value> {
+    backendtls_webhook::objects::load_paths(&[Path::new(env!("CARGO_MANIFEST_DIR")).join(path)])
+        .expect("fixture")
+        .into_iter()
+        .map(|d| d.value)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_objects_resolve_references_and_files_win() {
+    let mut cluster_ca = load("tests/fixtures/validate/clean/configmaps/payments-backend-ca.yaml");
+    cluster_ca[0]["metadata"]["name"] = json!("cluster-ca");
+    let policy = |name: &str, service: &str| {
+        json!({
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "BackendTLSPolicy",
+            "metadata": {"name": name, "namespace": "shop"},
+            "spec": {
+                "targetRefs": [{"group": "", "kind": "Service", "name": service, "sectionName": "https"}],
+                "validation": {"wellKnownCACertificates": "System", "hostname": "x.shop.svc"}
+            }
+        })
+    };
+    let mut objects = cluster_ca;
+    objects.extend(load("tests/fixtures/validate/errors/services.yaml"));
+    // An older policy on the target of `from-cluster`: a conflict the file cannot see alone.
+    objects.push(policy("old-policy", "payments-backend"));
+    // The cluster's copy of `from-nowhere` targets payments-backend too, but the file's copy
+    // (which targets inventory) replaces it: no conflict is reported for it.
+    objects.push(policy("from-nowhere", "payments-backend"));
+    let server = FakeApiserver::start(objects, &["v1"]).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = server.kubeconfig(dir.path());
+    let kubeconfig = kubeconfig.to_str().expect("utf-8").to_owned();
+    let output = tokio::task::spawn_blocking(move || {
+        validate(&[&tree("cluster"), "--cluster", &kubeconfig], None)
+    })
+    .await
+    .expect("joins");
+    let out = stdout(&output);
+    assert_eq!(code(&output), 0, "{out}{}", stderr(&output));
+    let file = format!("{TREE}/cluster/policies.yaml");
+    assert_eq!(
+        out,
+        format!(
+            "{file}:10:5: warning: spec.targetRefs[0]: BackendTLSPolicy shop/old-policy also targets Service payments-backend, section https; shop/old-policy is older and wins: this policy will be Accepted=False (Conflicted)\n\
+             {file}:34:7: warning: spec.validation.caCertificateRefs[0]: no ConfigMap \"nowhere-ca\" in namespace \"shop\": ResolvedRefs=False until it exists\n\
+             0 errors, 2 warnings in 2 of 2 objects (1 file)\n"
+        )
+    );
+    // Offline, cluster-ca and the Services are missing too.
+    let offline = stdout(&validate(&[&tree("cluster")], None));
+    assert!(offline.contains("no ConfigMap \"cluster-ca\""), "{offline}");
+    assert!(!offline.contains("old-policy"), "{offline}");
+}
+
+/// Large inputs are checked on several threads; the report keeps the input order.
+#[test]
+fn many_objects_keep_file_and_document_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for file in 0..3 {
+        let text: String = (0..250)
+            .map(|i| {
+                format!(
+                    "---\napiVersion: gateway.networking.k8s.io/v1\nkind: BackendTLSPolicy\nmetadata:\n  name: p-{file}-{i}\nspec:\n  targetRefs:\n  - {{group: \"\", kind: Service, name: s-{file}-{i}}}\n  validation:\n    wellKnownCACertificates: System\n    hostname: 10.0.{file}.{i}\n"
+                )
+            })
+            .collect();
+        std::fs::write(dir.path().join(format!("f{file}.yaml")), text).expect("writes");
+    }
+    let output = validate(&[dir.path().to_str().expect("utf-8")], None);
+    assert_eq!(code(&output), 1);
+    let out = stdout(&output);
+    let mut lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines.pop(),
+        Some("750 errors, 750 warnings in 750 of 750 objects (3 files)")
+    );
+    let mut previous = (String::new(), 0);
+    for (n, line) in lines.iter().enumerate() {
+        let mut parts = line.splitn(3, ':');
+        let file = parts.next().expect("file").to_owned();
+        let number: usize = parts.next().expect("line").parse().expect("number");
+        assert!(
+            (file.clone(), number) > previous,
+            "out of order at {n}: {line}"
+        );
+        let expected = if n % 2 == 0 {
+            ": warning: spec.targetRefs[0]: "
+        } else {
+            ": error: spec.validation.hostname: "
+        };
+        assert!(line.contains(expected), "{line}");
+        previous = (file, number);
+    }
+}
+
+/// The README's `validate` example prints exactly what the README shows.
+#[test]
+fn readme_example_is_exact() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README");
+    let start = readme
+        .find("```console\n$ backendtls-webhook validate ")
+        .expect("a validate example in the README");
+    let block = &readme[start + "```console\n$ ".len()..];
+    let block = &block[..block.find("```").expect("closed block")];
+    let (command, expected) = block.split_once('\n').expect("command and output");
+    let args: Vec<&str> = command.split_whitespace().skip(2).collect();
+    let output = validate(&args, None);
+    assert_eq!(stdout(&output), expected);
+}
+
+/// The apiserver requires a name before any webhook runs; offline, that is an error too.
+#[test]
+fn unnamed_objects_are_errors() {
+    let input = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  labels: {app: web}\ndata: {}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  generateName: web-\n";
+    let output = validate(&["-"], Some(input));
+    assert_eq!(code(&output), 1);
+    assert_eq!(
+        stdout(&output),
+        "-:4:3: error: metadata.name: Required value: name or generateName is required\n\
+         1 error, 0 warnings in 1 of 2 objects (1 file)\n"
+    );
+}
