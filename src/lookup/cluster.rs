@@ -31,6 +31,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
+use super::policy_index::PolicyIndex;
 use super::{BoxFuture, BundleCache, Lookup, LookupError};
 use crate::validate::snapshot::ServicePort;
 use crate::validate::{self, ConfigMapEntry, PolicySummary, ServiceEntry, Snapshot, Wants};
@@ -84,6 +85,16 @@ struct Index {
     config_maps: HashMap<Key, ConfigMapEntry>,
     services: HashMap<Key, ServiceEntry>,
     policies: HashMap<Key, Arc<PolicySummary>>,
+    /// `policies` by target and by CA ConfigMap; rebuilt on the first lookup after a change.
+    policy_index: Option<Arc<PolicyIndex>>,
+}
+
+impl Index {
+    /// The policies, for changing them: the policy index is dropped, to be rebuilt.
+    fn policies_mut(&mut self) -> &mut HashMap<Key, Arc<PolicySummary>> {
+        self.policy_index = None;
+        &mut self.policies
+    }
 }
 
 /// Which caches have completed their first list.
@@ -161,6 +172,7 @@ impl ClusterLookup {
 
     /// The snapshot for `wants` from the caches as they are now.
     pub fn snapshot_now(&self, wants: &Wants) -> Snapshot {
+        let policies = self.policy_index().select(wants);
         let index = read(&self.shared.index);
         let ns = &wants.namespace;
         let key = |name: &String| (ns.clone(), name.clone());
@@ -175,22 +187,24 @@ impl ClusterLookup {
                 .iter()
                 .filter_map(|n| Some((n.clone(), index.services.get(&key(n))?.clone())))
                 .collect(),
-            policies: index
-                .policies
-                .values()
-                .filter(|p| &p.namespace == ns)
-                .filter(|p| {
-                    p.targets
-                        .iter()
-                        .any(|t| wants.targets.iter().any(|w| w.same_object(t)))
-                        || wants
-                            .referrers_of
-                            .as_ref()
-                            .is_some_and(|cm| p.ca_config_maps.contains(cm))
-                })
-                .cloned()
-                .collect(),
+            policies,
         }
+    }
+
+    /// The current policy index, built if the policies changed since the last lookup.
+    fn policy_index(&self) -> Arc<PolicyIndex> {
+        if let Some(index) = &read(&self.shared.index).policy_index {
+            return Arc::clone(index);
+        }
+        let mut index = write(&self.shared.index);
+        if index.policy_index.is_none() {
+            index.policy_index = Some(Arc::new(PolicyIndex::build(index.policies.values())));
+        }
+        index
+            .policy_index
+            .as_ref()
+            .map(Arc::clone)
+            .unwrap_or_default()
     }
 
     /// Every policy, for `audit` and the CA expiry metrics.
@@ -592,7 +606,7 @@ async fn watch_policies(client: Client, shared: Arc<Shared>) {
         stream,
         shared,
         convert,
-        |i| &mut i.policies,
+        Index::policies_mut,
         |s| s.policies = true,
     )
     .await;

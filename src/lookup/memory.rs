@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::policy_index::PolicyIndex;
 use super::{BoxFuture, BundleCache, Lookup, LookupError};
 use crate::validate::{self, ConfigMapEntry, PolicySummary, ServiceEntry, Snapshot, Wants};
 
@@ -16,7 +17,8 @@ type Key = (String, String);
 pub struct MemoryLookup {
     config_maps: HashMap<Key, ConfigMapEntry>,
     services: HashMap<Key, ServiceEntry>,
-    policies: Vec<Arc<PolicySummary>>,
+    policies: HashMap<Key, Arc<PolicySummary>>,
+    index: PolicyIndex,
 }
 
 impl MemoryLookup {
@@ -32,13 +34,24 @@ impl MemoryLookup {
     ) -> Self {
         let mut lookup = Self::new();
         for object in objects {
-            lookup.insert(object, bundles);
+            lookup.insert_one(object, bundles);
         }
+        lookup.reindex();
         lookup
     }
 
     /// Adds (or replaces) one object. Returns whether it was of a kind the lookup keeps.
     pub fn insert(&mut self, object: &Value, bundles: &BundleCache) -> bool {
+        let kept = self.insert_one(object, bundles);
+        self.reindex();
+        kept
+    }
+
+    fn reindex(&mut self) {
+        self.index = PolicyIndex::build(self.policies.values());
+    }
+
+    fn insert_one(&mut self, object: &Value, bundles: &BundleCache) -> bool {
         let text = |pointer: &str| object.pointer(pointer).and_then(Value::as_str);
         let Some(name) = text("/metadata/name") else {
             return false;
@@ -60,9 +73,7 @@ impl MemoryLookup {
                 let Some(summary) = PolicySummary::from_object(object, namespace) else {
                     return false;
                 };
-                self.policies
-                    .retain(|p| !(p.namespace == summary.namespace && p.name == summary.name));
-                self.policies.push(Arc::new(summary));
+                self.policies.insert(key, Arc::new(summary));
             }
             _ => return false,
         }
@@ -93,23 +104,7 @@ impl MemoryLookup {
             .iter()
             .filter_map(|name| Some((name.clone(), self.services.get(&get(name))?.clone())))
             .collect();
-        let policies = self
-            .policies
-            .iter()
-            .filter(|p| &p.namespace == ns)
-            .filter(|p| {
-                let targets_wanted = p
-                    .targets
-                    .iter()
-                    .any(|t| wants.targets.iter().any(|w| w.same_object(t)));
-                let refers = wants
-                    .referrers_of
-                    .as_ref()
-                    .is_some_and(|cm| p.ca_config_maps.contains(cm));
-                targets_wanted || refers
-            })
-            .cloned()
-            .collect();
+        let policies = self.index.select(wants);
         Snapshot {
             config_maps,
             services,

@@ -5,6 +5,7 @@
 mod bundles;
 pub mod cluster;
 mod memory;
+mod policy_index;
 
 use std::future::Future;
 use std::pin::Pin;
