@@ -104,3 +104,24 @@ kind-load: ## Load the image into a kind cluster (KIND_CLUSTER, default kind)
 .PHONY: bench-memory
 bench-memory: ## Resident memory: cluster mode with 5,000 unrelated 10 KiB ConfigMaps, and idle
 	CARGO="$(CARGO)" bench/memory.sh
+
+.PHONY: bench-validate
+bench-validate: ## `validate` on 10,000 generated policies and 100 CA ConfigMaps (target: under 1 s)
+	CARGO="$(CARGO)" bench/validate-10k.sh
+
+.PHONY: fuzz-oracle
+ORACLE_CASES ?= 200000
+fuzz-oracle: ## Differential fuzz: ORACLE_CASES (200,000) policies, webhook vs an oracle built from the CRD facts (release)
+	ORACLE_CASES=$(ORACLE_CASES) $(CARGO) test --locked --release --test crd_oracle -- --nocapture the_webhook_agrees_with_the_crd_oracle
+
+# Robustness: fuzzing and the soak test (not part of `make test`).
+
+FUZZ_SECONDS ?= 60
+SOAK_SECONDS ?= 300
+
+.PHONY: fuzz soak
+fuzz: ## cargo fuzz each target for FUZZ_SECONDS (default 60) s; installs cargo-fuzz if missing
+	CARGO="$(CARGO)" FUZZ_SECONDS="$(FUZZ_SECONDS)" fuzz/fuzz.sh
+
+soak: ## Soak: serve under wrk load for SOAK_SECONDS (default 300), RSS and errors (needs wrk)
+	CARGO="$(CARGO)" SOAK_SECONDS="$(SOAK_SECONDS)" bench/soak.sh

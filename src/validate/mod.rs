@@ -204,7 +204,10 @@ pub fn policy(
     let object = change.object;
     if change.subresource == Some("status") {
         if let Some(status) = object.get("status").filter(|s| !s.is_null()) {
-            Walker::new(&mut report).check(Some("status"), &schema::STATUS, status);
+            let mut walker = Walker::new(&mut report);
+            walker.check(Some("status"), &schema::STATUS, status);
+            let unknown = std::mem::take(&mut walker.unknown_fields);
+            policy::check_unknown_fields(&unknown, settings, &mut report);
         }
     } else {
         policy_main(
@@ -379,7 +382,9 @@ fn unchanged(error: &FieldError, new: &Value, old: &Value) -> bool {
         node = node.prefix(first_index);
     }
     if node.segments().is_empty() {
-        return false;
+        // An error about the whole object (no spec, not an object) ratchets when nothing at
+        // all changed.
+        return new == old;
     }
     node.resolve(new) == node.resolve(old)
 }

@@ -526,16 +526,18 @@ impl<'r> Walker<'r> {
         };
         let mut well_typed = true;
         if let Some(additional) = schema.additional {
+            // Null values of a non-nullable map are pruned by the apiserver, like null fields.
+            let entries = map.values().filter(|v| !v.is_null()).count();
             if let Some(max) = schema.max_properties
-                && map.len() > max
+                && entries > max
             {
                 self.error(
                     ErrorKind::TooMany,
-                    BadValue::Raw(map.len().to_string()),
+                    BadValue::Raw(entries.to_string()),
                     format!("must have at most {max} items"),
                 );
             }
-            for (key, item) in map {
+            for (key, item) in map.iter().filter(|(_, v)| !v.is_null()) {
                 self.steps.push(Step::Key(key));
                 well_typed &= self.node(additional, item);
                 self.steps.pop();
@@ -672,8 +674,7 @@ impl<'r> Walker<'r> {
                 .error(FieldError::not_supported(path, s, schema.enum_values));
         }
         if let Some(Format::DateTime) = schema.format
-            && time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-                .is_err()
+            && !is_date_time(s)
         {
             let detail = format!(
                 "{} in body must be of type date-time: {}",
@@ -726,6 +727,61 @@ impl<'r> Walker<'r> {
             }
         }
     }
+}
+
+/// The time part of a Kubernetes `date-time` (kube-openapi's strfmt): note the unescaped `.`
+/// before the fraction, which the apiserver's pattern has too.
+static DATE_TIME_CLOCK: LazyLock<Regex> = LazyLock::new(|| {
+    // A literal, checked by the tests below.
+    Regex::new(r"^([0-9]{2}):([0-9]{2}):([0-9]{2})(.[0-9]+)?(z|([+-][0-9]{2}:[0-9]{2}))$")
+        .expect("date-time pattern compiles")
+});
+
+/// Whether `value` is a `date-time` as the apiserver's OpenAPI validation decides it
+/// (`strfmt.IsDateTime`): lower-cased and split at each `t`, the first part a calendar date
+/// (`YYYY-MM-DD`, day valid for the month), the second a clock time whose hours, minutes and
+/// seconds are at most 23, 59 and 59, with a `z` or `±hh:mm` zone. Leap seconds are refused and
+/// a few oddities (`Zt` at the end) are accepted, exactly as the apiserver does.
+pub(crate) fn is_date_time(value: &str) -> bool {
+    if value.len() < 4 {
+        return false;
+    }
+    let lower = value.to_ascii_lowercase();
+    let mut parts = lower.split('t');
+    let (Some(date), Some(clock)) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    if !is_full_date(date) {
+        return false;
+    }
+    let Some(captures) = DATE_TIME_CLOCK.captures(clock) else {
+        return false;
+    };
+    let field = |i: usize| captures.get(i).map_or("", |m| m.as_str());
+    field(1) <= "23" && field(2) <= "59" && field(3) <= "59"
+}
+
+/// `YYYY-MM-DD` with a day that exists in that month (Go's `time.Parse("2006-01-02")`).
+fn is_full_date(date: &str) -> bool {
+    let bytes = date.as_bytes();
+    let digits = |range: std::ops::Range<usize>| bytes.get(range).filter(|d| d.iter().all(u8::is_ascii_digit));
+    if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
+        return false;
+    }
+    let number = |d: &[u8]| d.iter().fold(0u32, |n, b| n * 10 + u32::from(b - b'0'));
+    let (Some(year), Some(month), Some(day)) = (digits(0..4), digits(5..7), digits(8..10)) else {
+        return false;
+    };
+    let (year, month, day) = (number(year), number(month), number(day));
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days).contains(&day)
 }
 
 /// A field that is present and not null (the apiserver drops nulls of non-nullable fields).
@@ -811,6 +867,16 @@ mod tests {
             &CONDITION_REASON,
         ] {
             assert!(Regex::new(p.source).is_ok(), "{}", p.source);
+        }
+    }
+
+    #[test]
+    fn date_times_follow_the_apiserver() {
+        for ok in ["2026-01-01T00:00:00Z", "2026-01-01t00:00:00.123+02:00", "2024-02-29T23:59:59z", "2026-01-01T00:00:00Zt", "2026-01-01T00:00:00X5Z"] {
+            assert!(is_date_time(ok), "{ok}");
+        }
+        for bad in ["2016-12-31T23:59:60Z", "2026-02-29T00:00:00Z", "2026-13-01T00:00:00Z", "2026-01-01T24:00:00Z", "2026-01-01", "yesterday", "2026-01-01T00:00:00", ""] {
+            assert!(!is_date_time(bad), "{bad}");
         }
     }
 
