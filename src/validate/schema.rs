@@ -764,7 +764,11 @@ pub(crate) fn is_date_time(value: &str) -> bool {
 /// `YYYY-MM-DD` with a day that exists in that month (Go's `time.Parse("2006-01-02")`).
 fn is_full_date(date: &str) -> bool {
     let bytes = date.as_bytes();
-    let digits = |range: std::ops::Range<usize>| bytes.get(range).filter(|d| d.iter().all(u8::is_ascii_digit));
+    let digits = |range: std::ops::Range<usize>| {
+        bytes
+            .get(range)
+            .filter(|d| d.iter().all(u8::is_ascii_digit))
+    };
     if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
         return false;
     }
@@ -872,10 +876,25 @@ mod tests {
 
     #[test]
     fn date_times_follow_the_apiserver() {
-        for ok in ["2026-01-01T00:00:00Z", "2026-01-01t00:00:00.123+02:00", "2024-02-29T23:59:59z", "2026-01-01T00:00:00Zt", "2026-01-01T00:00:00X5Z"] {
+        for ok in [
+            "2026-01-01T00:00:00Z",
+            "2026-01-01t00:00:00.123+02:00",
+            "2024-02-29T23:59:59z",
+            "2026-01-01T00:00:00Zt",
+            "2026-01-01T00:00:00X5Z",
+        ] {
             assert!(is_date_time(ok), "{ok}");
         }
-        for bad in ["2016-12-31T23:59:60Z", "2026-02-29T00:00:00Z", "2026-13-01T00:00:00Z", "2026-01-01T24:00:00Z", "2026-01-01", "yesterday", "2026-01-01T00:00:00", ""] {
+        for bad in [
+            "2016-12-31T23:59:60Z",
+            "2026-02-29T00:00:00Z",
+            "2026-13-01T00:00:00Z",
+            "2026-01-01T24:00:00Z",
+            "2026-01-01",
+            "yesterday",
+            "2026-01-01T00:00:00",
+            "",
+        ] {
             assert!(!is_date_time(bad), "{bad}");
         }
     }
