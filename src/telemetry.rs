@@ -32,11 +32,13 @@ const FLUSH_BYTES: usize = 64 * 1024;
 /// Flush at least this often.
 const FLUSH_EVERY: Duration = Duration::from_millis(50);
 
-/// Installs the global subscriber. Request bodies are logged only at `debug`. Keep the guard
+/// Installs the global subscriber. Request bodies are logged only at `debug`; rustls only at
+/// `error` (a client sending an IP address as SNI would otherwise log a warning per handshake).
+/// Keep the guard
 /// alive for as long as the program logs.
 pub fn init(format: LogFormat) -> LogGuard {
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,hyper=warn,rustls=warn"));
+        .unwrap_or_else(|_| EnvFilter::new("info,hyper=warn,rustls=error"));
     let buffer = BatchedStderr::start();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
