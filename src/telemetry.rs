@@ -34,8 +34,7 @@ const FLUSH_EVERY: Duration = Duration::from_millis(50);
 
 /// Installs the global subscriber. Request bodies are logged only at `debug`; rustls only at
 /// `error` (a client sending an IP address as SNI would otherwise log a warning per handshake).
-/// Keep the guard
-/// alive for as long as the program logs.
+/// Keep the guard alive for as long as the program logs.
 pub fn init(format: LogFormat) -> LogGuard {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,hyper=warn,rustls=error"));
