@@ -418,13 +418,10 @@ impl Server {
         make_router: impl FnOnce(Arc<ReloadingCert>) -> Router,
     ) -> Result<Self, ServeError> {
         let (tls_config, cert) = tls::server_config(&config.tls)?;
-        let listener =
-            TcpListener::bind(config.listen)
-                .await
-                .map_err(|source| ServeError::Bind {
-                    addr: config.listen,
-                    source,
-                })?;
+        let listener = listen(config.listen).map_err(|source| ServeError::Bind {
+            addr: config.listen,
+            source,
+        })?;
         Ok(Self {
             listener,
             acceptor: TlsAcceptor::from(tls_config),
@@ -513,6 +510,22 @@ impl Server {
             Err(_) => warn!("shutdown timeout elapsed with connections still open"),
         }
     }
+}
+
+/// Connections the kernel queues while every slot is busy (std's default is 128).
+const ACCEPT_BACKLOG: u32 = 1024;
+
+/// Binds `addr` with `SO_REUSEADDR` (a restarted server can bind at once) and a deep accept
+/// backlog, so that connections beyond `max_connections` wait instead of being dropped.
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(ACCEPT_BACKLOG)
 }
 
 /// One accepted TCP connection and what it needs.
