@@ -9,24 +9,11 @@ use std::time::Duration;
 
 use backendtls_webhook::admission::{Clock, Reviewer};
 use backendtls_webhook::lookup::{BundleCache, ClusterLookup, Lookup, cluster};
-use backendtls_webhook::objects;
+
 use backendtls_webhook::validate::{Settings, Wants};
 use common::fake_apiserver::{FakeApiserver, Kind};
+use common::fixture_objects;
 use serde_json::{Value, json};
-
-/// Every fixture object: the sample policy, its ConfigMap, the Services and the test CA
-/// ConfigMaps.
-fn fixture_objects() -> Vec<Value> {
-    let dirs = [
-        common::fixtures().join("objects"),
-        common::fixtures().join("configmaps"),
-    ];
-    objects::load_paths(&dirs)
-        .expect("fixtures")
-        .into_iter()
-        .map(|d| d.value)
-        .collect()
-}
 
 async fn connect(server: &FakeApiserver, dir: &tempfile::TempDir) -> ClusterLookup {
     let client = cluster::client(Some(&server.kubeconfig(dir.path())))

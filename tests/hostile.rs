@@ -13,19 +13,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use backendtls_webhook::admission::{Clock, Reviewer};
-use backendtls_webhook::certs::{DevCa, Issued};
+use backendtls_webhook::certs::DevCa;
 use backendtls_webhook::lookup::{BundleCache, ClusterLookup, Lookup, MemoryLookup, cluster};
 use backendtls_webhook::objects;
 use backendtls_webhook::server::Limits;
 use backendtls_webhook::validate::Settings;
 use common::fake_apiserver::{FakeApiserver, Kind};
-use common::{Options, SNI, TestServer, fixture, read_response, read_to_close, request};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use common::{
+    Options, SNI, TestServer, fixture, fixture_objects, read_response, read_to_close, request,
+};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
 const ALLOWED: &str = "reviews/policy-v1-allowed.json";
@@ -49,46 +48,6 @@ async fn start(limits: Limits) -> TestServer {
         ..Options::default()
     })
     .await
-}
-
-/// A client configuration trusting the server's CA, for the given TLS versions, offering
-/// HTTP/1.1, with an optional client certificate.
-fn client_config(
-    server: &TestServer,
-    versions: &[&'static rustls::SupportedProtocolVersion],
-    client: Option<&Issued>,
-) -> rustls::ClientConfig {
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(CertificateDer::from_pem_slice(server.ca.cert_pem().as_bytes()).expect("ca pem"))
-        .expect("root");
-    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_protocol_versions(versions)
-    .expect("versions")
-    .with_root_certificates(roots);
-    let mut config = match client {
-        None => builder.with_no_client_auth(),
-        Some(issued) => builder
-            .with_client_auth_cert(
-                vec![CertificateDer::from_pem_slice(issued.cert_pem.as_bytes()).expect("cert")],
-                PrivateKeyDer::from_pem_slice(issued.key_pem.as_bytes()).expect("key"),
-            )
-            .expect("client auth"),
-    };
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    config
-}
-
-async fn connect_tls(
-    server: &TestServer,
-    config: rustls::ClientConfig,
-) -> std::io::Result<TlsStream<TcpStream>> {
-    let tcp = TcpStream::connect(server.addr).await?;
-    TlsConnector::from(Arc::new(config))
-        .connect(ServerName::try_from(SNI).expect("name"), tcp)
-        .await
 }
 
 /// Sends a request and reads the answer; `Err` when the connection fails or is closed first
@@ -200,10 +159,8 @@ async fn tls_1_0_and_1_1_clients_are_refused_with_an_alert() {
 #[tokio::test]
 async fn a_tls_1_2_only_client_is_served() {
     let server = start(Limits::default()).await;
-    let config = client_config(&server, &[&rustls::version::TLS12], None);
-    let mut tls = connect_tls(&server, config)
-        .await
-        .expect("TLS 1.2 handshake");
+    let config = server.client_config(&[&rustls::version::TLS12], None);
+    let mut tls = server.connect_tls(config).await.expect("TLS 1.2 handshake");
     assert_eq!(
         tls.get_ref().1.protocol_version(),
         Some(rustls::ProtocolVersion::TLSv1_2)
@@ -251,8 +208,9 @@ async fn a_client_certificate_from_another_ca_is_refused() {
         // TLS 1.2 fails the handshake itself; in TLS 1.3 the client finishes first and sees
         // the server's alert on its first read.
         let refused = async {
-            let mut tls =
-                connect_tls(&server, client_config(&server, versions, Some(&stranger))).await?;
+            let mut tls = server
+                .connect_tls(server.client_config(versions, Some(&stranger)))
+                .await?;
             try_request(&mut tls).await
         }
         .await;
@@ -261,7 +219,8 @@ async fn a_client_certificate_from_another_ca_is_refused() {
             "{label}: served a client certificate from another CA: {refused:?}"
         );
         // The same client name from the configured CA is served.
-        let mut tls = connect_tls(&server, client_config(&server, versions, Some(&trusted)))
+        let mut tls = server
+            .connect_tls(server.client_config(versions, Some(&trusted)))
             .await
             .expect("handshake with a trusted client certificate");
         let answer = try_request(&mut tls).await.expect("served");
@@ -876,19 +835,6 @@ async fn an_unreachable_or_silent_cluster_api_gets_503_retry_within_the_budget()
         .expect("synced once the lists go through");
     let mut tls = server.connect().await;
     validate_allowed(&mut tls).await;
-}
-
-/// Every fixture object: the sample policy, its ConfigMap, the Services, the CA ConfigMaps.
-fn fixture_objects() -> Vec<Value> {
-    let dirs = [
-        common::fixtures().join("objects"),
-        common::fixtures().join("configmaps"),
-    ];
-    objects::load_paths(&dirs)
-        .expect("fixtures")
-        .into_iter()
-        .map(|d| d.value)
-        .collect()
 }
 
 #[tokio::test]

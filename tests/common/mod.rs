@@ -130,11 +130,24 @@ impl TestServer {
         alpn: &[&[u8]],
         client: Option<&backendtls_webhook::certs::Issued>,
     ) -> std::io::Result<TlsStream<TcpStream>> {
+        let mut config = self.client_config(rustls::DEFAULT_VERSIONS, client);
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        self.connect_tls(config).await
+    }
+
+    /// A client configuration trusting the server's CA, for the given TLS versions, offering
+    /// HTTP/1.1, with an optional client certificate.
+    pub fn client_config(
+        &self,
+        versions: &[&'static rustls::SupportedProtocolVersion],
+        client: Option<&backendtls_webhook::certs::Issued>,
+    ) -> rustls::ClientConfig {
         let mut roots = rustls::RootCertStore::empty();
         roots
             .add(CertificateDer::from_pem_slice(self.ca.cert_pem().as_bytes()).expect("ca pem"))
             .expect("root");
-        let builder = rustls::ClientConfig::builder().with_root_certificates(roots);
+        let builder = rustls::ClientConfig::builder_with_protocol_versions(versions)
+            .with_root_certificates(roots);
         let mut config = match client {
             None => builder.with_no_client_auth(),
             Some(issued) => builder
@@ -144,12 +157,31 @@ impl TestServer {
                 )
                 .expect("client auth"),
         };
-        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        config
+    }
+
+    /// Connects with `config`, sending SNI as the apiserver does.
+    pub async fn connect_tls(
+        &self,
+        config: rustls::ClientConfig,
+    ) -> std::io::Result<TlsStream<TcpStream>> {
         let tcp = TcpStream::connect(self.addr).await?;
         TlsConnector::from(Arc::new(config))
             .connect(ServerName::try_from(SNI).expect("name"), tcp)
             .await
     }
+}
+
+/// Every fixture object: the sample policy, its ConfigMap, the Services and the test CA
+/// ConfigMaps.
+pub fn fixture_objects() -> Vec<serde_json::Value> {
+    let dirs = [fixtures().join("objects"), fixtures().join("configmaps")];
+    objects::load_paths(&dirs)
+        .expect("fixtures")
+        .into_iter()
+        .map(|d| d.value)
+        .collect()
 }
 
 impl TestServer {
