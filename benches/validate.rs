@@ -101,7 +101,46 @@ fn reviews(c: &mut Criterion) {
         });
     }
     group.finish();
+
+    // What `serve` does for a request whose decision it has cached (the load benchmark's
+    // repeated body): decode the envelope, look the decision up, encode the answer.
+    let reviewer = reviewer.with_decision_cache(1024, 30);
+    let mut group = c.benchmark_group("review (decision cached)");
+    for (name, body) in [
+        ("policy", POLICY_REVIEW),
+        ("configmap 3 certs", CONFIG_MAP_REVIEW),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let (decision, review) = runtime
+                    .block_on(reviewer.review(black_box(body), Duration::from_secs(10)))
+                    .expect("answered");
+                (decision.map(|d| d.cached), review.to_json())
+            });
+        });
+    }
+    group.finish();
 }
 
-criterion_group!(benches, policy, bundles, reviews);
+/// The null webhook's whole decode and answer, for comparison with the cached path.
+fn null_webhook(c: &mut Criterion) {
+    #[derive(serde::Deserialize)]
+    struct Review<'a> {
+        #[serde(borrow)]
+        request: Request<'a>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Request<'a> {
+        uid: &'a str,
+    }
+    c.bench_function("null webhook (uid only)", |b| {
+        b.iter(|| {
+            let review: Review<'_> = serde_json::from_slice(black_box(POLICY_REVIEW)).expect("json");
+            let uid = serde_json::to_string(review.request.uid).expect("uid");
+            format!(r#"{{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{{"uid":{uid},"allowed":true}}}}"#)
+        });
+    });
+}
+
+criterion_group!(benches, policy, bundles, reviews, null_webhook);
 criterion_main!(benches);

@@ -7,6 +7,7 @@
 //! Every body that holds a readable `request.uid` gets an AdmissionReview back, even when it
 //! is not a valid request (then `allowed: false`, code 400).
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
@@ -76,26 +77,31 @@ pub struct AdmissionRequest {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ReviewIn<'a> {
-    api_version: Option<String>,
-    kind: Option<String>,
+    #[serde(borrow)]
+    api_version: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    kind: Option<Cow<'a, str>>,
     #[serde(borrow)]
     request: Option<RawRequest<'a>>,
 }
 
-/// `request` with the objects left as raw JSON, borrowed from the body: they are parsed only
-/// when no cached decision applies.
+/// `request` with the strings and the objects borrowed from the body: the objects are parsed
+/// only when no cached decision applies, and nothing is copied until it is needed.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawRequest<'a> {
-    uid: String,
-    kind: GroupVersionKind,
-    #[serde(default)]
-    sub_resource: Option<String>,
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    namespace: String,
-    operation: String,
+    #[serde(borrow)]
+    uid: Cow<'a, str>,
+    #[serde(borrow)]
+    kind: RawKind<'a>,
+    #[serde(default, borrow)]
+    sub_resource: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    name: Cow<'a, str>,
+    #[serde(default, borrow)]
+    namespace: Cow<'a, str>,
+    #[serde(borrow)]
+    operation: Cow<'a, str>,
     #[serde(default, borrow)]
     object: Option<&'a RawValue>,
     #[serde(default, borrow)]
@@ -104,10 +110,21 @@ struct RawRequest<'a> {
     dry_run: Option<bool>,
 }
 
+/// `request.kind`, borrowed.
+#[derive(Deserialize)]
+struct RawKind<'a> {
+    #[serde(default, borrow)]
+    group: Cow<'a, str>,
+    #[serde(default, borrow)]
+    version: Cow<'a, str>,
+    #[serde(default, borrow)]
+    kind: Cow<'a, str>,
+}
+
 impl RawRequest<'_> {
     /// The request with its objects parsed (and pruned).
     fn parse(self) -> Result<AdmissionRequest, BadReview> {
-        let uid = self.uid;
+        let uid = self.uid.into_owned();
         let parse = |raw: Option<&RawValue>, field: &str| -> Result<Option<Value>, BadReview> {
             let Some(raw) = raw else { return Ok(None) };
             let mut deserializer = serde_json::Deserializer::from_str(raw.get());
@@ -118,11 +135,15 @@ impl RawRequest<'_> {
         let old_object = parse(self.old_object, "oldObject")?;
         Ok(AdmissionRequest {
             uid,
-            kind: self.kind,
-            sub_resource: self.sub_resource,
-            name: self.name,
-            namespace: self.namespace,
-            operation: self.operation,
+            kind: GroupVersionKind {
+                group: self.kind.group.into_owned(),
+                version: self.kind.version.into_owned(),
+                kind: self.kind.kind.into_owned(),
+            },
+            sub_resource: self.sub_resource.map(Cow::into_owned),
+            name: self.name.into_owned(),
+            namespace: self.namespace.into_owned(),
+            operation: self.operation.into_owned(),
             object,
             old_object,
             dry_run: self.dry_run,
@@ -235,14 +256,24 @@ pub fn decode(body: &[u8]) -> Result<AdmissionRequest, BadReview> {
 
 /// Decodes the envelope, leaving the objects raw.
 fn decode_raw(body: &[u8]) -> Result<RawRequest<'_>, BadReview> {
-    match serde_json::from_slice::<ReviewIn<'_>>(body) {
+    // Strings borrowed from a `&str` need no UTF-8 check of their own (one pass over the body
+    // is cheaper); a body that is not UTF-8 takes serde_json's byte path and its errors.
+    let decoded = match std::str::from_utf8(body) {
+        Ok(text) => serde_json::from_str::<ReviewIn<'_>>(text),
+        Err(_) => serde_json::from_slice::<ReviewIn<'_>>(body),
+    };
+    match decoded {
         Ok(review) => {
-            let uid = review
-                .request
-                .as_ref()
-                .map(|r| r.uid.clone())
-                .filter(|u| !u.is_empty());
-            check_envelope(review.api_version.as_deref(), review.kind.as_deref(), uid)?;
+            if let Err(mut bad) =
+                check_envelope(review.api_version.as_deref(), review.kind.as_deref(), None)
+            {
+                bad.uid = review
+                    .request
+                    .as_ref()
+                    .map(|r| r.uid.to_string())
+                    .filter(|u| !u.is_empty());
+                return Err(bad);
+            }
             let request = review.request.ok_or_else(|| {
                 BadReview::new(None, "request is missing: expected {\"request\": {...}}")
             })?;
@@ -395,17 +426,17 @@ pub struct Decision {
     pub namespace: String,
     /// Name of the object.
     pub name: String,
-    /// The answer.
-    pub response: AdmissionResponse,
+    /// The answer's [`verdict`](AdmissionResponse::verdict).
+    pub verdict: &'static str,
     /// Whether the answer came from the decision cache.
     pub cached: bool,
 }
 
-impl Decision {
+impl AdmissionResponse {
     /// `allowed`, `denied` or `error` (a denial that is not a validation verdict: a bad
     /// request or a failed lookup), for logs and metrics.
     pub fn verdict(&self) -> &'static str {
-        match &self.response.status {
+        match &self.status {
             None => "allowed",
             Some(status) if status.code == Some(422) => "denied",
             Some(_) => "error",
@@ -453,7 +484,11 @@ impl Reviewer {
     }
 
     /// Answers a decoded request; lookups give up after `budget`.
-    pub async fn decide(&self, request: &AdmissionRequest, budget: Duration) -> Decision {
+    pub async fn decide(
+        &self,
+        request: &AdmissionRequest,
+        budget: Duration,
+    ) -> (Decision, AdmissionResponse) {
         let now = self.clock.now();
         let kind = &request.kind;
         let operation = request.operation.parse::<Operation>();
@@ -483,14 +518,15 @@ impl Reviewer {
                 warnings: Vec::new(),
             },
         };
-        Decision {
+        let decision = Decision {
             subject,
             operation: request.operation.parse().ok(),
             namespace: request.namespace.clone(),
             name: request.name.clone(),
-            response,
+            verdict: response.verdict(),
             cached: false,
-        }
+        };
+        (decision, response)
     }
 
     /// Decodes and answers a body: `Ok` with the AdmissionReview to send, or `Err` when no
@@ -505,10 +541,7 @@ impl Reviewer {
             Err(bad) => Err(bad),
         };
         match answer {
-            Ok(decision) => {
-                let review = AdmissionReview::new(decision.response.clone());
-                Ok((Some(decision), review))
-            }
+            Ok((decision, response)) => Ok((Some(decision), AdmissionReview::new(response))),
             Err(bad) => match bad.to_review() {
                 Some(review) => Ok((None, review)),
                 None => Err(bad),
@@ -520,38 +553,40 @@ impl Reviewer {
         &self,
         raw: RawRequest<'_>,
         budget: Duration,
-    ) -> Result<Decision, BadReview> {
+    ) -> Result<(Decision, AdmissionResponse), BadReview> {
         if !self.decisions.enabled() {
             return Ok(self.decide(&raw.parse()?, budget).await);
         }
         let now = self.clock.now();
         let key = DecisionCache::key(&raw.cache_parts(), self.lookup.generation());
         if let Some(verdict) = self.decisions.get(&key, now) {
-            return Ok(Decision {
+            let response = AdmissionResponse {
+                uid: raw.uid.into_owned(),
+                allowed: verdict.allowed,
+                status: verdict.status.clone(),
+                warnings: verdict.warnings.clone(),
+            };
+            let decision = Decision {
                 subject: verdict.subject,
                 operation: raw.operation.parse().ok(),
-                namespace: raw.namespace,
-                name: raw.name,
-                response: AdmissionResponse {
-                    uid: raw.uid,
-                    allowed: verdict.allowed,
-                    status: verdict.status.clone(),
-                    warnings: verdict.warnings.clone(),
-                },
+                namespace: raw.namespace.into_owned(),
+                name: raw.name.into_owned(),
+                verdict: response.verdict(),
                 cached: true,
-            });
+            };
+            return Ok((decision, response));
         }
-        let decision = self.decide(&raw.parse()?, budget).await;
-        if decision.verdict() != "error" {
+        let (decision, response) = self.decide(&raw.parse()?, budget).await;
+        if decision.verdict != "error" {
             let verdict = decisions::Verdict {
                 subject: decision.subject,
-                allowed: decision.response.allowed,
-                status: decision.response.status.clone(),
-                warnings: decision.response.warnings.clone(),
+                allowed: response.allowed,
+                status: response.status.clone(),
+                warnings: response.warnings.clone(),
             };
             self.decisions.put(key, verdict, now);
         }
-        Ok(decision)
+        Ok((decision, response))
     }
 
     async fn policy(

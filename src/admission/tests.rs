@@ -485,3 +485,67 @@ async fn failed_lookups_are_not_cached() {
         );
     }
 }
+
+#[tokio::test]
+async fn escaped_strings_in_the_envelope_are_decoded() {
+    // The envelope's strings are borrowed from the body unless they hold escapes; both read
+    // the same. Here the name and namespace are spelled with \u escapes.
+    let body = review_body(
+        policy_kind(),
+        "CREATE",
+        policy_object("10.0.0.7"),
+        Value::Null,
+    );
+    let text = String::from_utf8(body)
+        .expect("utf-8")
+        .replace(r#""namespace":"shop""#, r#""namespace":"sh\u006fp""#)
+        .replace(r#""uid":"0d3c5e4a-1""#, r#""uid":"0d3c5e4a\u002d1""#);
+    assert!(text.contains(r"sh\u006fp"), "the namespace is escaped");
+    let (decision, review) = reviewer()
+        .review(text.as_bytes(), BUDGET)
+        .await
+        .expect("answered");
+    let decision = decision.expect("decided");
+    assert_eq!(decision.namespace, "shop");
+    assert_eq!(decision.verdict, "denied");
+    assert_eq!(review.response.uid, "0d3c5e4a-1");
+}
+
+#[tokio::test]
+async fn bodies_that_are_not_utf8_are_read_where_possible() {
+    let body = review_body(
+        policy_kind(),
+        "CREATE",
+        policy_object("payments-backend.shop.svc"),
+        Value::Null,
+    );
+    // Invalid UTF-8 in a field the webhook skips (userInfo): still answered, as before.
+    let skipped = String::from_utf8(body.clone())
+        .expect("utf-8")
+        .replacen("alice", "al\u{1}ce", 1)
+        .into_bytes()
+        .into_iter()
+        .map(|b| if b == 1 { 0xff } else { b })
+        .collect::<Vec<u8>>();
+    assert!(std::str::from_utf8(&skipped).is_err());
+    let answer = answer(&reviewer(), &skipped).await;
+    assert_eq!(answer["response"]["allowed"], json!(true), "{answer}");
+    // Invalid UTF-8 in the uid: no uid can be read, so a 400 that says where.
+    let broken = String::from_utf8(body)
+        .expect("utf-8")
+        .replacen("0d3c5e4a-1", "0d3c5e4a\u{1}1", 1)
+        .into_bytes()
+        .into_iter()
+        .map(|b| if b == 1 { 0xff } else { b })
+        .collect::<Vec<u8>>();
+    let err = reviewer()
+        .review(&broken, BUDGET)
+        .await
+        .expect_err("no readable uid");
+    assert!(
+        err.message
+            .starts_with("body is not JSON: invalid unicode code point at line 1 column "),
+        "{}",
+        err.message
+    );
+}

@@ -262,20 +262,21 @@ async fn validate_handler(State(state): State<Arc<AppState>>, request: Request) 
     debug!(body = %String::from_utf8_lossy(&body), "request body");
     match state.reviewer.review(&body, budget).await {
         Ok((decision, review)) => {
-            let seconds = started.elapsed().as_secs_f64();
+            let elapsed = started.elapsed();
+            let seconds = elapsed.as_secs_f64();
             match &decision {
                 Some(decision) => {
-                    let verdict = decision.verdict();
+                    let verdict = decision.verdict;
                     info!(
-                        uid = decision.response.uid.as_str(),
+                        uid = review.response.uid.as_str(),
                         kind = decision.subject.label(),
                         namespace = decision.namespace.as_str(),
                         name = decision.name.as_str(),
                         operation = decision.operation.map_or("unknown", |o| o.as_str()),
                         verdict,
-                        warnings = decision.response.warnings.len(),
+                        warnings = review.response.warnings.len(),
                         cached = decision.cached,
-                        latency_us = started.elapsed().as_micros() as u64,
+                        latency_us = elapsed.as_micros() as u64,
                         "decision"
                     );
                     state.metrics.observe(
