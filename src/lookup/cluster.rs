@@ -520,7 +520,9 @@ fn watch_config(page_size: u32) -> watcher::Config {
 
 async fn watch_config_maps(client: Client, shared: Arc<Shared>, bundles: Arc<BundleCache>) {
     let api: Api<CaConfigMap> = Api::all(client);
-    let stream = watcher::watcher(api, watch_config(500)).default_backoff();
+    // Pages of 100: each page's body (ConfigMaps carry up to 1 MiB each, typically kilobytes)
+    // is read whole before its objects are decoded, so the page size bounds that buffer.
+    let stream = watcher::watcher(api, watch_config(100)).default_backoff();
     let convert = move |cm: &CaConfigMap| {
         let entry = ConfigMapEntry {
             ca_crt: cm.ca_crt.as_deref().map(|text| bundles.get(text)),
