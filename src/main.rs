@@ -17,15 +17,18 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 /// mimalloc returns freed memory to the OS only a while after it is freed (1 s by default in
 /// v3), and then only when the thread that owns it allocates again. The watch caches' initial
-/// lists (pages of ConfigMaps, megabytes each, read and freed on different threads) would then
-/// stay resident: 80-107 MiB instead of about 40 with 5,000 ConfigMaps of 10 KiB
-/// (`make bench-memory`). Purging at once costs the request path nothing measurable
-/// (`make bench-load`). `MIMALLOC_PURGE_DELAY` still overrides it.
+/// lists (pages of ConfigMaps, read and freed on different threads) then stayed resident:
+/// 80-107 MiB with 5,000 ConfigMaps of 10 KiB (`make bench-memory`). 10 ms (mimalloc v2's
+/// default) gives 57-62 MiB; 0 would give about 45 MiB but costs some 800 madvise calls and
+/// 4,500 page faults a second under request load, 10 ms a few. `MIMALLOC_PURGE_DELAY` still
+/// overrides it.
+const PURGE_DELAY_MS: std::ffi::c_long = 10;
+
 fn tune_allocator() {
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
         // SAFETY: called first thing in main, before any other thread exists (the call is not
         // thread-safe); it sets a plain integer option.
-        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS) };
     }
 }
 

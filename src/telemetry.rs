@@ -29,6 +29,8 @@ pub enum LogFormat {
 
 /// Flush when this much is buffered.
 const FLUSH_BYTES: usize = 64 * 1024;
+/// Room for a full batch and the lines that arrive while it is being handed over.
+const BUFFER_CAPACITY: usize = 2 * FLUSH_BYTES;
 /// Flush at least this often.
 const FLUSH_EVERY: Duration = Duration::from_millis(50);
 
@@ -220,13 +222,21 @@ struct BatchedStderr(Arc<Shared>, bool);
 
 impl BatchedStderr {
     fn start() -> Self {
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared {
+            buffer: Mutex::new(Vec::with_capacity(BUFFER_CAPACITY)),
+            wake: Condvar::new(),
+        });
         let flusher = Arc::clone(&shared);
         let started = std::thread::Builder::new()
             .name("log-flush".to_owned())
             .spawn(move || {
+                // Two buffers swapped in turn, so that logging allocates nothing once they have
+                // grown: a buffer taken and freed here, on another thread than the one that
+                // grew it, would be reallocated and copied as it grew again, and its memory
+                // handed back to the OS and faulted in again.
+                let mut pending = Vec::with_capacity(BUFFER_CAPACITY);
                 loop {
-                    let pending = {
+                    {
                         let guard = flusher
                             .buffer
                             .lock()
@@ -235,9 +245,14 @@ impl BatchedStderr {
                             .wake
                             .wait_timeout_while(guard, FLUSH_EVERY, |b| b.len() < FLUSH_BYTES)
                             .unwrap_or_else(PoisonError::into_inner);
-                        std::mem::take(&mut *guard)
-                    };
+                        std::mem::swap(&mut *guard, &mut pending);
+                    }
                     write_out(&pending);
+                    pending.clear();
+                    if pending.capacity() > 4 * BUFFER_CAPACITY {
+                        // After a burst of huge lines (debug bodies): do not keep it all.
+                        pending.shrink_to(BUFFER_CAPACITY);
+                    }
                 }
             })
             .is_ok();
