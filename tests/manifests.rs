@@ -162,7 +162,7 @@ fn deployment_runs_two_locked_down_replicas() {
     assert_eq!(
         container["resources"],
         json!({
-            "requests": {"cpu": "50m", "memory": "32Mi"},
+            "requests": {"cpu": "50m", "memory": "64Mi"},
             "limits": {"cpu": "500m", "memory": "128Mi"},
         })
     );
