@@ -11,7 +11,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::sync::OnceLock;
 
 use backendtls_webhook::validate::schema::{self, Format, ListType, Schema};
 use backendtls_webhook::validate::{
@@ -19,10 +18,7 @@ use backendtls_webhook::validate::{
     Snapshot, cel,
 };
 use regex::Regex;
-use serde::Deserialize;
 use serde_json::{Value, json};
-
-const FACTS: &str = include_str!("fixtures/crd-facts.json");
 
 /// The Gateway API release the webhook implements.
 const BASELINE: &str = "v1.6.1";
@@ -36,109 +32,24 @@ const SAN_URI: &str = "spiffe://cluster.local/ns/shop/sa/backend";
 // ---------------------------------------------------------------------------------------------
 // The facts file
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct Facts {
-    generated_from: Vec<Source>,
-    crds: Vec<Crd>,
-}
+#[path = "common/crd_facts.rs"]
+mod crd_facts_model;
 
-#[derive(Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct Source {
-    file: String,
-    bundle_version: String,
-    channel: String,
-}
+use crd_facts_model::{Node, Rule, Source, Version, facts};
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct Crd {
-    file: String,
-    bundle_version: String,
-    channel: String,
-    versions: Vec<Version>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct Version {
-    name: String,
-    served: bool,
-    // Declared so that the file parses strictly; no test reads them.
-    #[allow(dead_code)]
-    storage: bool,
-    #[allow(dead_code)]
-    deprecated: bool,
-    #[allow(dead_code)]
-    deprecation_warning: Option<String>,
-    nodes: Vec<Node>,
-    rules: Vec<Rule>,
-}
-
-/// One schema node. Unknown keys fail to parse: every fact must be handled here.
-#[derive(Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct Node {
-    path: String,
-    #[serde(rename = "type")]
-    type_: Option<String>,
-    format: Option<String>,
-    required: bool,
-    min_length: Option<usize>,
-    max_length: Option<usize>,
-    pattern: Option<String>,
-    #[serde(rename = "enum")]
-    enum_values: Option<Vec<String>>,
-    min_items: Option<usize>,
-    max_items: Option<usize>,
-    max_properties: Option<usize>,
-    minimum: Option<i64>,
-    maximum: Option<i64>,
-    /// Compared across CRD versions, not with the webhook (which does not default).
-    default: Option<Value>,
-    #[serde(rename = "x-kubernetes-list-type")]
-    list_type: Option<String>,
-    #[serde(rename = "x-kubernetes-list-map-keys")]
-    list_map_keys: Option<Vec<String>>,
-    #[serde(default)]
-    other_keywords: Vec<String>,
-}
-
-#[derive(Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct Rule {
-    path: String,
-    rule: String,
-    message: Option<String>,
-    message_expression: Option<String>,
-    reason: Option<String>,
-    field_path: Option<String>,
-    optional_old_self: Option<bool>,
-    #[serde(default)]
-    other_keywords: Vec<String>,
-}
-
-fn facts() -> &'static Facts {
-    static FACTS_CELL: OnceLock<Facts> = OnceLock::new();
-    FACTS_CELL.get_or_init(|| {
-        let facts: Facts = serde_json::from_str(FACTS)
-            .expect("tests/fixtures/crd-facts.json parses (run `make crds`)");
-        let sources: Vec<Source> = facts
-            .crds
-            .iter()
-            .map(|c| Source {
-                file: c.file.clone(),
-                bundle_version: c.bundle_version.clone(),
-                channel: c.channel.clone(),
-            })
-            .collect();
-        assert_eq!(
-            facts.generated_from, sources,
-            "generatedFrom must list the CRDs in order"
-        );
-        facts
-    })
+#[test]
+fn generated_from_lists_the_crds_in_order() {
+    let sources: Vec<Source> = facts()
+        .crds
+        .iter()
+        .map(|c| Source {
+            file: c.file.clone(),
+            bundle_version: c.bundle_version.clone(),
+            channel: c.channel.clone(),
+        })
+        .collect();
+    assert_eq!(facts().generated_from, sources);
+    assert!(!sources.is_empty(), "the facts list CRDs");
 }
 
 /// Every version of every baseline CRD, labelled `channel/version`.
@@ -158,12 +69,7 @@ fn baseline() -> Vec<(String, &'static Version)> {
 /// The version the behaviour tests are generated from: `v1` of the baseline standard CRD
 /// (the parity test checks that the other baseline versions are identical).
 fn target() -> &'static Version {
-    facts()
-        .crds
-        .iter()
-        .find(|crd| crd.bundle_version == BASELINE && crd.channel == "standard")
-        .and_then(|crd| crd.versions.iter().find(|v| v.name == "v1"))
-        .expect("the facts include v1 of the v1.6.1 standard CRD")
+    facts().crd(BASELINE, "standard").version("v1")
 }
 
 fn target_node(path: &str) -> &'static Node {

@@ -69,10 +69,7 @@ use backendtls_webhook::validate::{
     Snapshot,
 };
 use regex::Regex;
-use serde::Deserialize;
 use serde_json::{Map, Value, json};
-
-const FACTS: &str = include_str!("fixtures/crd-facts.json");
 
 /// The Gateway API release the webhook implements.
 const BASELINE: &str = "v1.6.1";
@@ -85,71 +82,10 @@ const DEFAULT_SEED: u64 = 0x0b7e_5eed_2026_0601;
 // =============================================================================================
 // The facts file
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Facts {
-    crds: Vec<Crd>,
-}
+#[path = "common/crd_facts.rs"]
+mod crd_facts_model;
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Crd {
-    bundle_version: String,
-    channel: String,
-    versions: Vec<FactsVersion>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct FactsVersion {
-    name: String,
-    nodes: Vec<FactsNode>,
-    rules: Vec<FactsRule>,
-}
-
-/// One schema node. Unknown keys fail to parse: the oracle must model every fact.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct FactsNode {
-    path: String,
-    #[serde(rename = "type")]
-    type_: Option<String>,
-    format: Option<String>,
-    required: bool,
-    min_length: Option<usize>,
-    max_length: Option<usize>,
-    pattern: Option<String>,
-    #[serde(rename = "enum")]
-    enum_values: Option<Vec<String>>,
-    min_items: Option<usize>,
-    max_items: Option<usize>,
-    max_properties: Option<usize>,
-    minimum: Option<i64>,
-    maximum: Option<i64>,
-    /// Only `status.ancestors[*].ancestorRef` fields have defaults; `status` is dropped.
-    #[allow(dead_code)]
-    default: Option<Value>,
-    #[serde(rename = "x-kubernetes-list-type")]
-    list_type: Option<String>,
-    #[serde(rename = "x-kubernetes-list-map-keys")]
-    list_map_keys: Option<Vec<String>>,
-    #[serde(default)]
-    other_keywords: Vec<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct FactsRule {
-    path: String,
-    rule: String,
-    message: Option<String>,
-    message_expression: Option<String>,
-    reason: Option<String>,
-    field_path: Option<String>,
-    optional_old_self: Option<bool>,
-    #[serde(default)]
-    other_keywords: Vec<String>,
-}
+use crd_facts_model::Version as FactsVersion;
 
 // =============================================================================================
 // The oracle
@@ -623,12 +559,7 @@ impl Oracle {
     fn get() -> &'static Oracle {
         static ORACLE: OnceLock<Oracle> = OnceLock::new();
         ORACLE.get_or_init(|| {
-            let facts: Facts = serde_json::from_str(FACTS).expect("the facts parse");
-            let crd = facts
-                .crds
-                .iter()
-                .find(|c| c.bundle_version == BASELINE && c.channel == "standard")
-                .expect("the baseline standard CRD is in the facts");
+            let crd = crd_facts_model::facts().crd(BASELINE, "standard");
             let versions = crd
                 .versions
                 .iter()

@@ -27,7 +27,6 @@ use backendtls_webhook::validate::{
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
 use regex::Regex;
-use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 /// 2026-06-01T00:00:00Z: the fixture certificates' reference instant.
@@ -725,67 +724,26 @@ fn valid_policy() -> BoxedStrategy<(Value, Settings)> {
 // The valid strategy checked against the CRD facts (types, required fields, lengths, patterns,
 // enums, counts, no unknown fields; the CEL rules hold by construction)
 
-#[derive(Deserialize)]
-struct Facts {
-    crds: Vec<Crd>,
-}
+#[path = "common/crd_facts.rs"]
+mod crd_facts_model;
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Crd {
-    bundle_version: String,
-    channel: String,
-    versions: Vec<FactsVersion>,
-}
-
-#[derive(Deserialize)]
-struct FactsVersion {
-    name: String,
-    nodes: Vec<FactsNode>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct FactsNode {
-    path: String,
-    #[serde(rename = "type")]
-    type_: String,
-    required: bool,
-    min_length: Option<usize>,
-    max_length: Option<usize>,
-    pattern: Option<String>,
-    #[serde(rename = "enum")]
-    enum_values: Option<Vec<String>>,
-    min_items: Option<usize>,
-    max_items: Option<usize>,
-    max_properties: Option<usize>,
-}
-
-static NODES: LazyLock<HashMap<String, (FactsNode, Option<Regex>)>> = LazyLock::new(|| {
-    let facts: Facts =
-        serde_json::from_str(include_str!("fixtures/crd-facts.json")).expect("the facts parse");
-    let crd = facts
-        .crds
-        .into_iter()
-        .find(|c| c.bundle_version == "v1.6.1" && c.channel == "standard")
-        .expect("the v1.6.1 standard CRD");
-    let version = crd
-        .versions
-        .into_iter()
-        .find(|v| v.name == "v1")
-        .expect("v1");
-    version
-        .nodes
-        .into_iter()
-        .map(|n| {
-            let regex = n
-                .pattern
-                .as_deref()
-                .map(|p| Regex::new(p).expect("compiles"));
-            (n.path.clone(), (n, regex))
-        })
-        .collect()
-});
+/// The nodes of `v1` of the v1.6.1 standard CRD by path, with their compiled patterns.
+static NODES: LazyLock<HashMap<&'static str, (&'static crd_facts_model::Node, Option<Regex>)>> =
+    LazyLock::new(|| {
+        crd_facts_model::facts()
+            .crd("v1.6.1", "standard")
+            .version("v1")
+            .nodes
+            .iter()
+            .map(|n| {
+                let regex = n
+                    .pattern
+                    .as_deref()
+                    .map(|p| Regex::new(p).expect("compiles"));
+                (n.path.as_str(), (n, regex))
+            })
+            .collect()
+    });
 
 /// How `value` (at facts path `at`) breaks the facts.
 fn facts_violations(value: &Value, at: &str, out: &mut Vec<String>) {
@@ -800,7 +758,9 @@ fn facts_violations(value: &Value, at: &str, out: &mut Vec<String>) {
             format!("{at}.{name}")
         }
     };
-    match (node.type_.as_str(), value) {
+    // Every node of the facts has a type; "untyped" would match no value.
+    let type_ = node.type_.as_deref().unwrap_or("untyped");
+    match (type_, value) {
         ("string", Value::String(s)) => {
             let n = s.chars().count();
             if node.min_length.is_some_and(|min| n < min)
@@ -826,7 +786,7 @@ fn facts_violations(value: &Value, at: &str, out: &mut Vec<String>) {
                 out.push(format!("{at}: {} properties", map.len()));
             }
             let items = format!("{at}[*]");
-            if NODES.contains_key(&items) {
+            if NODES.contains_key(items.as_str()) {
                 for item in map.values() {
                     facts_violations(item, &items, out);
                 }
@@ -848,7 +808,7 @@ fn facts_violations(value: &Value, at: &str, out: &mut Vec<String>) {
                 }
             }
         }
-        _ => out.push(format!("{at}: not of type {}", node.type_)),
+        _ => out.push(format!("{at}: not of type {type_}")),
     }
 }
 
