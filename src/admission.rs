@@ -31,46 +31,37 @@ const MESSAGE_ERRORS: usize = 32;
 const MAX_ITEMS: usize = 256;
 
 /// `{group, version, kind}` of `request.kind`.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct GroupVersionKind {
     /// API group (`""` for core).
-    #[serde(default)]
     pub group: String,
     /// Version.
-    #[serde(default)]
     pub version: String,
     /// Kind.
-    #[serde(default)]
     pub kind: String,
 }
 
 /// The fields of `request` this webhook reads; the rest (userInfo, options, …) are skipped.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// Decoded through [`RawRequest`], which leaves the objects raw until they are needed.
+#[derive(Clone, Debug)]
 pub struct AdmissionRequest {
     /// Echoed in the response.
     pub uid: String,
     /// What is being reviewed (after any version conversion).
     pub kind: GroupVersionKind,
     /// `status` for the status subresource.
-    #[serde(default)]
     pub sub_resource: Option<String>,
     /// Object name (may be empty on CREATE with generateName).
-    #[serde(default)]
     pub name: String,
     /// Namespace.
-    #[serde(default)]
     pub namespace: String,
     /// `CREATE`, `UPDATE`, `DELETE` or `CONNECT`.
     pub operation: String,
     /// The new object (null for DELETE), without the metadata and data no rule reads.
-    #[serde(default, deserialize_with = "prune::object")]
     pub object: Option<Value>,
     /// The stored object (UPDATE, DELETE), pruned likewise.
-    #[serde(default, deserialize_with = "prune::object")]
     pub old_object: Option<Value>,
     /// Whether this is a dry run.
-    #[serde(default)]
     pub dry_run: Option<bool>,
 }
 
@@ -264,15 +255,15 @@ fn decode_raw(body: &[u8]) -> Result<RawRequest<'_>, BadReview> {
     };
     match decoded {
         Ok(review) => {
-            if let Err(mut bad) =
-                check_envelope(review.api_version.as_deref(), review.kind.as_deref(), None)
+            if let Err(message) =
+                check_envelope(review.api_version.as_deref(), review.kind.as_deref())
             {
-                bad.uid = review
+                let uid = review
                     .request
                     .as_ref()
                     .map(|r| r.uid.to_string())
                     .filter(|u| !u.is_empty());
-                return Err(bad);
+                return Err(BadReview::new(uid, message));
             }
             let request = review.request.ok_or_else(|| {
                 BadReview::new(None, "request is missing: expected {\"request\": {...}}")
@@ -286,19 +277,13 @@ fn decode_raw(body: &[u8]) -> Result<RawRequest<'_>, BadReview> {
     }
 }
 
-fn check_envelope(
-    api_version: Option<&str>,
-    kind: Option<&str>,
-    uid: Option<String>,
-) -> Result<(), BadReview> {
+/// Why an envelope is not an `admission.k8s.io/v1` AdmissionReview, if it is not.
+fn check_envelope(api_version: Option<&str>, kind: Option<&str>) -> Result<(), String> {
     if kind != Some(REVIEW_KIND) || api_version != Some(API_VERSION) {
-        return Err(BadReview::new(
-            uid,
-            format!(
-                "expected apiVersion {API_VERSION:?} and kind {REVIEW_KIND:?}, got {:?} and {:?} (register the webhook with admissionReviewVersions: [v1])",
-                api_version.unwrap_or(""),
-                kind.unwrap_or("")
-            ),
+        return Err(format!(
+            "expected apiVersion {API_VERSION:?} and kind {REVIEW_KIND:?}, got {:?} and {:?} (register the webhook with admissionReviewVersions: [v1])",
+            api_version.unwrap_or(""),
+            kind.unwrap_or("")
         ));
     }
     Ok(())
@@ -483,15 +468,17 @@ impl Reviewer {
         &self.lookup
     }
 
-    /// Answers a decoded request; lookups give up after `budget`.
-    pub async fn decide(
+    /// Answers a decoded request at `now` (the reviewer's clock); lookups give up after
+    /// `budget`.
+    async fn decide(
         &self,
         request: &AdmissionRequest,
         budget: Duration,
+        now: i64,
     ) -> (Decision, AdmissionResponse) {
-        let now = self.clock.now();
         let kind = &request.kind;
         let operation = request.operation.parse::<Operation>();
+        let known_operation = operation.as_ref().ok().copied();
         let (subject, result) = if kind.group == validate::GROUP && kind.kind == validate::KIND {
             (
                 Subject::Policy,
@@ -520,7 +507,7 @@ impl Reviewer {
         };
         let decision = Decision {
             subject,
-            operation: request.operation.parse().ok(),
+            operation: known_operation,
             namespace: request.namespace.clone(),
             name: request.name.clone(),
             verdict: response.verdict(),
@@ -555,11 +542,12 @@ impl Reviewer {
         budget: Duration,
     ) -> Result<(Decision, AdmissionResponse), BadReview> {
         if !self.decisions.enabled() {
-            return Ok(self.decide(&raw.parse()?, budget).await);
+            return Ok(self.decide(&raw.parse()?, budget, self.clock.now()).await);
         }
         let now = self.clock.now();
-        let key = DecisionCache::key(&raw.cache_parts(), self.lookup.generation());
-        if let Some(verdict) = self.decisions.get(&key, now) {
+        let generation = self.lookup.generation();
+        let parts = raw.cache_parts();
+        if let Some(verdict) = self.decisions.get(&parts, generation, now) {
             let response = AdmissionResponse {
                 uid: raw.uid.into_owned(),
                 allowed: verdict.allowed,
@@ -576,7 +564,8 @@ impl Reviewer {
             };
             return Ok((decision, response));
         }
-        let (decision, response) = self.decide(&raw.parse()?, budget).await;
+        let key = self.decisions.key(&parts, generation);
+        let (decision, response) = self.decide(&raw.parse()?, budget, now).await;
         if decision.verdict != "error" {
             let verdict = decisions::Verdict {
                 subject: decision.subject,

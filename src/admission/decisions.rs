@@ -9,11 +9,13 @@
 //! the clock has not moved on much (certificate expiry is time-dependent: entries live for a
 //! short TTL).
 //!
-//! Keys are the full bytes, not a digest, so two different requests can never share an answer.
+//! Entries keep the full key bytes and every hit compares them, so two different requests can
+//! never share an answer; lookups hash the request's parts in place and copy nothing.
 //! Only verdicts are cached (allowed or denied on validation grounds); errors such as a failed
 //! lookup are not. The cache is bounded and cleared when full.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
@@ -30,13 +32,24 @@ pub(crate) struct Verdict {
 }
 
 struct Entry {
+    /// The full key, compared on every hit: a hash match alone is not enough.
+    key: Box<[u8]>,
     verdict: Arc<Verdict>,
     at: i64,
 }
 
-/// Decisions by request content.
+/// A request's key: its parts joined, and their hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Key {
+    hash: u64,
+    bytes: Box<[u8]>,
+}
+
+/// Decisions by request content, indexed by the hash of the key (one entry per hash: a rare
+/// collision replaces the older entry).
 pub(crate) struct DecisionCache {
-    entries: Mutex<HashMap<Box<[u8]>, Entry, foldhash::fast::RandomState>>,
+    entries: Mutex<HashMap<u64, Entry, foldhash::fast::RandomState>>,
+    hasher: foldhash::fast::RandomState,
     capacity: usize,
     ttl_secs: i64,
 }
@@ -49,32 +62,50 @@ impl DecisionCache {
     pub fn new(capacity: usize, ttl_secs: i64) -> Self {
         Self {
             entries: Mutex::new(HashMap::default()),
+            hasher: foldhash::fast::RandomState::default(),
             capacity,
             ttl_secs,
         }
     }
 
-    /// Builds the key of a request from its parts.
-    pub fn key(parts: &[&[u8]], generation: u64) -> Box<[u8]> {
-        let length = parts.iter().map(|p| p.len() + 1).sum::<usize>() + 8;
-        let mut key = Vec::with_capacity(length);
+    /// Hashes a request's parts without joining them.
+    fn hash(&self, parts: &[&[u8]], generation: u64) -> u64 {
+        let mut hasher = self.hasher.build_hasher();
         for part in parts {
-            key.extend_from_slice(part);
-            key.push(SEPARATOR);
+            hasher.write(part);
+            hasher.write_u8(SEPARATOR);
         }
-        key.extend_from_slice(&generation.to_le_bytes());
-        key.into_boxed_slice()
+        hasher.write_u64(generation);
+        hasher.finish()
     }
 
-    /// A fresh cached verdict for `key`, if any.
-    pub fn get(&self, key: &[u8], now: i64) -> Option<Arc<Verdict>> {
+    /// The key of a request, to [`put`](Self::put) its verdict.
+    pub fn key(&self, parts: &[&[u8]], generation: u64) -> Key {
+        let length = parts.iter().map(|p| p.len() + 1).sum::<usize>() + 8;
+        let mut bytes = Vec::with_capacity(length);
+        for part in parts {
+            bytes.extend_from_slice(part);
+            bytes.push(SEPARATOR);
+        }
+        bytes.extend_from_slice(&generation.to_le_bytes());
+        Key {
+            hash: self.hash(parts, generation),
+            bytes: bytes.into_boxed_slice(),
+        }
+    }
+
+    /// A fresh cached verdict for the request with these parts, if any. Nothing is copied:
+    /// the parts are hashed and compared in place.
+    pub fn get(&self, parts: &[&[u8]], generation: u64, now: i64) -> Option<Arc<Verdict>> {
+        let hash = self.hash(parts, generation);
         let entries = self.lock();
-        let entry = entries.get(key)?;
-        (now.saturating_sub(entry.at) < self.ttl_secs).then(|| Arc::clone(&entry.verdict))
+        let entry = entries.get(&hash)?;
+        let fresh = now.saturating_sub(entry.at) < self.ttl_secs;
+        (fresh && same_key(&entry.key, parts, generation)).then(|| Arc::clone(&entry.verdict))
     }
 
     /// Remembers a verdict.
-    pub fn put(&self, key: Box<[u8]>, verdict: Verdict, now: i64) {
+    pub fn put(&self, key: Key, verdict: Verdict, now: i64) {
         if self.capacity == 0 {
             return;
         }
@@ -83,8 +114,9 @@ impl DecisionCache {
             entries.clear();
         }
         entries.insert(
-            key,
+            key.hash,
             Entry {
+                key: key.bytes,
                 verdict: Arc::new(verdict),
                 at: now,
             },
@@ -96,12 +128,25 @@ impl DecisionCache {
         self.capacity > 0
     }
 
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<Box<[u8]>, Entry, foldhash::fast::RandomState>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Entry, foldhash::fast::RandomState>> {
         // Entries are inserted whole, so a poisoned map is still consistent.
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// Whether `stored` is the key [`DecisionCache::key`] builds from these parts.
+fn same_key(stored: &[u8], parts: &[&[u8]], generation: u64) -> bool {
+    let mut rest = stored;
+    for part in parts {
+        let Some(after) = rest.strip_prefix(*part) else {
+            return false;
+        };
+        let Some((&SEPARATOR, after)) = after.split_first() else {
+            return false;
+        };
+        rest = after;
+    }
+    rest == generation.to_le_bytes()
 }
 
 #[cfg(test)]
@@ -119,32 +164,39 @@ mod tests {
 
     #[test]
     fn keys_separate_parts_and_generations() {
-        assert_ne!(
-            DecisionCache::key(&[b"ab", b"c"], 0),
-            DecisionCache::key(&[b"a", b"bc"], 0)
-        );
-        assert_ne!(
-            DecisionCache::key(&[b"a"], 0),
-            DecisionCache::key(&[b"a"], 1)
-        );
-        assert_eq!(
-            DecisionCache::key(&[b"a", b""], 2),
-            DecisionCache::key(&[b"a", b""], 2)
-        );
+        let cache = DecisionCache::new(8, 30);
+        assert_ne!(cache.key(&[b"ab", b"c"], 0), cache.key(&[b"a", b"bc"], 0));
+        assert_ne!(cache.key(&[b"a"], 0), cache.key(&[b"a"], 1));
+        assert_eq!(cache.key(&[b"a", b""], 2), cache.key(&[b"a", b""], 2));
+        // Lookups compare the parts with the stored key, not only the hash.
+        cache.put(cache.key(&[b"ab", b"c"], 0), verdict(), 0);
+        assert!(cache.get(&[b"ab", b"c"], 0, 0).is_some());
+        assert!(cache.get(&[b"a", b"bc"], 0, 0).is_none());
+        assert!(cache.get(&[b"ab", b"c"], 1, 0).is_none());
+        assert!(cache.get(&[b"ab"], 0, 0).is_none());
+    }
+
+    #[test]
+    fn a_hash_match_with_other_parts_is_a_miss() {
+        let key = DecisionCache::new(1, 30).key(&[b"x", b"y"], 3);
+        assert!(same_key(&key.bytes, &[b"x", b"y"], 3));
+        assert!(!same_key(&key.bytes, &[b"x", b"z"], 3));
+        assert!(!same_key(&key.bytes, &[b"xy"], 3));
+        assert!(!same_key(&key.bytes, &[b"x", b"y"], 4));
+        assert!(!same_key(&key.bytes, &[b"x", b"y", b""], 3));
     }
 
     #[test]
     fn entries_expire_and_the_cache_is_bounded() {
         let cache = DecisionCache::new(2, 30);
-        let key = DecisionCache::key(&[b"x"], 0);
-        cache.put(key.clone(), verdict(), 100);
-        assert!(cache.get(&key, 129).is_some());
-        assert!(cache.get(&key, 130).is_none(), "expired");
-        cache.put(DecisionCache::key(&[b"y"], 0), verdict(), 100);
-        cache.put(DecisionCache::key(&[b"z"], 0), verdict(), 100);
-        assert!(cache.get(&key, 100).is_none(), "cleared when full");
+        cache.put(cache.key(&[b"x"], 0), verdict(), 100);
+        assert!(cache.get(&[b"x"], 0, 129).is_some());
+        assert!(cache.get(&[b"x"], 0, 130).is_none(), "expired");
+        cache.put(cache.key(&[b"y"], 0), verdict(), 100);
+        cache.put(cache.key(&[b"z"], 0), verdict(), 100);
+        assert!(cache.get(&[b"x"], 0, 100).is_none(), "cleared when full");
         let off = DecisionCache::new(0, 30);
-        off.put(key.clone(), verdict(), 0);
-        assert!(off.get(&key, 0).is_none());
+        off.put(off.key(&[b"x"], 0), verdict(), 0);
+        assert!(off.get(&[b"x"], 0, 0).is_none());
     }
 }

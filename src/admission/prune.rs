@@ -30,7 +30,7 @@ const METADATA_KEPT: [&str; 5] = [
     "creationTimestamp",
 ];
 
-/// `#[serde(deserialize_with)]` for an optional object.
+/// Decodes an optional object (`null` gives `None`), pruned as described above.
 pub(crate) fn object<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<Value>, D::Error> {

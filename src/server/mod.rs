@@ -388,7 +388,6 @@ pub struct Server {
     acceptor: TlsAcceptor,
     router: Router,
     limits: Limits,
-    cert: Arc<ReloadingCert>,
 }
 
 impl Server {
@@ -400,8 +399,8 @@ impl Server {
         metrics: Arc<Metrics>,
     ) -> Result<Self, ServeError> {
         let limits = config.limits.clone();
+        // The certificate-expiry gauge is set on each scrape of /metrics.
         Self::bind_router(config, move |cert| {
-            metrics.set_certificate_expiry(cert.not_after());
             router(Arc::new(AppState::new(
                 reviewer,
                 metrics,
@@ -426,9 +425,8 @@ impl Server {
         Ok(Self {
             listener,
             acceptor: TlsAcceptor::from(tls_config),
-            router: make_router(Arc::clone(&cert)),
+            router: make_router(cert),
             limits: config.limits.clone(),
-            cert,
         })
     }
 
@@ -439,11 +437,6 @@ impl Server {
             .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
     }
 
-    /// The served certificate.
-    pub fn certificate(&self) -> &Arc<ReloadingCert> {
-        &self.cert
-    }
-
     /// Serves until `shutdown` completes, then drains in-flight requests for at most
     /// `shutdown_timeout`.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
@@ -452,7 +445,6 @@ impl Server {
             acceptor,
             router,
             limits,
-            cert: _,
         } = self;
         let graceful = GracefulShutdown::new();
         let slots = Arc::new(Semaphore::new(limits.max_connections));
