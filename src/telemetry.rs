@@ -196,6 +196,13 @@ impl Visit for Fields<'_, '_> {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        // The message (every event has one) is written as it is: no copy to a String first.
+        if field.name() == "message" {
+            if self.result.is_ok() {
+                self.result = write!(self.writer, " {value:?}");
+            }
+            return;
+        }
         self.text(field, &format!("{value:?}"));
     }
 }

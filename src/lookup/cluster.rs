@@ -508,10 +508,7 @@ async fn run_watch<K, V>(
 }
 
 fn key_of_resource<K: kube::Resource>(object: &K) -> Option<Key> {
-    Some((
-        object.meta().namespace.clone().unwrap_or_default(),
-        object.meta().name.clone()?,
-    ))
+    key_of(object.meta())
 }
 
 fn watch_config(page_size: u32) -> watcher::Config {
@@ -552,10 +549,7 @@ async fn watch_services(client: Client, shared: Arc<Shared>) {
             .map(|ports| {
                 ports
                     .iter()
-                    .map(|p| ServicePort {
-                        name: p.name.clone().unwrap_or_default(),
-                        protocol: p.protocol.clone().unwrap_or_else(|| "TCP".to_owned()),
-                    })
+                    .map(|p| ServicePort::new(p.name.as_deref(), p.protocol.as_deref()))
                     .collect()
             })
             .unwrap_or_default();
@@ -575,6 +569,7 @@ async fn watch_services(client: Client, shared: Arc<Shared>) {
 /// Finds the served BackendTLSPolicy version (v1 preferred, else v1alpha3), retrying until the
 /// CRD exists; meanwhile the policy cache counts as synced and empty (no policies can exist).
 async fn watch_policies(client: Client, shared: Arc<Shared>) {
+    let mut marked_empty = false;
     let resource = loop {
         match served_policy_resource(&client).await {
             Ok(Some(resource)) => break resource,
@@ -582,8 +577,12 @@ async fn watch_policies(client: Client, shared: Arc<Shared>) {
                 warn!(
                     "BackendTLSPolicy is not served by this cluster (Gateway API CRDs missing?); checking again in 30s"
                 );
-                shared.synced.send_modify(|s| s.policies = true);
-                shared.changed();
+                // Once: a change of generation would empty the decision cache every retry.
+                if !marked_empty {
+                    marked_empty = true;
+                    shared.synced.send_modify(|s| s.policies = true);
+                    shared.changed();
+                }
             }
             Err(error) => warn!(%error, "API discovery failed; retrying in 30s"),
         }

@@ -178,6 +178,16 @@ pub struct ServiceEntry {
     pub ports: Vec<ServicePort>,
 }
 
+impl ServicePort {
+    /// A port as the Service spec gives it: the name defaults to `""`, the protocol to `TCP`.
+    pub fn new(name: Option<&str>, protocol: Option<&str>) -> Self {
+        Self {
+            name: name.unwrap_or("").to_owned(),
+            protocol: protocol.unwrap_or("TCP").to_owned(),
+        }
+    }
+}
+
 impl ServiceEntry {
     /// Reads the ports of a Service object.
     pub fn from_object(object: &Value) -> Self {
@@ -187,17 +197,11 @@ impl ServiceEntry {
             .map(|ports| {
                 ports
                     .iter()
-                    .map(|p| ServicePort {
-                        name: p
-                            .get("name")
-                            .and_then(Value::as_str)
-                            .unwrap_or("")
-                            .to_owned(),
-                        protocol: p
-                            .get("protocol")
-                            .and_then(Value::as_str)
-                            .unwrap_or("TCP")
-                            .to_owned(),
+                    .map(|p| {
+                        ServicePort::new(
+                            p.get("name").and_then(Value::as_str),
+                            p.get("protocol").and_then(Value::as_str),
+                        )
                     })
                     .collect()
             })
