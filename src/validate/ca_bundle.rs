@@ -69,6 +69,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::fmt::{self, Write as _};
 
 use rustls_pki_types::pem::{PemObject, SectionKind};
@@ -240,8 +241,6 @@ pub struct CertificateFacts {
     pub signature_algorithm: String,
     /// The signature uses MD2, MD4, MD5 or SHA-1.
     pub weak_signature: bool,
-    /// 64-bit FNV-1a hash of the DER (not cryptographic; duplicates are confirmed on the bytes).
-    pub fingerprint: u64,
     /// `Some(i)` when this certificate's DER equals that of the earlier certificate `i`.
     pub duplicate_of: Option<usize>,
 }
@@ -321,9 +320,8 @@ pub fn parse_bundle(text: &str) -> ParsedBundle {
     }
 
     let framing = frame(text);
-    // DER of each decoded certificate, parallel to `bundle.certificates`, to confirm duplicates.
-    let mut ders: Vec<Vec<u8>> = Vec::new();
-    let mut first_by_fingerprint: HashMap<u64, usize> = HashMap::new();
+    // The first certificate (its index) with each DER, to find duplicates.
+    let mut first_by_der: HashMap<Vec<u8>, usize> = HashMap::new();
     let mut ignored: Vec<&Block<'_>> = Vec::new();
 
     for block in &framing.blocks {
@@ -336,21 +334,14 @@ pub fn parse_bundle(text: &str) -> ParsedBundle {
             });
             match facts {
                 Ok((mut facts, der)) => {
-                    let slot = bundle.certificates.len();
-                    match first_by_fingerprint.get(&facts.fingerprint) {
-                        Some(&first) => {
-                            if ders.get(first).is_some_and(|d| *d == der) {
-                                facts.duplicate_of =
-                                    bundle.certificates.get(first).map(|c| c.index);
-                            }
-                        }
-                        None => {
-                            first_by_fingerprint.insert(facts.fingerprint, slot);
+                    match first_by_der.entry(der) {
+                        Entry::Occupied(first) => facts.duplicate_of = Some(*first.get()),
+                        Entry::Vacant(slot) => {
+                            slot.insert(facts.index);
                         }
                     }
                     push_certificate_findings(&mut bundle, &facts);
                     bundle.certificates.push(facts);
-                    ders.push(der);
                 }
                 Err(reason) => {
                     let message = format!("certificate {index} (line {}) {reason}", block.line);
@@ -847,10 +838,10 @@ fn certificate_facts(index: usize, line: usize, der: &[u8]) -> Result<Certificat
             return Err(format!("is not a valid X.509 certificate ({e})"));
         }
     };
-    Ok(facts_of(index, line, der, &cert))
+    Ok(facts_of(index, line, &cert))
 }
 
-fn facts_of(index: usize, line: usize, der: &[u8], cert: &X509Certificate<'_>) -> CertificateFacts {
+fn facts_of(index: usize, line: usize, cert: &X509Certificate<'_>) -> CertificateFacts {
     let validity = cert.validity();
     let rsa_bits = match cert.public_key().parsed() {
         Ok(PublicKey::RSA(rsa)) => Some(modulus_bits(rsa.modulus)),
@@ -869,7 +860,6 @@ fn facts_of(index: usize, line: usize, der: &[u8], cert: &X509Certificate<'_>) -
         rsa_bits,
         signature_algorithm,
         weak_signature,
-        fingerprint: fnv1a64(der),
         duplicate_of: None,
     }
 }
@@ -943,12 +933,6 @@ fn rsassa_pss(alg: &AlgorithmIdentifier<'_>) -> (String, bool) {
         _ => return ("rsassa-pss".to_owned(), false),
     };
     (format!("rsassa-pss with {hash_name}"), weak)
-}
-
-fn fnv1a64(data: &[u8]) -> u64 {
-    data.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
-        (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1367,7 +1351,7 @@ mod tests {
         assert_eq!(leaf.subject, "CN=payments.shop.svc.cluster.local,O=Example");
         assert_eq!(leaf.issuer, "CN=Example Root CA,O=Example");
         assert!(!leaf.is_ca && !leaf.self_issued);
-        assert_ne!(second.fingerprint, leaf.fingerprint);
+        assert_eq!((second.duplicate_of, leaf.duplicate_of), (None, None));
     }
 
     // --- Empty -------------------------------------------------------------------------------

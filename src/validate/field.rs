@@ -404,6 +404,16 @@ impl Report {
         });
     }
 
+    /// What the spec discourages but allows: `error` under `--strict`, else `warning` at the
+    /// error's path.
+    pub fn discouraged(&mut self, strict: bool, error: FieldError, warning: impl Into<String>) {
+        if strict {
+            self.error(error);
+        } else {
+            self.warn(error.path, warning);
+        }
+    }
+
     /// Adds `error` as an error under [`Enforcement::Deny`], or its text as a warning under
     /// [`Enforcement::Warn`].
     pub fn enforce(&mut self, enforcement: Enforcement, error: FieldError) {

@@ -105,16 +105,16 @@ fn check_targets(targets: &[Value], path: &FieldPath, settings: &Settings, repor
     if targets.len() > 1 {
         let detail =
             "implementations SHOULD NOT support more than one targetRef (Gateway API v1.5+)";
-        if settings.strict {
-            report.error(FieldError::new(
+        report.discouraged(
+            settings.strict,
+            FieldError::new(
                 path.clone(),
                 ErrorKind::TooMany,
                 BadValue::Raw(targets.len().to_string()),
                 format!("must have at most 1 items (--strict: {detail})"),
-            ));
-        } else {
-            report.warn(path.clone(), format!("{} targets: {detail}", targets.len()));
-        }
+            ),
+            format!("{} targets: {detail}", targets.len()),
+        );
     }
     for (i, target) in targets.iter().enumerate() {
         let group = target.get("group").and_then(Value::as_str);
@@ -293,15 +293,11 @@ fn check_san(san: &Value, list: &FieldPath, i: usize, settings: &Settings, repor
         }
         if wildcard {
             let detail = "wildcard SAN hostnames are allowed by the CRD but the API reference says they are not; prefer exact names";
-            if settings.strict {
-                report.error(FieldError::invalid_str(
-                    at("hostname"),
-                    hostname,
-                    format!("--strict: {detail}"),
-                ));
-            } else {
-                report.warn(at("hostname"), detail);
-            }
+            report.discouraged(
+                settings.strict,
+                FieldError::invalid_str(at("hostname"), hostname, format!("--strict: {detail}")),
+                detail,
+            );
         }
     }
     if let Some(uri) = san.get("uri").and_then(Value::as_str)
@@ -323,17 +319,16 @@ fn duplicates(
         let Some(first) = items[..i].iter().position(|earlier| earlier == item) else {
             continue;
         };
-        let at = path.index(i);
-        if settings.strict {
-            report.error(FieldError::new(
-                at,
+        report.discouraged(
+            settings.strict,
+            FieldError::new(
+                path.index(i),
                 ErrorKind::Duplicate,
                 BadValue::of(item),
                 format!("same as item {first}"),
-            ));
-        } else {
-            report.warn(at, format!("duplicate {what}: same as item {first}"));
-        }
+            ),
+            format!("duplicate {what}: same as item {first}"),
+        );
     }
 }
 
@@ -357,15 +352,11 @@ fn check_options(
             ));
         } else if !key.contains('/') {
             let detail = "un-prefixed option keys are reserved for Gateway API; implementation-specific keys MUST be domain-prefixed (example.com/key)";
-            if settings.strict {
-                report.error(FieldError::invalid_str(
-                    at,
-                    key,
-                    format!("--strict: {detail}"),
-                ));
-            } else {
-                report.warn(at, detail);
-            }
+            report.discouraged(
+                settings.strict,
+                FieldError::invalid_str(at, key, format!("--strict: {detail}")),
+                detail,
+            );
         }
     }
 }

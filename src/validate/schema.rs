@@ -111,7 +111,7 @@ pub struct ObjectSchema {
     pub additional: Option<&'static Schema>,
     /// `maxProperties`.
     pub max_properties: Option<usize>,
-    /// Whether the object is a map whose keys render as `[key]` in paths.
+    /// The `x-kubernetes-validations` rules on the object.
     pub rules: &'static [CelRule],
 }
 
@@ -556,11 +556,9 @@ impl<'r> Walker<'r> {
                     self.report.error(FieldError::required(path, ""));
                 }
             }
-            if map.len() > schema.properties.len() || map.keys().any(|k| !declared(schema, k)) {
-                for key in map.keys().filter(|k| !declared(schema, k)) {
-                    let path = self.path_with(Step::Field(key));
-                    self.unknown_fields.push(path);
-                }
+            for key in map.keys().filter(|k| !declared(schema, k)) {
+                let path = self.path_with(Step::Field(key));
+                self.unknown_fields.push(path);
             }
         }
         if well_typed {

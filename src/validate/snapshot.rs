@@ -22,11 +22,6 @@ pub struct TargetKey {
 }
 
 impl TargetKey {
-    /// Whether both name the same object, ignoring the section.
-    pub fn same_object(&self, other: &TargetKey) -> bool {
-        self.group == other.group && self.kind == other.kind && self.name == other.name
-    }
-
     /// `Service payments-backend` or `Service payments-backend port https`, for messages.
     pub fn describe(&self) -> String {
         let kind = if self.group.is_empty() {

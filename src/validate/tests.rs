@@ -970,6 +970,66 @@ fn service_checks_warn() {
     );
 }
 
+#[test]
+fn a_service_whose_every_port_is_udp_warns_without_a_section() {
+    let target = |protocol: &str| {
+        let mut snapshot = snapshot();
+        snapshot.services.insert(
+            "payments-backend".into(),
+            ServiceEntry {
+                ports: vec![
+                    snapshot::ServicePort::new(Some("dns"), Some(protocol)),
+                    snapshot::ServicePort::new(Some("dns-2"), Some(protocol)),
+                ],
+            },
+        );
+        let object = with(&[("/spec/targetRefs/0/sectionName", Value::Null)]);
+        let change = PolicyChange {
+            object: &object,
+            old_object: None,
+            operation: Operation::Create,
+            subresource: None,
+            namespace: "shop",
+        };
+        warnings(&policy(&change, &snapshot, &defaults(), NOW))
+    };
+    assert_eq!(
+        target("UDP"),
+        [
+            r#"spec.targetRefs[0]: every port of Service "payments-backend" is UDP: TLS needs TCP (Accepted=False, Invalid)"#
+        ]
+    );
+    assert_eq!(target("TCP"), Vec::<String>::new());
+}
+
+#[test]
+fn v1alpha2_and_misplaced_field_names_get_a_hint() {
+    let policy = with(&[
+        ("/spec/validation/caCertRefs", json!([])),
+        ("/spec/validation/wellKnownCACerts", json!("System")),
+        ("/spec/hostname", json!("payments.shop.svc")),
+    ]);
+    let report = run(&policy, &defaults());
+    assert!(report.is_allowed(), "{:?}", errors(&report));
+    assert_eq!(
+        warnings(&report),
+        [
+            "spec.hostname: unknown field, ignored (pruned by the apiserver): hostname belongs under spec.validation",
+            "spec.validation.caCertRefs: unknown field, ignored (pruned by the apiserver): v1alpha2 name; v1 uses caCertificateRefs",
+            "spec.validation.wellKnownCACerts: unknown field, ignored (pruned by the apiserver): v1alpha2 name; v1 uses wellKnownCACertificates",
+        ]
+    );
+    // A field of the same name elsewhere is not a known mistake: no hint.
+    let report = run(
+        &with(&[("/spec/validation/hostnames", json!([]))]),
+        &defaults(),
+    );
+    assert_eq!(
+        warnings(&report),
+        ["spec.validation.hostnames: unknown field, ignored (pruned by the apiserver)"]
+    );
+}
+
 fn rival(name: &str, created: i64, section: Option<&str>) -> Arc<PolicySummary> {
     Arc::new(PolicySummary {
         namespace: "shop".into(),
