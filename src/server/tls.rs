@@ -41,7 +41,7 @@ use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, TryLockError};
 
 use rustls::crypto::CryptoProvider;
 use rustls::server::{
@@ -299,8 +299,14 @@ impl ReloadingCert {
         if self.read().seen == stamps {
             return false;
         }
-        let _reloading = self.reload.lock().unwrap_or_else(PoisonError::into_inner);
-        // Look again: another handshake may have reloaded while this one waited.
+        // One reload at a time, and no handshake waits for it (this runs on a runtime worker
+        // and the reload reads files): while another handshake reloads, serve the current pair.
+        let _reloading = match self.reload.try_lock() {
+            Ok(guard) => guard,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => return false,
+        };
+        // Look again: another handshake may have reloaded just before.
         let stamps = Stamps::of(&self.cert_file, &self.key_file);
         if self.read().seen == stamps {
             return false;
@@ -793,6 +799,26 @@ rEsOueqVlezyMWNrPTUg4lu9
         assert_ne!(cert.not_after(), not_after_of(&a.cert_pem));
         assert_eq!(cert.reload_error(), None);
         assert!(!cert.refresh());
+        assert_eq!(cert.attempts.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn a_handshake_never_waits_for_another_ones_reload() {
+        let ca = DevCa::new("test CA").unwrap();
+        let a = server_pair(&ca, 30 * DAY);
+        let b = server_pair(&ca, 60 * DAY);
+        let files = Files::new();
+        files.write_pair(&a);
+        let cert = ReloadingCert::load(&files.cert, &files.key).unwrap();
+        files.write_pair(&b);
+        {
+            // Another handshake is reloading: this one serves the current pair at once.
+            let _other = cert.reload.lock().unwrap();
+            assert!(!cert.refresh());
+            assert_eq!(cert.not_after(), not_after_of(&a.cert_pem));
+        }
+        assert!(cert.refresh());
+        assert_eq!(cert.not_after(), not_after_of(&b.cert_pem));
         assert_eq!(cert.attempts.load(Ordering::Relaxed), 1);
     }
 
