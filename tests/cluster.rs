@@ -98,7 +98,9 @@ async fn watch_events_dropped_watches_and_expired_versions() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = FakeApiserver::start(fixture_objects(), &["v1"]).await;
     let lookup = connect(&server, &dir).await;
-    lookup.wait_until_ready().await;
+    tokio::time::timeout(Duration::from_secs(20), lookup.wait_until_ready())
+        .await
+        .expect("synced");
 
     server.apply(config_map("added-ca", "text"));
     until(&lookup, |l| l.config_map("shop", "added-ca").is_some()).await;
@@ -144,7 +146,9 @@ async fn the_served_version_is_discovered() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = FakeApiserver::start(fixture_objects(), &["v1alpha3"]).await;
     let lookup = connect(&server, &dir).await;
-    lookup.wait_until_ready().await;
+    tokio::time::timeout(Duration::from_secs(20), lookup.wait_until_ready())
+        .await
+        .expect("synced");
     assert_eq!(lookup.policies().len(), 1);
     assert!(
         lookup
@@ -157,7 +161,9 @@ async fn the_served_version_is_discovered() {
     let without_crd = FakeApiserver::start(fixture_objects(), &[]).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let lookup = connect(&without_crd, &dir).await;
-    lookup.wait_until_ready().await;
+    tokio::time::timeout(Duration::from_secs(20), lookup.wait_until_ready())
+        .await
+        .expect("synced");
     assert!(lookup.policies().is_empty());
     assert!(
         lookup.describe().contains("CRD not found"),
@@ -199,7 +205,9 @@ async fn reviews_before_the_first_sync_are_denied_with_retry_inside_the_budget()
     );
     assert!(message.ends_with("retry the request"), "{message}");
     server.release_lists();
-    lookup.wait_until_ready().await;
+    tokio::time::timeout(Duration::from_secs(20), lookup.wait_until_ready())
+        .await
+        .expect("synced");
     let (_, review) = reviewer
         .review(&common::fixture("reviews/policy-v1-allowed.json"), budget)
         .await
@@ -212,7 +220,8 @@ async fn serve_with_a_kubeconfig_turns_ready_after_the_sync() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = FakeApiserver::start(fixture_objects(), &["v1"]).await;
     server.hold_lists();
-    let lookup: Arc<dyn Lookup> = Arc::new(connect(&server, &dir).await);
+    let cluster = Arc::new(connect(&server, &dir).await);
+    let lookup: Arc<dyn Lookup> = Arc::clone(&cluster) as Arc<dyn Lookup>;
     let test = common::TestServer::start(common::Options {
         lookup: Some(lookup),
         ..common::Options::default()
@@ -227,16 +236,12 @@ async fn serve_with_a_kubeconfig_turns_ready_after_the_sync() {
         ready.body
     );
     server.release_lists();
-    // Readiness flips once the caches have synced; poll the probe as the kubelet would.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let ready = common::request(&mut tls, "GET", "/readyz", b"").await;
-        if ready.status == 200 {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "never ready");
-        tokio::task::yield_now().await;
-    }
+    // Readiness flips once the caches have synced.
+    tokio::time::timeout(Duration::from_secs(20), cluster.wait_until_ready())
+        .await
+        .expect("synced");
+    let ready = common::request(&mut tls, "GET", "/readyz", b"").await;
+    assert_eq!((ready.status, ready.body.as_str()), (200, "ok\n"));
 }
 
 #[tokio::test]
@@ -264,7 +269,9 @@ async fn ca_expiry_metrics_cover_referenced_config_maps() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = FakeApiserver::start(fixture_objects(), &["v1"]).await;
     let lookup = connect(&server, &dir).await;
-    lookup.wait_until_ready().await;
+    tokio::time::timeout(Duration::from_secs(20), lookup.wait_until_ready())
+        .await
+        .expect("synced");
     let metrics = backendtls_webhook::server::metrics::Metrics::new();
     metrics.set_ca_certificates(backendtls_webhook::server::metrics::ca_certificates(
         &lookup,

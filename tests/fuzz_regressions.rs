@@ -24,33 +24,45 @@ use backendtls_webhook::validate::Settings;
 use backendtls_webhook::validate::ca_bundle::{FindingKind, Severity, assess, parse_bundle};
 use serde_json::Value;
 
+/// One committed input: a fuzzing finding or a hand-written seed.
+struct Input {
+    path: PathBuf,
+    bytes: Vec<u8>,
+    /// From tests/fixtures/fuzz/: each one is documented there, and must still load.
+    finding: bool,
+}
+
 /// The inputs committed for one target, in name order: the findings in
-/// tests/fixtures/fuzz/TARGET/, then the hand-written seeds of fuzz/seeds/TARGET/.
-fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
+/// tests/fixtures/fuzz/TARGET/ (a target may have none), then the hand-written seeds of
+/// fuzz/seeds/TARGET/ (which must exist).
+fn inputs(target: &str) -> Vec<Input> {
     let dirs = [
-        common::fixtures().join("fuzz").join(target),
-        common::fixtures().join("../../fuzz/seeds").join(target),
+        (common::fixtures().join("fuzz").join(target), true),
+        (
+            common::fixtures().join("../../fuzz/seeds").join(target),
+            false,
+        ),
     ];
-    let mut files: Vec<PathBuf> = Vec::new();
-    for dir in dirs {
-        let mut found: Vec<PathBuf> = match std::fs::read_dir(&dir) {
-            Ok(entries) => entries
-                .map(|e| e.expect("entry").path())
-                .filter(|p| p.is_file())
-                .collect(),
-            Err(_) => Vec::new(),
+    let mut inputs = Vec::new();
+    for (dir, finding) in dirs {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(error) if finding && error.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(error) => panic!("{}: {error}", dir.display()),
         };
+        let mut found: Vec<PathBuf> = entries
+            .map(|e| e.expect("entry").path())
+            .filter(|p| p.is_file())
+            .collect();
         found.sort();
-        files.extend(found);
+        inputs.extend(found.into_iter().map(|path| Input {
+            bytes: std::fs::read(&path).expect("read"),
+            path,
+            finding,
+        }));
     }
-    assert!(!files.is_empty(), "no inputs for {target}");
-    files
-        .into_iter()
-        .map(|path| {
-            let bytes = std::fs::read(&path).expect("read");
-            (path, bytes)
-        })
-        .collect()
+    assert!(!inputs.is_empty(), "no inputs for {target}");
+    inputs
 }
 
 /// Line breaks as YAML counts them (`\n`, `\r\n`, a lone `\r`).
@@ -60,14 +72,30 @@ fn line_breaks(text: &str) -> usize {
 
 #[test]
 fn objects_inputs_load_and_round_trip() {
-    for (path, bytes) in inputs("objects") {
+    let mut documents_checked = 0;
+    for Input {
+        path,
+        bytes,
+        finding,
+    } in inputs("objects")
+    {
         let name = path.display();
-        let Ok(text) = std::str::from_utf8(&bytes) else {
-            continue;
+        // Seeds may be deliberately broken; every committed finding loads.
+        let (text, documents) = match std::str::from_utf8(&bytes) {
+            Ok(text) => (text, objects::parse_str("fuzz", text)),
+            Err(error) => {
+                assert!(!finding, "{name}: {error}");
+                continue;
+            }
         };
-        let Ok(documents) = objects::parse_str("fuzz", text) else {
-            continue;
+        let documents = match documents {
+            Ok(documents) => documents,
+            Err(error) => {
+                assert!(!finding, "{name}: {error}");
+                continue;
+            }
         };
+        documents_checked += documents.len();
         // A position may be one line past the last: an empty value at the very end of text
         // without a final line break.
         let last_line = line_breaks(text) + 2;
@@ -93,11 +121,12 @@ fn objects_inputs_load_and_round_trip() {
             assert_eq!(values, [&document.value], "{name}");
         }
     }
+    assert!(documents_checked > 0, "no document was checked");
 }
 
 #[test]
 fn ca_bundle_inputs_are_assessed() {
-    for (path, bytes) in inputs("ca_bundle") {
+    for Input { path, bytes, .. } in inputs("ca_bundle") {
         let name = path.display();
         let text = String::from_utf8_lossy(&bytes);
         let bundle = parse_bundle(&text);
@@ -150,7 +179,10 @@ async fn review_inputs_are_answered() {
         bundles,
         Clock::Fixed(1_780_272_000),
     );
-    for (path, body) in inputs("review") {
+    for Input {
+        path, bytes: body, ..
+    } in inputs("review")
+    {
         let name = path.display();
         let decoded = admission::decode(&body);
         match reviewer.review(&body, Duration::from_secs(1)).await {

@@ -290,6 +290,34 @@ async fn slowloris_headers_are_cut_off_while_other_clients_are_served() {
 }
 
 #[tokio::test]
+async fn a_body_that_trickles_in_gets_408_while_other_clients_are_served() {
+    let server = start(short_limits()).await;
+    let mut tls = server.connect().await;
+    // The head at once, then a 1,000-byte body at one byte per 10 ms: 10 s, far past the
+    // 300 ms body timeout.
+    let head = format!(
+        "POST /validate HTTP/1.1\r\nHost: {SNI}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+    );
+    tls.write_all(head.as_bytes()).await.expect("head");
+    let started = Instant::now();
+    let slow = tokio::spawn(drip(tls, vec![b' '; 1000], Duration::from_millis(10)));
+    let mut other = server.connect().await;
+    validate_allowed(&mut other).await;
+    let (answer, closed) = slow.await.expect("slow client");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408 "), "{answer:?}");
+    assert!(
+        answer.ends_with("\r\n\r\nrequest body not received within 300ms\n"),
+        "{answer:?}"
+    );
+    let after = closed - started;
+    assert!(
+        after >= SHORT && after < PROMPTLY,
+        "cut off after {after:?}"
+    );
+}
+
+#[tokio::test]
 async fn handshakes_that_never_finish_are_cut_off() {
     let server = start(short_limits()).await;
     let hello = legacy_client_hello([3, 3], true);

@@ -397,3 +397,64 @@ async fn slow_headers_are_cut_off_by_the_header_timeout() {
         "{answer:?}"
     );
 }
+
+/// The real binary: SIGTERM stops it accepting, drains, and it exits 0.
+#[test]
+fn serve_exits_0_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = backendtls_webhook::certs::DevCa::new("test CA").expect("ca");
+    common::write_server_pair(&ca, dir.path());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_backendtls-webhook"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--objects"])
+        .arg(common::fixtures().join("objects"))
+        .arg("--tls-cert-file")
+        .arg(dir.path().join("tls.crt"))
+        .arg("--tls-key-file")
+        .arg(dir.path().join("tls.key"))
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn serve");
+    let mut log = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    // Serving once this line is written (the listener is bound before it).
+    while !line.contains("serving https://127.0.0.1:") {
+        line.clear();
+        let read = log.read_line(&mut line).expect("read the log");
+        assert!(read > 0, "serve exited before serving: {lines:#?}");
+        lines.push(line.clone());
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    // A watchdog: a serve still running after 30 s is killed, and the test fails below.
+    let (done, finished) = std::sync::mpsc::channel::<()>();
+    let pid = child.id().to_string();
+    let watchdog = std::thread::spawn(move || {
+        if finished.recv_timeout(Duration::from_secs(30)).is_err() {
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+        }
+    });
+    // The rest of the log, to the end (serve closes stderr when it exits).
+    let rest: Vec<String> = log.lines().map(|l| l.expect("log line")).collect();
+    let status = child.wait().expect("wait");
+    let _ = done.send(());
+    watchdog.join().expect("watchdog");
+    assert_eq!(status.code(), Some(0), "{rest:#?}");
+    let rest = rest.join("\n");
+    for expected in [
+        "received SIGTERM",
+        "draining in-flight requests",
+        "all connections closed",
+    ] {
+        assert!(rest.contains(expected), "no {expected:?} in {rest}");
+    }
+}
