@@ -48,6 +48,8 @@ pub struct DevCerts {
     pub server_cert: PathBuf,
     /// The server private key (`tls.key`), PKCS#8 PEM, mode 0600.
     pub server_key: PathBuf,
+    /// The names and addresses the server certificate is valid for.
+    pub names: Vec<String>,
 }
 
 /// Errors of certificate generation.
@@ -309,6 +311,7 @@ pub fn generate(
         ca_cert: out.join(CA_CERT_FILE),
         server_cert: out.join(SERVER_CERT_FILE),
         server_key: out.join(SERVER_KEY_FILE),
+        names: sans.iter().map(|&name| name.to_owned()).collect(),
     };
     write_atomically(&certs.ca_cert, ca.cert_pem().as_bytes(), 0o644)?;
     write_atomically(&certs.server_key, server.key_pem.as_bytes(), 0o600)?;

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::admission::Clock;
 use crate::validate::{self, Enforcement, GroupKind, Settings};
 
 /// Validating admission webhook for Gateway API BackendTLSPolicy and the CA ConfigMaps it uses.
@@ -166,9 +167,9 @@ pub struct ValidateArgs {
     #[arg(long)]
     pub warnings_as_errors: bool,
 
-    /// Evaluate certificate validity at this instant (RFC 3339) instead of the system clock.
-    #[arg(long, value_name = "RFC3339", value_parser = parse_rfc3339)]
-    pub now: Option<i64>,
+    /// The clock (`--now`).
+    #[command(flatten)]
+    pub clock: ClockArgs,
 
     /// Validation settings.
     #[command(flatten)]
@@ -194,9 +195,9 @@ pub struct AuditArgs {
     #[arg(long, value_enum, default_value = "text")]
     pub output: OutputFormat,
 
-    /// Evaluate certificate validity at this instant (RFC 3339) instead of the system clock.
-    #[arg(long, value_name = "RFC3339", value_parser = parse_rfc3339)]
-    pub now: Option<i64>,
+    /// The clock (`--now`).
+    #[command(flatten)]
+    pub clock: ClockArgs,
 
     /// Validation settings (`--expiry-window` sets what counts as expiring soon).
     #[command(flatten)]
@@ -235,9 +236,9 @@ pub struct ReviewArgs {
     #[arg(long, value_name = "PATH")]
     pub objects: Vec<PathBuf>,
 
-    /// Evaluate certificate validity at this instant (RFC 3339) instead of the system clock.
-    #[arg(long, value_name = "RFC3339", value_parser = parse_rfc3339)]
-    pub now: Option<i64>,
+    /// The clock (`--now`).
+    #[command(flatten)]
+    pub clock: ClockArgs,
 
     /// Validation settings.
     #[command(flatten)]
@@ -259,6 +260,21 @@ impl From<EnforcementArg> for Enforcement {
             EnforcementArg::Warn => Enforcement::Warn,
             EnforcementArg::Deny => Enforcement::Deny,
         }
+    }
+}
+
+/// `--now`, shared by the commands that judge certificates offline.
+#[derive(Debug, Clone, Args)]
+pub struct ClockArgs {
+    /// Evaluate certificate validity at this instant (RFC 3339) instead of the system clock.
+    #[arg(long, value_name = "RFC3339", value_parser = parse_rfc3339)]
+    pub now: Option<i64>,
+}
+
+impl ClockArgs {
+    /// The fixed instant given, else the system clock.
+    pub fn clock(&self) -> Clock {
+        self.now.map_or(Clock::System, Clock::Fixed)
     }
 }
 
@@ -372,7 +388,7 @@ mod tests {
         );
         assert!(settings.strict);
         assert_eq!(settings.expiry_window_secs, 7 * 86400);
-        assert_eq!(args.now, Some(1_780_272_000));
+        assert_eq!(args.clock.now, Some(1_780_272_000));
     }
 
     #[test]

@@ -751,8 +751,21 @@ fn load_file(path: &Path) -> Result<Vec<Document>, LoadError> {
     parse_str(&source, &text)
 }
 
-/// Reads at most [`MAX_INPUT_BYTES`] of UTF-8 text.
-fn read_limited(reader: impl Read, source: &str, path: &Path) -> Result<String, LoadError> {
+/// The bytes of a file, or of standard input for `-`: at most [`MAX_INPUT_BYTES`], else
+/// [`LoadError::TooLarge`] (for `review`, whose input is JSON checked by its own decoder).
+pub fn read_source(path: &Path) -> Result<Vec<u8>, LoadError> {
+    if path.as_os_str() == STDIN_NAME {
+        return read_bytes(io::stdin().lock(), STDIN_NAME, path);
+    }
+    let file = fs::File::open(path).map_err(|source| LoadError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    read_bytes(file, &path.display().to_string(), path)
+}
+
+/// Reads at most [`MAX_INPUT_BYTES`].
+fn read_bytes(reader: impl Read, source: &str, path: &Path) -> Result<Vec<u8>, LoadError> {
     let mut buf = Vec::new();
     reader
         .take(MAX_INPUT_BYTES as u64 + 1)
@@ -766,6 +779,12 @@ fn read_limited(reader: impl Read, source: &str, path: &Path) -> Result<String, 
             source_name: source.to_owned(),
         });
     }
+    Ok(buf)
+}
+
+/// Reads at most [`MAX_INPUT_BYTES`] of UTF-8 text.
+fn read_limited(reader: impl Read, source: &str, path: &Path) -> Result<String, LoadError> {
+    let buf = read_bytes(reader, source, path)?;
     String::from_utf8(buf).map_err(|e| {
         let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         // The prefix is valid UTF-8 by definition.

@@ -13,7 +13,6 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{EXIT_FINDINGS, EXIT_INPUT, EXIT_OK};
-use crate::admission::Clock;
 use crate::cli::{AuditArgs, OutputFormat};
 use crate::lookup::{BundleCache, ClusterLookup, cluster};
 use crate::validate::{self, Operation, PolicyChange, Wants};
@@ -110,7 +109,7 @@ async fn audit(args: &AuditArgs) -> anyhow::Result<u8> {
     };
     objects.sort_by_key(|o| (text(o, "/metadata/namespace"), text(o, "/metadata/name")));
     let settings = args.policy.settings();
-    let now = args.now.map_or(Clock::System, Clock::Fixed).now();
+    let now = args.clock.clock().now();
     let policies: Vec<PolicyFindings> = objects
         .iter()
         .map(|object| {

@@ -17,15 +17,14 @@ pub fn run(args: &CertsArgs) -> anyhow::Result<u8> {
         &args.out,
         &args.service,
         &args.namespace,
-        std::time::Duration::from_secs(365 * 86400),
+        certs::SERVER_VALIDITY,
     )?;
     eprintln!(
-        "wrote {}, {} and {} (valid for localhost, 127.0.0.1, {svc}.{ns}.svc and {svc}.{ns}.svc.cluster.local)",
+        "wrote {}, {} and {} (valid for {})",
         written.ca_cert.display(),
         written.server_cert.display(),
         written.server_key.display(),
-        svc = args.service,
-        ns = args.namespace
+        written.names.join(", ")
     );
     Ok(EXIT_OK)
 }

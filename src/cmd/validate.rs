@@ -80,7 +80,7 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<u8> {
         unknown_fields: Enforcement::Deny,
         ..args.policy.settings()
     };
-    let now = args.now.unwrap_or_else(system_now);
+    let now = args.clock.clock().now();
     let bundles = Arc::new(BundleCache::default());
     // The runtime drives the cluster watches; it lives as long as the lookup is read.
     let live = match &args.cluster {
@@ -111,13 +111,6 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<u8> {
     }
     let failed = outcome.errors > 0 || (args.warnings_as_errors && outcome.warnings > 0);
     Ok(if failed { EXIT_FINDINGS } else { EXIT_OK })
-}
-
-fn system_now() -> i64 {
-    let since_epoch = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX)
 }
 
 /// Parse errors print as `FILE:LINE:COLUMN: error: MESSAGE`, like findings.
