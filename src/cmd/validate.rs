@@ -55,7 +55,7 @@ use crate::objects::{self, Document, LoadError};
 use crate::validate::field::Segment;
 use crate::validate::{
     self, ConfigMapChange, Enforcement, ErrorKind, FieldError, FieldPath, Operation, PolicyChange,
-    PolicySummary, Report, Settings, Snapshot, Wants,
+    Report, Settings, Snapshot, Wants,
 };
 
 /// How long `--cluster` may take to list ConfigMaps, Services and BackendTLSPolicies.
@@ -215,25 +215,12 @@ fn namespace_of(object: &Value) -> &str {
         .unwrap_or("default")
 }
 
-/// `(namespace, name)`.
-type Key = (String, String);
-
-/// `(namespace, group, kind, name)` of a target.
-type TargetObject = (String, String, String, String);
-
-/// Answers what a policy or ConfigMap of the input refers to: the input's objects first, then
-/// the cluster's.
-///
-/// ConfigMaps and Services of the input are held by a [`MemoryLookup`]. The input's policies
-/// are indexed here by target and by CA ConfigMap, so that finding the policies that share a
-/// target costs a hash lookup, not a scan of every policy (10,000 policies would otherwise
-/// cost 10⁸ comparisons).
+/// Resolves references for `validate`: ConfigMaps, Services and served policies of the
+/// input (a [`MemoryLookup`], whose policy index makes finding the policies that share a
+/// target a hash lookup), completed by the cluster's with `--cluster` (the input's object
+/// wins over the cluster's of the same name).
 struct Resolver<'c> {
     memory: MemoryLookup,
-    /// The input's served policies, by namespace and name (a later definition wins).
-    policies: HashMap<Key, Arc<PolicySummary>>,
-    by_target: HashMap<TargetObject, Vec<Arc<PolicySummary>>>,
-    by_config_map: HashMap<Key, Vec<Arc<PolicySummary>>>,
     cluster: Option<&'c ClusterLookup>,
     /// Parsed CA bundles, shared with the lookups.
     bundles: &'c BundleCache,
@@ -245,49 +232,9 @@ impl<'c> Resolver<'c> {
         bundles: &'c BundleCache,
         cluster: Option<&'c ClusterLookup>,
     ) -> Self {
-        let mut memory = MemoryLookup::new();
-        let mut policies = HashMap::new();
-        for document in documents {
-            let object = &document.value;
-            let kind = object.get("kind").and_then(Value::as_str);
-            let core = object.get("apiVersion").and_then(Value::as_str) == Some("v1");
-            if core && matches!(kind, Some("ConfigMap" | "Service")) {
-                memory.insert(object, bundles);
-            } else if Subject::of(object) == Some(Subject::Policy)
-                && let Some(summary) = PolicySummary::from_object(object, namespace_of(object))
-            {
-                let key = (summary.namespace.clone(), summary.name.clone());
-                policies.insert(key, Arc::new(summary));
-            }
-        }
-        let mut by_target: HashMap<TargetObject, Vec<Arc<PolicySummary>>> = HashMap::new();
-        let mut by_config_map: HashMap<Key, Vec<Arc<PolicySummary>>> = HashMap::new();
-        for policy in policies.values() {
-            let mut seen: Vec<TargetObject> = Vec::new();
-            for target in &policy.targets {
-                let key = (
-                    policy.namespace.clone(),
-                    target.group.clone(),
-                    target.kind.clone(),
-                    target.name.clone(),
-                );
-                if !seen.contains(&key) {
-                    seen.push(key.clone());
-                    by_target.entry(key).or_default().push(Arc::clone(policy));
-                }
-            }
-            for name in &policy.ca_config_maps {
-                by_config_map
-                    .entry((policy.namespace.clone(), name.clone()))
-                    .or_default()
-                    .push(Arc::clone(policy));
-            }
-        }
+        let memory = MemoryLookup::from_objects(documents.iter().map(|d| &d.value), bundles);
         Self {
             memory,
-            policies,
-            by_target,
-            by_config_map,
             cluster,
             bundles,
         }
@@ -295,28 +242,7 @@ impl<'c> Resolver<'c> {
 
     /// The snapshot for `wants`: what the input holds, completed by the cluster.
     fn snapshot(&self, wants: &Wants) -> Snapshot {
-        // The memory lookup holds no policies, so this is a few hash lookups.
         let mut snapshot = self.memory.snapshot_now(wants);
-        let mut add = |list: Option<&Vec<Arc<PolicySummary>>>| {
-            for policy in list.into_iter().flatten() {
-                if !snapshot.policies.iter().any(|p| Arc::ptr_eq(p, policy)) {
-                    snapshot.policies.push(Arc::clone(policy));
-                }
-            }
-        };
-        for target in &wants.targets {
-            add(self.by_target.get(&(
-                wants.namespace.clone(),
-                target.group.clone(),
-                target.kind.clone(),
-                target.name.clone(),
-            )));
-        }
-        if let Some(config_map) = &wants.referrers_of {
-            add(self
-                .by_config_map
-                .get(&(wants.namespace.clone(), config_map.clone())));
-        }
         if let Some(cluster) = self.cluster {
             let live = cluster.snapshot_now(wants);
             for (name, entry) in live.config_maps {
@@ -326,8 +252,7 @@ impl<'c> Resolver<'c> {
                 snapshot.services.entry(name).or_insert(entry);
             }
             for policy in live.policies {
-                let key = (policy.namespace.clone(), policy.name.clone());
-                if !self.policies.contains_key(&key) {
+                if !self.memory.has_policy(&policy.namespace, &policy.name) {
                     snapshot.policies.push(policy);
                 }
             }

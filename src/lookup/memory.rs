@@ -69,7 +69,7 @@ impl MemoryLookup {
             ("v1", "Service") => {
                 self.services.insert(key, ServiceEntry::from_object(object));
             }
-            (version, validate::KIND) if version.starts_with(validate::GROUP) => {
+            (api_version, validate::KIND) if validate::is_policy_api_version(api_version) => {
                 let Some(summary) = PolicySummary::from_object(object, namespace) else {
                     return false;
                 };
@@ -78,6 +78,12 @@ impl MemoryLookup {
             _ => return false,
         }
         true
+    }
+
+    /// Whether a policy of this namespace and name is held.
+    pub fn has_policy(&self, namespace: &str, name: &str) -> bool {
+        self.policies
+            .contains_key(&(namespace.to_owned(), name.to_owned()))
     }
 
     /// How many objects are held.
@@ -162,5 +168,25 @@ mod tests {
                 .policies
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn only_served_policy_versions_are_held() {
+        let policy = |api_version: &str, name: &str| {
+            json!({"apiVersion": api_version, "kind": "BackendTLSPolicy", "metadata": {"name": name, "namespace": "shop"},
+                   "spec": {"targetRefs": [{"group": "", "kind": "Service", "name": "web"}]}})
+        };
+        let objects = [
+            policy("gateway.networking.k8s.io/v1", "served"),
+            policy("gateway.networking.k8s.io/v1alpha3", "older"),
+            policy("gateway.networking.k8s.io/v1alpha2", "unserved"),
+            policy("gateway.networking.k8s.io.example.com/v1", "other-group"),
+        ];
+        let lookup = MemoryLookup::from_objects(&objects, &BundleCache::default());
+        let held: Vec<bool> = ["served", "older", "unserved", "other-group"]
+            .iter()
+            .map(|name| lookup.has_policy("shop", name))
+            .collect();
+        assert_eq!(held, [true, true, false, false]);
     }
 }

@@ -35,6 +35,14 @@ pub const GROUP: &str = "gateway.networking.k8s.io";
 pub const KIND: &str = "BackendTLSPolicy";
 /// The versions this validator knows (identical schemas at Gateway API v1.6.1).
 pub const VERSIONS: [&str; 2] = ["v1", "v1alpha3"];
+
+/// Whether `api_version` is a BackendTLSPolicy version this webhook validates
+/// (`gateway.networking.k8s.io/v1` or `/v1alpha3`).
+pub fn is_policy_api_version(api_version: &str) -> bool {
+    api_version
+        .split_once('/')
+        .is_some_and(|(group, version)| group == GROUP && VERSIONS.contains(&version))
+}
 /// The ConfigMap key implementations read the CA bundle from.
 pub const CA_KEY: &str = "ca.crt";
 /// Default for [`Settings::expiry_window_secs`]: 30 days.
