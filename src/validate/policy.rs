@@ -169,7 +169,12 @@ fn check_target_kind(
 
 /// `group: core` and kinds in the wrong case are almost always typos: say what was meant
 /// (both, when both are wrong).
-fn typos(group: &str, kind: &str, allowed: &[GroupKind], path: &FieldPath) -> Vec<FieldError> {
+pub(crate) fn typos(
+    group: &str,
+    kind: &str,
+    allowed: &[GroupKind],
+    path: &FieldPath,
+) -> Vec<FieldError> {
     let core_meant = group.eq_ignore_ascii_case("core") || group == "v1";
     let Some(intended) = allowed.iter().find(|gk| {
         gk.kind.eq_ignore_ascii_case(kind)

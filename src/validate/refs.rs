@@ -3,10 +3,10 @@
 
 use serde_json::{Map, Value};
 
-use super::Settings;
 use super::ca_bundle::{self, Severity};
 use super::field::{BadValue, ErrorKind, FieldError, FieldPath, Quoted, Report};
 use super::snapshot::{ConfigMapEntry, PolicySummary, Snapshot, TargetKey, is_core_config_map};
+use super::{GroupKind, Settings};
 
 /// Resolves every CA reference in `validation` against the snapshot.
 pub(crate) fn check_ca_refs(
@@ -37,7 +37,9 @@ pub(crate) fn check_ca_refs(
             continue;
         };
         if !is_core_config_map(reference) {
-            report.enforce(settings.invalid_refs, invalid_kind(group, kind, &path));
+            for error in invalid_kind(group, kind, &path) {
+                report.enforce(settings.invalid_refs, error);
+            }
             continue;
         }
         match snapshot.config_maps.get(name) {
@@ -62,31 +64,29 @@ pub(crate) fn check_ca_refs(
     }
 }
 
-/// Why a CA reference is not a core ConfigMap (InvalidKind), with typo hints.
-fn invalid_kind(group: &str, kind: &str, path: &FieldPath) -> FieldError {
-    if !group.is_empty() && kind.eq_ignore_ascii_case("ConfigMap") && matches!(group, "core" | "v1")
-    {
-        return FieldError::invalid_str(
-            path.field("group"),
-            group,
-            r#"the core API group is written as "" (an empty string), not "core" (ResolvedRefs=False, InvalidKind)"#,
-        );
-    }
-    if group.is_empty() && kind.eq_ignore_ascii_case("ConfigMap") {
-        return FieldError::invalid_str(
-            path.field("kind"),
-            kind,
-            r#"kinds are case-sensitive: did you mean "ConfigMap"?"#,
-        );
-    }
-    let value = if group.is_empty() {
-        kind.to_owned()
-    } else {
-        format!("{group}/{kind}")
+/// Why a CA reference is not a core ConfigMap (InvalidKind): the typo hints targets get
+/// (`group: core`, a kind in the wrong case; both when both are wrong), else Unsupported value.
+fn invalid_kind(group: &str, kind: &str, path: &FieldPath) -> Vec<FieldError> {
+    let config_map = GroupKind {
+        group: String::new(),
+        kind: "ConfigMap".to_owned(),
     };
-    let mut error = FieldError::not_supported(path.field("kind"), &value, &["ConfigMap"]);
-    error.detail.push_str(" (ResolvedRefs=False, InvalidKind)");
-    error
+    let mut errors = super::policy::typos(group, kind, std::slice::from_ref(&config_map), path);
+    if errors.is_empty() {
+        let value = GroupKind {
+            group: group.to_owned(),
+            kind: kind.to_owned(),
+        };
+        errors.push(FieldError::not_supported(
+            path.field("kind"),
+            &value.to_string(),
+            &["ConfigMap"],
+        ));
+    }
+    for error in &mut errors {
+        error.detail.push_str(" (ResolvedRefs=False, InvalidKind)");
+    }
+    errors
 }
 
 /// How findings about a ConfigMap are worded: from a policy's reference (`ConfigMap "ca"

@@ -636,7 +636,23 @@ fn ca_ref_limits_and_kinds() {
         )]),
         &defaults(),
         &[
-            r#"spec.validation.caCertificateRefs[0].kind: Invalid value: "configmap": kinds are case-sensitive: did you mean "ConfigMap"?"#,
+            r#"spec.validation.caCertificateRefs[0].kind: Invalid value: "configmap": kinds are case-sensitive: did you mean "ConfigMap"? (ResolvedRefs=False, InvalidKind)"#,
+        ],
+    );
+    // The same hints as for targets: any case of "core", and both mistakes at once.
+    assert_errors(
+        &with(&[
+            ("/spec/validation/caCertificateRefs/0/group", json!("Core")),
+            (
+                "/spec/validation/caCertificateRefs/0/kind",
+                json!("configmap"),
+            ),
+        ]),
+        &defaults(),
+        &[
+            r#"spec.validation.caCertificateRefs[0].group: Invalid value: "Core": spec.validation.caCertificateRefs[0].group in body should match '^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'"#,
+            r#"spec.validation.caCertificateRefs[0].group: Invalid value: "Core": the core API group is written as "" (an empty string), not "core" (ResolvedRefs=False, InvalidKind)"#,
+            r#"spec.validation.caCertificateRefs[0].kind: Invalid value: "configmap": kinds are case-sensitive: did you mean "ConfigMap"? (ResolvedRefs=False, InvalidKind)"#,
         ],
     );
 }
