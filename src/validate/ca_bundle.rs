@@ -179,9 +179,7 @@ impl FindingKind {
 /// One thing wrong or risky with a bundle.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Finding {
-    /// Whether it makes the bundle unusable.
-    pub severity: Severity,
-    /// What it is about.
+    /// What it is about (and so how severe it is: [`Finding::severity`]).
     pub kind: FindingKind,
     /// A short lowercase sentence without trailing period and without naming the ConfigMap or
     /// key, for example `certificate 1 (CN=Old Root) expired on 2024-03-01T00:00:00Z`.
@@ -190,11 +188,12 @@ pub struct Finding {
 
 impl Finding {
     fn new(kind: FindingKind, message: String) -> Self {
-        Self {
-            severity: kind.severity(),
-            kind,
-            message,
-        }
+        Self { kind, message }
+    }
+
+    /// Whether it makes the bundle unusable: its kind's severity.
+    pub fn severity(&self) -> Severity {
+        self.kind.severity()
     }
 }
 
@@ -1182,7 +1181,7 @@ pub fn assess(bundle: &ParsedBundle, now: i64, expiry_window_secs: i64) -> Vec<F
             }
         }
     }
-    ranked.sort_by_key(|r| (r.finding.severity, r.pos, r.finding.kind));
+    ranked.sort_by_key(|r| (r.finding.severity(), r.pos, r.finding.kind));
     ranked.into_iter().map(|r| r.finding).collect()
 }
 
@@ -1312,7 +1311,6 @@ mod tests {
                 f.message
             );
             assert!(!f.message.chars().any(is_unsafe_char), "{:?}", f.message);
-            assert_eq!(f.severity, f.kind.severity());
         }
     }
 
@@ -1360,7 +1358,7 @@ mod tests {
     fn empty_and_whitespace_are_invalid() {
         let findings = run("");
         assert_eq!(kinds(&findings), [FindingKind::Empty]);
-        assert_eq!(findings[0].severity, Severity::Invalid);
+        assert_eq!(findings[0].severity(), Severity::Invalid);
         assert_eq!(findings[0].message, "the CA bundle is empty");
         let findings = run(" \r\n\t\n  ");
         assert_eq!(kinds(&findings), [FindingKind::Empty]);
@@ -1574,7 +1572,7 @@ mod tests {
             assert!(bundle.contains_private_key());
             let findings = assess(&bundle, NOW, WINDOW);
             assert_eq!(kinds(&findings), [FindingKind::PrivateKey]);
-            assert_eq!(findings[0].severity, Severity::Invalid);
+            assert_eq!(findings[0].severity(), Severity::Invalid);
             let m = &findings[0].message;
             assert!(m.starts_with("private key leaked: line "), "{m}");
             assert!(m.contains("rotate the key") && m.contains("Secrets"), "{m}");
@@ -1686,7 +1684,7 @@ mod tests {
     fn some_expired_is_a_warning() {
         let findings = run(&cat(&[ROOT_CA, EXPIRED_CA]));
         assert_eq!(kinds(&findings), [FindingKind::Expired]);
-        assert_eq!(findings[0].severity, Severity::Warning);
+        assert_eq!(findings[0].severity(), Severity::Warning);
         assert_eq!(
             findings[0].message,
             "certificate 1 (CN=Example Expired CA,O=Example) expired on 2020-01-01T00:00:00Z"
@@ -2006,7 +2004,7 @@ mod tests {
         ] {
             let findings = run(text);
             assert!(
-                findings.iter().any(|f| f.severity == Severity::Invalid),
+                findings.iter().any(|f| f.severity() == Severity::Invalid),
                 "{text:?}: {findings:?}"
             );
             assert_message_style(&findings);

@@ -162,7 +162,7 @@ pub(crate) fn check_config_map(
     };
     for finding in ca_bundle::assess(&ca.bundle, now, settings.expiry_window_secs) {
         let message = about.finding(&finding.message);
-        match finding.severity {
+        match finding.severity() {
             Severity::Invalid => report.enforce(
                 settings.invalid_refs,
                 FieldError::new(path.clone(), ErrorKind::Invalid, BadValue::None, message),
