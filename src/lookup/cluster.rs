@@ -32,11 +32,9 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use super::policy_index::PolicyIndex;
-use super::{BoxFuture, BundleCache, Lookup, LookupError};
+use super::{BoxFuture, BundleCache, Key, Lookup, LookupError};
 use crate::validate::snapshot::ServicePort;
 use crate::validate::{self, ConfigMapEntry, PolicySummary, ServiceEntry, Snapshot, Wants};
-
-type Key = (String, String);
 
 /// Errors setting up the cluster connection.
 #[derive(Debug, thiserror::Error)]
@@ -170,41 +168,28 @@ impl ClusterLookup {
         let _ = synced.wait_for(|s| s.all()).await;
     }
 
-    /// The snapshot for `wants` from the caches as they are now.
+    /// The snapshot for `wants` from the caches as they are now: ConfigMaps, Services and
+    /// policies read under one lock, so that they are of one moment.
     pub fn snapshot_now(&self, wants: &Wants) -> Snapshot {
-        let policies = self.policy_index().select(wants);
-        let index = read(&self.shared.index);
-        let ns = &wants.namespace;
-        let key = |name: &String| (ns.clone(), name.clone());
-        Snapshot {
-            config_maps: wants
-                .config_maps
-                .iter()
-                .filter_map(|n| Some((n.clone(), index.config_maps.get(&key(n))?.clone())))
-                .collect(),
-            services: wants
-                .services
-                .iter()
-                .filter_map(|n| Some((n.clone(), index.services.get(&key(n))?.clone())))
-                .collect(),
-            policies,
+        {
+            let index = read(&self.shared.index);
+            if let Some(policy_index) = &index.policy_index {
+                let policies = policy_index.select(wants);
+                return super::select(wants, &index.config_maps, &index.services, policies);
+            }
         }
-    }
-
-    /// The current policy index, built if the policies changed since the last lookup.
-    fn policy_index(&self) -> Arc<PolicyIndex> {
-        if let Some(index) = &read(&self.shared.index).policy_index {
-            return Arc::clone(index);
-        }
+        // The policies changed since the last lookup: rebuild their index first.
         let mut index = write(&self.shared.index);
-        if index.policy_index.is_none() {
-            index.policy_index = Some(Arc::new(PolicyIndex::build(index.policies.values())));
-        }
-        index
-            .policy_index
-            .as_ref()
-            .map(Arc::clone)
-            .unwrap_or_default()
+        let Index {
+            config_maps,
+            services,
+            policies,
+            policy_index,
+        } = &mut *index;
+        let policy_index =
+            policy_index.get_or_insert_with(|| Arc::new(PolicyIndex::build(policies.values())));
+        let policies = policy_index.select(wants);
+        super::select(wants, config_maps, services, policies)
     }
 
     /// Every policy, for `audit` and the CA expiry metrics.

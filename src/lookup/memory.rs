@@ -6,10 +6,8 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::policy_index::PolicyIndex;
-use super::{BoxFuture, BundleCache, Lookup, LookupError};
+use super::{BoxFuture, BundleCache, Key, Lookup, LookupError};
 use crate::validate::{self, ConfigMapEntry, PolicySummary, ServiceEntry, Snapshot, Wants};
-
-type Key = (String, String);
 
 /// ConfigMaps, Services and BackendTLSPolicies held in memory. Objects without a namespace
 /// are placed in `default`, as `kubectl apply` would.
@@ -98,24 +96,8 @@ impl MemoryLookup {
 
     /// The snapshot for `wants`, synchronously.
     pub fn snapshot_now(&self, wants: &Wants) -> Snapshot {
-        let ns = &wants.namespace;
-        let get = |name: &String| (ns.clone(), name.clone());
-        let config_maps = wants
-            .config_maps
-            .iter()
-            .filter_map(|name| Some((name.clone(), self.config_maps.get(&get(name))?.clone())))
-            .collect();
-        let services = wants
-            .services
-            .iter()
-            .filter_map(|name| Some((name.clone(), self.services.get(&get(name))?.clone())))
-            .collect();
         let policies = self.index.select(wants);
-        Snapshot {
-            config_maps,
-            services,
-            policies,
-        }
+        super::select(wants, &self.config_maps, &self.services, policies)
     }
 }
 

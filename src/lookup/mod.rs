@@ -7,13 +7,42 @@ pub mod cluster;
 mod memory;
 mod policy_index;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 pub use self::bundles::BundleCache;
 pub use self::cluster::ClusterLookup;
 pub use self::memory::MemoryLookup;
-use crate::validate::{Snapshot, Wants};
+use crate::validate::{ConfigMapEntry, PolicySummary, ServiceEntry, Snapshot, Wants};
+
+/// `(namespace, name)`: how both lookups key what they hold.
+type Key = (String, String);
+
+/// The snapshot for `wants` from what a lookup holds: the ConfigMaps and Services asked for,
+/// in the request's namespace, and the policies its index selected.
+fn select(
+    wants: &Wants,
+    config_maps: &HashMap<Key, ConfigMapEntry>,
+    services: &HashMap<Key, ServiceEntry>,
+    policies: Vec<Arc<PolicySummary>>,
+) -> Snapshot {
+    let key = |name: &String| (wants.namespace.clone(), name.clone());
+    Snapshot {
+        config_maps: wants
+            .config_maps
+            .iter()
+            .filter_map(|name| Some((name.clone(), config_maps.get(&key(name))?.clone())))
+            .collect(),
+        services: wants
+            .services
+            .iter()
+            .filter_map(|name| Some((name.clone(), services.get(&key(name))?.clone())))
+            .collect(),
+        policies,
+    }
+}
 
 /// A boxed future, so that lookups can be used as `Arc<dyn Lookup>`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
