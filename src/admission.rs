@@ -631,13 +631,7 @@ impl Reviewer {
             ));
         };
         let namespace = namespace_of(request, any);
-        let name = if request.name.is_empty() {
-            any.pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-        } else {
-            &request.name
-        };
+        let name = name_of(request, Some(any));
         let snapshot = self
             .snapshot(&Wants::for_config_map(namespace, name), budget)
             .await?;
@@ -694,6 +688,17 @@ fn required_object(request: &AdmissionRequest) -> Result<&Value, Box<Status>> {
             request.operation
         ))),
     }
+}
+
+/// `request.name`, else the object's `metadata.name` (empty on CREATE with generateName).
+fn name_of<'a>(request: &'a AdmissionRequest, object: Option<&'a Value>) -> &'a str {
+    if !request.name.is_empty() {
+        return &request.name;
+    }
+    object
+        .and_then(|o| o.pointer("/metadata/name"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
 }
 
 fn namespace_of<'a>(request: &'a AdmissionRequest, object: &'a Value) -> &'a str {
@@ -771,16 +776,7 @@ impl Outcome {
 
 /// The `Status` of a denial, worded as the apiserver words a validation failure.
 pub fn denial(report: &Report, group: &str, kind: &str, request: &AdmissionRequest) -> Status {
-    let name = if request.name.is_empty() {
-        request
-            .object
-            .as_ref()
-            .and_then(|o| o.pointer("/metadata/name"))
-            .and_then(Value::as_str)
-            .unwrap_or("")
-    } else {
-        &request.name
-    };
+    let name = name_of(request, request.object.as_ref());
     let qualified = if group.is_empty() {
         kind.to_owned()
     } else {

@@ -135,18 +135,10 @@ pub fn qualified_name_problems(key: &str) -> Vec<String> {
     problems
 }
 
-/// RFC 1123 subdomain (lowercase), the rule for object names and qualified-name prefixes.
+/// RFC 1123 subdomain (lowercase), the rule for object names and qualified-name prefixes: the
+/// CRD's subdomain pattern, at most 253 characters.
 pub fn is_dns_subdomain(s: &str) -> bool {
-    s.len() <= 253
-        && !s.is_empty()
-        && s.split('.').all(|label| {
-            let b = label.as_bytes();
-            !b.is_empty()
-                && b.iter()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-                && b[0] != b'-'
-                && b[b.len() - 1] != b'-'
-        })
+    s.len() <= 253 && super::schema::SUBDOMAIN.is_match(s)
 }
 
 /// The message Kubernetes gives for a name that is not an RFC 1123 subdomain.
