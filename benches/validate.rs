@@ -9,7 +9,7 @@ use std::time::Duration;
 use backendtls_webhook::admission::{Clock, Reviewer};
 use backendtls_webhook::lookup::{BundleCache, MemoryLookup};
 use backendtls_webhook::objects;
-use backendtls_webhook::validate::{self, Operation, PolicyChange, Settings, Wants, ca_bundle};
+use backendtls_webhook::validate::{self, PolicyChange, Settings, Wants, ca_bundle};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::Value;
 
@@ -45,13 +45,7 @@ fn policy(c: &mut Criterion) {
     let settings = Settings::default();
     c.bench_function("validate/policy (sample, 3-cert CA ref)", |b| {
         b.iter(|| {
-            let change = PolicyChange {
-                object: black_box(&object),
-                old_object: None,
-                operation: Operation::Create,
-                subresource: None,
-                namespace: "shop",
-            };
+            let change = PolicyChange::create(black_box(&object), "shop");
             validate::policy(&change, &snapshot, &settings, NOW)
         });
     });

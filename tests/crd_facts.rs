@@ -1516,13 +1516,7 @@ fn cel_rules_are_enforced() {
         };
         // The failing object breaks this rule and no other.
         let settings = settings_for(&failing.object);
-        let change = PolicyChange {
-            object: &failing.object,
-            old_object: None,
-            operation: Operation::Create,
-            subresource: None,
-            namespace: "shop",
-        };
+        let change = PolicyChange::create(&failing.object, "shop");
         let report = validate::policy(&change, &Snapshot::default(), &settings, NOW);
         let broken: BTreeSet<&str> = report
             .errors

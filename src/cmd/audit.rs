@@ -15,7 +15,7 @@ use serde_json::Value;
 use super::{EXIT_FINDINGS, EXIT_INPUT, EXIT_OK};
 use crate::cli::{AuditArgs, OutputFormat};
 use crate::lookup::{BundleCache, ClusterLookup, cluster};
-use crate::validate::{self, Operation, PolicyChange, Wants};
+use crate::validate::{self, PolicyChange, Wants};
 
 /// How long to wait for the first sync of the caches.
 const SYNC_TIMEOUT: Duration = Duration::from_secs(60);
@@ -114,13 +114,7 @@ async fn audit(args: &AuditArgs) -> anyhow::Result<u8> {
         .iter()
         .map(|object| {
             let ns = text(object, "/metadata/namespace");
-            let change = PolicyChange {
-                object,
-                old_object: None,
-                operation: Operation::Create,
-                subresource: None,
-                namespace: &ns,
-            };
+            let change = PolicyChange::create(object, &ns);
             let snapshot = lookup.snapshot_now(&Wants::for_policy(object, &ns));
             let report = validate::policy(&change, &snapshot, &settings, now);
             PolicyFindings {

@@ -360,13 +360,7 @@ fn check_one<'d>(
     let mut report = match subject {
         Subject::Policy => {
             let snapshot = resolver.snapshot(&Wants::for_policy(object, namespace));
-            let change = PolicyChange {
-                object,
-                old_object: None,
-                operation: Operation::Create,
-                subresource: None,
-                namespace,
-            };
+            let change = PolicyChange::create(object, namespace);
             validate::policy(&change, &snapshot, settings, now)
         }
         Subject::ConfigMap => {

@@ -201,6 +201,20 @@ pub struct PolicyChange<'a> {
     pub namespace: &'a str,
 }
 
+impl<'a> PolicyChange<'a> {
+    /// A CREATE of `object` in `namespace` (what `validate` and `audit` judge: an object as
+    /// if it were applied anew).
+    pub fn create(object: &'a Value, namespace: &'a str) -> Self {
+        Self {
+            object,
+            old_object: None,
+            operation: Operation::Create,
+            subresource: None,
+            namespace,
+        }
+    }
+}
+
 /// Validates a BackendTLSPolicy (CREATE or UPDATE, main resource or `status`).
 pub fn policy(
     change: &PolicyChange<'_>,

@@ -101,13 +101,7 @@ fn with(edits: &[(&str, Value)]) -> Value {
 }
 
 fn run(object: &Value, settings: &Settings) -> Report {
-    let change = PolicyChange {
-        object,
-        old_object: None,
-        operation: Operation::Create,
-        subresource: None,
-        namespace: "shop",
-    };
+    let change = PolicyChange::create(object, "shop");
     policy(&change, &snapshot(), settings, NOW)
 }
 
@@ -915,13 +909,8 @@ fn config_maps_without_ca_crt_are_missing() {
             binary_ca_crt: true,
         },
     );
-    let change = PolicyChange {
-        object: &base(),
-        old_object: None,
-        operation: Operation::Create,
-        subresource: None,
-        namespace: "shop",
-    };
+    let object = base();
+    let change = PolicyChange::create(&object, "shop");
     let report = policy(&change, &snap, &defaults(), NOW);
     assert!(report.is_allowed());
     assert_eq!(
@@ -943,13 +932,8 @@ fn broken_bundles_deny_by_default() {
         let mut snap = snapshot();
         snap.config_maps
             .insert("payments-backend-ca".into(), ca(text));
-        let change = PolicyChange {
-            object: &base(),
-            old_object: None,
-            operation: Operation::Create,
-            subresource: None,
-            namespace: "shop",
-        };
+        let object = base();
+        let change = PolicyChange::create(&object, "shop");
         let report = policy(&change, &snap, &defaults(), NOW);
         assert!(!report.is_allowed(), "{text:?}");
         assert!(
@@ -1000,13 +984,7 @@ fn a_service_whose_every_port_is_udp_warns_without_a_section() {
             },
         );
         let object = with(&[("/spec/targetRefs/0/sectionName", Value::Null)]);
-        let change = PolicyChange {
-            object: &object,
-            old_object: None,
-            operation: Operation::Create,
-            subresource: None,
-            namespace: "shop",
-        };
+        let change = PolicyChange::create(&object, "shop");
         warnings(&policy(&change, &snapshot, &defaults(), NOW))
     };
     assert_eq!(
@@ -1063,13 +1041,8 @@ fn rival(name: &str, created: i64, section: Option<&str>) -> Arc<PolicySummary> 
 
 #[test]
 fn conflicting_policies_warn_and_name_the_winner() {
-    let change = PolicyChange {
-        object: &base(),
-        old_object: None,
-        operation: Operation::Create,
-        subresource: None,
-        namespace: "shop",
-    };
+    let object = base();
+    let change = PolicyChange::create(&object, "shop");
     let jan_2026 = 1_767_225_600;
     let older = Settings::default();
     for (other, fragment) in [
