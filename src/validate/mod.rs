@@ -275,7 +275,7 @@ fn policy_main(
         namespace: namespace.to_owned(),
         name: String::new(),
         created: None,
-        targets: snapshot::targets(Some(&Value::Object(spec.clone()))),
+        targets: snapshot::targets(object.get("spec")),
         ca_config_maps: Vec::new(),
     });
     refs::check_targets(&own, spec, snapshot, report);

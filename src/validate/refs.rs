@@ -183,23 +183,16 @@ pub(crate) fn check_targets(
         return;
     };
     let path = FieldPath::root().field("spec").field("targetRefs");
-    // `own.targets` skips malformed entries; pair each well-formed target with its index.
-    let mut well_formed = own.targets.iter();
     for (i, raw) in list.iter().enumerate() {
-        if !["group", "kind", "name"]
-            .iter()
-            .all(|f| raw.get(f).is_some_and(Value::is_string))
-        {
+        // Malformed entries have their schema errors already.
+        let Some(target) = TargetKey::from_ref(raw) else {
             continue;
-        }
-        let Some(target) = well_formed.next() else {
-            break;
         };
         let at = || path.index(i);
         if target.group.is_empty() && target.kind == "Service" {
-            check_service(target, &own.namespace, snapshot, &at, report);
+            check_service(&target, &own.namespace, snapshot, &at, report);
         }
-        check_conflicts(own, target, snapshot, &at, report);
+        check_conflicts(own, &target, snapshot, &at, report);
     }
 }
 

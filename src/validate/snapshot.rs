@@ -22,6 +22,17 @@ pub struct TargetKey {
 }
 
 impl TargetKey {
+    /// One `targetRefs` entry; `None` when its group, kind or name is missing or not a string.
+    pub fn from_ref(target: &Value) -> Option<Self> {
+        let field = |f: &str| target.get(f).and_then(Value::as_str).map(str::to_owned);
+        Some(Self {
+            group: field("group")?,
+            kind: field("kind")?,
+            name: field("name")?,
+            section: field("sectionName").filter(|s| !s.is_empty()),
+        })
+    }
+
     /// `Service payments-backend` or `Service payments-backend port https`, for messages.
     pub fn describe(&self) -> String {
         let kind = if self.group.is_empty() {
@@ -94,17 +105,7 @@ pub fn targets(spec: Option<&Value>) -> Vec<TargetKey> {
     else {
         return Vec::new();
     };
-    list.iter()
-        .filter_map(|t| {
-            let field = |f: &str| t.get(f).and_then(Value::as_str).map(str::to_owned);
-            Some(TargetKey {
-                group: field("group")?,
-                kind: field("kind")?,
-                name: field("name")?,
-                section: field("sectionName").filter(|s| !s.is_empty()),
-            })
-        })
-        .collect()
+    list.iter().filter_map(TargetKey::from_ref).collect()
 }
 
 /// Names of the core ConfigMaps a spec references as CA bundles.
