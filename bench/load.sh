@@ -94,8 +94,8 @@ die() { printf '[bench-load] error: %s\n' "$*" >&2; exit 1; }
 
 # --- prerequisites ----------------------------------------------------------------------------
 
-# shellcheck source=bench/wrk-prerequisites.sh
-. "$ROOT/bench/wrk-prerequisites.sh"
+# shellcheck source=bench/common.sh
+. "$ROOT/bench/common.sh"
 for f in "$POLICY_JSON" "$CONFIGMAP_JSON" "$OBJECTS" "$LUA"; do
     [ -r "$f" ] || die "missing $f"
 done
@@ -113,20 +113,9 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/bench-load.XXXXXX")
 NULL_PID=
 SERVE_PID=
 
-stop_server() {
-    local pid=$1
-    [ -n "$pid" ] || return 0
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for _ in $(seq 50); do
-        kill -0 "$pid" 2>/dev/null || return 0
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-}
-
 cleanup() {
-    stop_server "$NULL_PID"
-    stop_server "$SERVE_PID"
+    stop_process "$NULL_PID"
+    stop_process "$SERVE_PID"
     if [ "${KEEP:-0}" = 1 ]; then
         log "kept $TMP"
     else

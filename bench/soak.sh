@@ -61,8 +61,8 @@ die() { printf '[soak] error: %s\n' "$*" >&2; exit 2; }
 
 # --- prerequisites ----------------------------------------------------------------------------
 
-# shellcheck source=bench/wrk-prerequisites.sh
-. "$ROOT/bench/wrk-prerequisites.sh"
+# shellcheck source=bench/common.sh
+. "$ROOT/bench/common.sh"
 [ "$SOAK_SECONDS" -ge $(( 2 * SOAK_INTERVAL )) ] || die "SOAK_SECONDS must be at least 2 x SOAK_INTERVAL"
 IFS=: read -r -a body_files <<<"$BODIES"
 for f in "${body_files[@]}" "$LUA"; do
@@ -82,21 +82,10 @@ SERVE_PID=
 WRK_PID=
 AWK_PID=
 
-stop() {
-    local pid=$1
-    [ -n "$pid" ] || return 0
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for _ in $(seq 50); do
-        kill -0 "$pid" 2>/dev/null || return 0
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-}
-
 cleanup() {
-    stop "$WRK_PID"
-    stop "$SERVE_PID"
-    stop "$AWK_PID"
+    stop_process "$WRK_PID"
+    stop_process "$SERVE_PID"
+    stop_process "$AWK_PID"
     if [ "${KEEP:-0}" = 1 ]; then
         log "kept $TMP"
     else
@@ -194,7 +183,7 @@ RSS_HWM=$(hwm_kib "$SERVE_PID")
 # One more sample after an interval without load: does memory go back down?
 sleep "$SOAK_INTERVAL"
 RSS_IDLE=$(rss_kib "$SERVE_PID")
-stop "$SERVE_PID"
+stop_process "$SERVE_PID"
 SERVE_PID=
 wait "$AWK_PID" || true
 AWK_PID=
