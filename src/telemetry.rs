@@ -5,6 +5,7 @@
 //! buffer that a background thread writes out every 50 ms, or as soon as it holds 64 KiB; the
 //! [`LogGuard`] returned by [`init`] flushes what is left when it is dropped (at exit).
 
+use std::fmt::Write as _;
 use std::io::Write;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Duration;
@@ -46,26 +47,25 @@ pub fn init(format: LogFormat) -> LogGuard {
         .with_writer(buffer.clone())
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     // A second initialisation (tests) keeps the first subscriber.
-    let _ = match format {
-        LogFormat::Text => builder.event_format(PlainText).try_init(),
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .try_init(),
-    };
+    let _ = builder.event_format(Line(format)).try_init();
     LogGuard(buffer)
 }
 
-/// The text line format: `<RFC 3339 time> <LEVEL> <target>: <message> key=value ...`.
+/// The line formats, written by hand: this line is written once per admission decision, and
+/// the stock formatters cost more than a review (the text one builds ANSI styling objects for
+/// every field name even when colours are off; the JSON one serialises through a map of
+/// fields).
 ///
-/// Written by hand because the stock formatter styles every field name (ANSI styling objects are
-/// built even when colours are off), which made the decision line cost more than a review.
-/// Values print as they are when they are plain words, quoted (Rust `Debug`) otherwise, so a
-/// line always splits unambiguously on spaces.
-struct PlainText;
+/// - [`LogFormat::Text`]: `<RFC 3339 time> <LEVEL> <target>: <message> key=value ...`. Values
+///   print as they are when they are plain words, quoted (Rust `Debug`) otherwise, so a line
+///   always splits unambiguously on spaces.
+/// - [`LogFormat::Json`]: one object per line,
+///   `{"timestamp":"<RFC 3339>","level":"INFO","target":"...","message":"...","key":value,...}`
+///   (the field names of `tracing-subscriber`'s flattened JSON); numbers and booleans are JSON
+///   numbers and booleans, everything else a string.
+struct Line(LogFormat);
 
-impl<S, N> FormatEvent<S, N> for PlainText
+impl<S, N> FormatEvent<S, N> for Line
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
@@ -76,45 +76,61 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> std::fmt::Result {
-        // Hand-rolled rather than `write!`: this line is written once per admission decision,
-        // and `core::fmt` padding dominated its cost.
-        let now = time::OffsetDateTime::now_utc();
-        let mut stamp = [0u8; 27];
-        let year = u32::try_from(now.year()).unwrap_or(0) % 10_000;
-        put_digits(&mut stamp[0..4], year);
-        stamp[4] = b'-';
-        put_digits(&mut stamp[5..7], u32::from(u8::from(now.month())));
-        stamp[7] = b'-';
-        put_digits(&mut stamp[8..10], u32::from(now.day()));
-        stamp[10] = b'T';
-        put_digits(&mut stamp[11..13], u32::from(now.hour()));
-        stamp[13] = b':';
-        put_digits(&mut stamp[14..16], u32::from(now.minute()));
-        stamp[16] = b':';
-        put_digits(&mut stamp[17..19], u32::from(now.second()));
-        stamp[19] = b'.';
-        put_digits(&mut stamp[20..26], now.microsecond());
-        stamp[26] = b'Z';
+        let stamp = timestamp(time::OffsetDateTime::now_utc());
         // The stamp is ASCII digits and separators.
-        writer.write_str(std::str::from_utf8(&stamp).unwrap_or(""))?;
+        let stamp = std::str::from_utf8(&stamp).unwrap_or("");
         let metadata = event.metadata();
-        writer.write_str(match *metadata.level() {
-            tracing::Level::ERROR => " ERROR ",
-            tracing::Level::WARN => "  WARN ",
-            tracing::Level::INFO => "  INFO ",
-            tracing::Level::DEBUG => " DEBUG ",
-            tracing::Level::TRACE => " TRACE ",
-        })?;
-        writer.write_str(metadata.target())?;
-        writer.write_char(':')?;
+        let json = self.0 == LogFormat::Json;
+        if json {
+            writer.write_str("{\"timestamp\":\"")?;
+            writer.write_str(stamp)?;
+            writer.write_str("\",\"level\":\"")?;
+            writer.write_str(metadata.level().as_str())?;
+            writer.write_str("\",\"target\":")?;
+            json_string(&mut writer, metadata.target())?;
+        } else {
+            writer.write_str(stamp)?;
+            writer.write_str(match *metadata.level() {
+                tracing::Level::ERROR => " ERROR ",
+                tracing::Level::WARN => "  WARN ",
+                tracing::Level::INFO => "  INFO ",
+                tracing::Level::DEBUG => " DEBUG ",
+                tracing::Level::TRACE => " TRACE ",
+            })?;
+            writer.write_str(metadata.target())?;
+            writer.write_char(':')?;
+        }
         let mut fields = Fields {
             writer: &mut writer,
+            json,
             result: Ok(()),
         };
         event.record(&mut fields);
         fields.result?;
-        writer.write_char('\n')
+        writer.write_str(if json { "}\n" } else { "\n" })
     }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.ffffffZ`, hand-rolled rather than `write!` (`core::fmt` padding
+/// dominated the line's cost).
+fn timestamp(now: time::OffsetDateTime) -> [u8; 27] {
+    let mut stamp = [0u8; 27];
+    let year = u32::try_from(now.year()).unwrap_or(0) % 10_000;
+    put_digits(&mut stamp[0..4], year);
+    stamp[4] = b'-';
+    put_digits(&mut stamp[5..7], u32::from(u8::from(now.month())));
+    stamp[7] = b'-';
+    put_digits(&mut stamp[8..10], u32::from(now.day()));
+    stamp[10] = b'T';
+    put_digits(&mut stamp[11..13], u32::from(now.hour()));
+    stamp[13] = b':';
+    put_digits(&mut stamp[14..16], u32::from(now.minute()));
+    stamp[16] = b':';
+    put_digits(&mut stamp[17..19], u32::from(now.second()));
+    stamp[19] = b'.';
+    put_digits(&mut stamp[20..26], now.microsecond());
+    stamp[26] = b'Z';
+    stamp
 }
 
 /// Writes `value` as zero-padded decimal digits filling `out`.
@@ -126,28 +142,85 @@ fn put_digits(out: &mut [u8], mut value: u32) {
     }
 }
 
-/// Writes ` message` then ` key=value` for every other field.
+/// Writes `text` as a JSON string, quotes included.
+fn json_string(writer: &mut impl std::fmt::Write, text: &str) -> std::fmt::Result {
+    writer.write_char('"')?;
+    JsonEscaped(writer).write_str(text)?;
+    writer.write_char('"')
+}
+
+/// Escapes what is written through it for the inside of a JSON string.
+struct JsonEscaped<'w, W: std::fmt::Write>(&'w mut W);
+
+impl<W: std::fmt::Write> std::fmt::Write for JsonEscaped<'_, W> {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        let mut start = 0;
+        for (i, byte) in text.bytes().enumerate() {
+            let escape = match byte {
+                b'"' => "\\\"",
+                b'\\' => "\\\\",
+                b'\n' => "\\n",
+                b'\r' => "\\r",
+                b'\t' => "\\t",
+                0..=0x1f => "",
+                _ => continue,
+            };
+            self.0.write_str(&text[start..i])?;
+            if escape.is_empty() {
+                write!(self.0, "\\u{byte:04x}")?;
+            } else {
+                self.0.write_str(escape)?;
+            }
+            start = i + 1;
+        }
+        self.0.write_str(&text[start..])
+    }
+}
+
+/// Writes the event's fields: ` message` then ` key=value` (text), or `,"message":"..."` then
+/// `,"key":value` (JSON).
 struct Fields<'w, 'a> {
     writer: &'w mut Writer<'a>,
+    json: bool,
     result: std::fmt::Result,
 }
 
 impl Fields<'_, '_> {
-    fn text(&mut self, field: &Field, value: &str) {
-        if self.result.is_err() {
-            return;
+    /// Writes the separator and the key (none for the text format's message).
+    fn key(&mut self, field: &Field) -> std::fmt::Result {
+        if self.json {
+            self.writer.write_char(',')?;
+            json_string(self.writer, field.name())?;
+            return self.writer.write_char(':');
         }
-        self.result = (|| {
-            self.writer.write_char(' ')?;
-            if field.name() != "message" {
-                self.writer.write_str(field.name())?;
-                self.writer.write_char('=')?;
-                if !is_plain(value) {
-                    return write!(self.writer, "{value:?}");
-                }
+        self.writer.write_char(' ')?;
+        if field.name() != "message" {
+            self.writer.write_str(field.name())?;
+            self.writer.write_char('=')?;
+        }
+        Ok(())
+    }
+
+    /// A string value.
+    fn text(&mut self, field: &Field, value: &str) {
+        self.write(|this| {
+            this.key(field)?;
+            if this.json {
+                json_string(this.writer, value)
+            } else if field.name() != "message" && !is_plain(value) {
+                write!(this.writer, "{value:?}")
+            } else {
+                this.writer.write_str(value)
             }
-            self.writer.write_str(value)
-        })();
+        });
+    }
+
+    /// A value written as it is in both formats (a number or a boolean).
+    fn bare(&mut self, field: &Field, value: &str) {
+        self.write(|this| {
+            this.key(field)?;
+            this.writer.write_str(value)
+        });
     }
 
     fn number(&mut self, field: &Field, value: u64, negative: bool) {
@@ -166,7 +239,13 @@ impl Fields<'_, '_> {
             at -= 1;
             digits[at] = b'-';
         }
-        self.text(field, std::str::from_utf8(&digits[at..]).unwrap_or("?"));
+        self.bare(field, std::str::from_utf8(&digits[at..]).unwrap_or("0"));
+    }
+
+    fn write(&mut self, f: impl FnOnce(&mut Self) -> std::fmt::Result) {
+        if self.result.is_ok() {
+            self.result = f(self);
+        }
     }
 }
 
@@ -192,15 +271,31 @@ impl Visit for Fields<'_, '_> {
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.text(field, if value { "true" } else { "false" });
+        self.bare(field, if value { "true" } else { "false" });
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        if value.is_finite() {
+            self.bare(field, &value.to_string());
+        } else {
+            self.text(field, &value.to_string());
+        }
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        // The message (every event has one) is written as it is: no copy to a String first.
+        // The message (every event has one) is written as it is, escaped on the way for JSON:
+        // no copy to a String first.
         if field.name() == "message" {
-            if self.result.is_ok() {
-                self.result = write!(self.writer, " {value:?}");
-            }
+            self.write(|this| {
+                this.key(field)?;
+                if this.json {
+                    this.writer.write_char('"')?;
+                    write!(JsonEscaped(this.writer), "{value:?}")?;
+                    this.writer.write_char('"')
+                } else {
+                    write!(this.writer, "{value:?}")
+                }
+            });
             return;
         }
         self.text(field, &format!("{value:?}"));
@@ -321,6 +416,86 @@ mod tests {
         assert!(is_plain("payments-backend-tls"));
         assert!(
             !is_plain("two words") && !is_plain("") && !is_plain("a=b") && !is_plain("q\"uote")
+        );
+    }
+
+    /// The lines `format` writes for the events `log` emits.
+    fn lines(format: LogFormat, log: impl FnOnce()) -> String {
+        #[derive(Clone, Default)]
+        struct Capture(Arc<Mutex<Vec<u8>>>);
+        impl Write for Capture {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().expect("lock").extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let capture = Capture::default();
+        let sink = capture.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || sink.clone())
+            .event_format(Line(format))
+            .finish();
+        tracing::subscriber::with_default(subscriber, log);
+        let bytes = capture.0.lock().expect("lock").clone();
+        String::from_utf8(bytes).expect("UTF-8")
+    }
+
+    fn decision() {
+        tracing::info!(
+            uid = "7f1c",
+            name = "tab\tand \"quote\"",
+            warnings = 2u64,
+            offset = -3i64,
+            cached = false,
+            ratio = 0.5f64,
+            error = ?std::io::ErrorKind::NotFound,
+            "decision {}",
+            "line\nbreak\u{1}"
+        );
+    }
+
+    #[test]
+    fn json_lines_are_json_with_typed_fields() {
+        let out = lines(LogFormat::Json, decision);
+        assert!(out.ends_with("}\n") && out.lines().count() == 1, "{out}");
+        let line: serde_json::Value = serde_json::from_str(&out).expect("one JSON object");
+        let timestamp = line["timestamp"].as_str().expect("timestamp");
+        assert!(
+            crate::validate::schema::is_date_time(timestamp),
+            "{timestamp}"
+        );
+        assert_eq!(
+            line,
+            serde_json::json!({
+                "timestamp": timestamp,
+                "level": "INFO",
+                "target": module_path!(),
+                "message": "decision line\nbreak\u{1}",
+                "uid": "7f1c",
+                "name": "tab\tand \"quote\"",
+                "warnings": 2,
+                "offset": -3,
+                "cached": false,
+                "ratio": 0.5,
+                "error": "NotFound"
+            })
+        );
+    }
+
+    #[test]
+    fn text_lines_quote_only_what_is_not_a_plain_word() {
+        let out = lines(LogFormat::Text, decision);
+        let (stamp, rest) = out.split_once(' ').expect("a time first");
+        assert!(crate::validate::schema::is_date_time(stamp), "{stamp}");
+        assert_eq!(
+            rest,
+            format!(
+                " INFO {}: decision line\nbreak\u{1} uid=7f1c name=\"tab\\tand \\\"quote\\\"\" warnings=2 offset=-3 cached=false ratio=0.5 error=NotFound\n",
+                module_path!()
+            )
         );
     }
 
