@@ -56,22 +56,20 @@ pub struct DevCerts {
 #[derive(Debug, thiserror::Error)]
 pub enum CertsError {
     /// The output directory could not be created.
-    #[error("cannot create directory {}: {source}", path.display())]
+    #[error("cannot create directory {}: {error}", path.display())]
     CreateDir {
         /// The directory.
         path: PathBuf,
         /// Why.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A file could not be written (or renamed into place).
-    #[error("cannot write {}: {source}", path.display())]
+    #[error("cannot write {}: {error}", path.display())]
     Write {
         /// The file.
         path: PathBuf,
         /// Why.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A service or namespace name is not a DNS label.
     #[error("invalid {what} {name:?}: {reason}")]
@@ -84,13 +82,12 @@ pub enum CertsError {
         reason: &'static str,
     },
     /// rcgen refused to build a certificate (an invalid name, a validity out of range).
-    #[error("cannot generate {what}: {source}")]
+    #[error("cannot generate {what}: {error}")]
     Generate {
         /// Which certificate or key.
         what: String,
         /// Why.
-        #[source]
-        source: rcgen::Error,
+        error: rcgen::Error,
     },
     /// The system's random number generator failed.
     #[error("cannot read random bytes from the system")]
@@ -159,7 +156,7 @@ impl DevCa {
         let issuer =
             CertifiedIssuer::self_signed(params, key).map_err(|source| CertsError::Generate {
                 what: what(),
-                source,
+                error: source,
             })?;
         Ok(Self { issuer })
     }
@@ -178,7 +175,7 @@ impl DevCa {
             CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>())
                 .map_err(|source| CertsError::Generate {
                     what: what(),
-                    source,
+                    error: source,
                 })?;
         params.distinguished_name = rcgen::DistinguishedName::new();
         if let Some(first) = sans.first() {
@@ -217,7 +214,7 @@ impl DevCa {
             .signed_by(&key, &self.issuer)
             .map_err(|source| CertsError::Generate {
                 what: what(),
-                source,
+                error: source,
             })?;
         Ok(Issued {
             cert_pem: cert.pem(),
@@ -229,7 +226,7 @@ impl DevCa {
 fn new_key(what: &dyn Fn() -> String) -> Result<KeyPair, CertsError> {
     KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(|source| CertsError::Generate {
         what: format!("key of {}", what()),
-        source,
+        error: source,
     })
 }
 
@@ -289,7 +286,7 @@ pub fn generate(
     check_label("namespace", namespace)?;
     fs::create_dir_all(out).map_err(|source| CertsError::CreateDir {
         path: out.to_path_buf(),
-        source,
+        error: source,
     })?;
 
     let ca = DevCa::new(&format!("{service} development CA"))?;
@@ -357,7 +354,7 @@ fn check_label(what: &'static str, name: &str) -> Result<(), CertsError> {
 fn write_atomically(path: &Path, contents: &[u8], mode: u32) -> Result<(), CertsError> {
     let error = |source| CertsError::Write {
         path: path.to_path_buf(),
-        source,
+        error: source,
     };
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
@@ -551,6 +548,10 @@ mod tests {
                 .contains(&file.join("certs").display().to_string()),
             "{err}"
         );
+        // The cause is in the message, and printed once when the error is shown as a chain
+        // (as `main` shows errors).
+        let chain = format!("{:#}", anyhow::Error::new(err));
+        assert_eq!(chain.matches("Not a directory").count(), 1, "{chain}");
 
         let err = generate(dir.path(), "svc", "ns", Duration::from_secs(u64::MAX)).unwrap_err();
         assert!(matches!(err, CertsError::Validity { .. }), "{err:?}");

@@ -121,13 +121,14 @@ pub struct Document {
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// A file, directory or standard input could not be read.
-    #[error("cannot read {}: {source}", display_path(path))]
+    /// The cause is part of the message and not also a `source()`, so that a chain printed
+    /// with `{:#}` names it once.
+    #[error("cannot read {}: {error}", display_path(path))]
     Io {
         /// The path that could not be read (`-` for standard input).
         path: PathBuf,
         /// The underlying error.
-        #[source]
-        source: io::Error,
+        error: io::Error,
     },
     /// The text is not valid YAML or JSON, or does not hold Kubernetes objects.
     #[error("{source_name}:{line}:{column}: {message}")]
@@ -662,9 +663,9 @@ pub fn parse_str(source: &str, text: &str) -> Result<Vec<Document>, LoadError> {
 /// are skipped, symbolic links are followed (each directory is visited once). A file named
 /// explicitly is loaded whatever its extension.
 pub fn load_path(path: &Path) -> Result<Vec<Document>, LoadError> {
-    let meta = fs::metadata(path).map_err(|source| LoadError::Io {
+    let meta = fs::metadata(path).map_err(|error| LoadError::Io {
         path: path.to_owned(),
-        source,
+        error,
     })?;
     if !meta.is_dir() {
         return load_file(path);
@@ -701,7 +702,7 @@ fn walk_dir(
 ) -> Result<(), LoadError> {
     let io_err = |path: &Path| {
         let path = path.to_owned();
-        move |source| LoadError::Io { path, source }
+        move |error| LoadError::Io { path, error }
     };
     if let Ok(canonical) = fs::canonicalize(dir)
         && !visited.insert(canonical)
@@ -737,9 +738,9 @@ fn walk_dir(
 
 fn load_file(path: &Path) -> Result<Vec<Document>, LoadError> {
     let source = path.display().to_string();
-    let io_err = |source| LoadError::Io {
+    let io_err = |error| LoadError::Io {
         path: path.to_owned(),
-        source,
+        error,
     };
     let file = fs::File::open(path).map_err(io_err)?;
     if file.metadata().map_err(io_err)?.len() > MAX_INPUT_BYTES as u64 {
@@ -757,9 +758,9 @@ pub fn read_source(path: &Path) -> Result<Vec<u8>, LoadError> {
     if path.as_os_str() == STDIN_NAME {
         return read_bytes(io::stdin().lock(), STDIN_NAME, path);
     }
-    let file = fs::File::open(path).map_err(|source| LoadError::Io {
+    let file = fs::File::open(path).map_err(|error| LoadError::Io {
         path: path.to_owned(),
-        source,
+        error,
     })?;
     read_bytes(file, &path.display().to_string(), path)
 }
@@ -772,7 +773,7 @@ fn read_bytes(reader: impl Read, source: &str, path: &Path) -> Result<Vec<u8>, L
         .read_to_end(&mut buf)
         .map_err(|e| LoadError::Io {
             path: path.to_owned(),
-            source: e,
+            error: e,
         })?;
     if buf.len() > MAX_INPUT_BYTES {
         return Err(LoadError::TooLarge {
@@ -2427,6 +2428,11 @@ spec:
             "cannot read /nonexistent/foo.yaml: No such file or directory (os error 2)"
         );
         assert!(matches!(e, LoadError::Io { .. }));
+        // Printed as a chain (how `main` prints errors), the cause appears once.
+        assert_eq!(
+            format!("{:#}", anyhow::Error::new(e)),
+            "cannot read /nonexistent/foo.yaml: No such file or directory (os error 2)"
+        );
         let dir = temp_tree("utf8");
         let file = dir.join("latin1.yaml");
         fs::write(&file, b"a: b\nc: caf\xe9\n").unwrap();

@@ -200,8 +200,10 @@ fn unreadable_input_exits_2_with_a_message() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("body is not JSON"));
     let output = review(&["/nonexistent/review.json"], None);
     assert_eq!(output.status.code(), Some(2));
-    assert!(
-        String::from_utf8_lossy(&output.stderr).contains("cannot read /nonexistent/review.json")
+    // The cause once: error types carry it in their message, not also as a `source()`.
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "backendtls-webhook: cannot read /nonexistent/review.json: No such file or directory (os error 2)\n"
     );
     let output = review(
         &[

@@ -40,17 +40,16 @@ use crate::validate::{self, ConfigMapEntry, PolicySummary, ServiceEntry, Snapsho
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
     /// The kubeconfig could not be read or used.
-    #[error("cannot use kubeconfig {path}: {source}")]
+    #[error("cannot use kubeconfig {path}: {error}")]
     Kubeconfig {
         /// The file.
         path: String,
         /// Why.
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
+        error: Box<dyn std::error::Error + Send + Sync>,
     },
     /// In-cluster configuration failed.
     #[error("cannot use the in-cluster service account: {0}")]
-    InCluster(#[source] Box<dyn std::error::Error + Send + Sync>),
+    InCluster(Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// A kube client from `--kubeconfig`, or from the pod's service account when running in a
@@ -60,7 +59,7 @@ pub async fn client(kubeconfig: Option<&Path>) -> Result<Option<Client>, Cluster
         Some(path) => {
             let wrap = |e: Box<dyn std::error::Error + Send + Sync>| ClusterError::Kubeconfig {
                 path: path.display().to_string(),
-                source: e,
+                error: e,
             };
             let file = kube::config::Kubeconfig::read_from(path).map_err(|e| wrap(Box::new(e)))?;
             kube::Config::from_custom_kubeconfig(file, &kube::config::KubeConfigOptions::default())

@@ -90,13 +90,12 @@ pub enum ServeError {
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
     /// The address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {error}")]
     Bind {
         /// The address.
         addr: SocketAddr,
         /// Why.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -420,7 +419,7 @@ impl Server {
         let (tls_config, cert) = tls::server_config(&config.tls)?;
         let listener = listen(config.listen).map_err(|source| ServeError::Bind {
             addr: config.listen,
-            source,
+            error: source,
         })?;
         Ok(Self {
             listener,

@@ -70,13 +70,12 @@ pub struct TlsOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     /// The certificate file could not be read.
-    #[error("cannot read TLS certificate {}: {source}", path.display())]
+    #[error("cannot read TLS certificate {}: {error}", path.display())]
     ReadCert {
         /// The file.
         path: PathBuf,
         /// Why.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The certificate file is not valid PEM, or its first certificate is not valid X.509.
     #[error("cannot parse TLS certificate {}: {reason}", path.display())]
@@ -93,13 +92,12 @@ pub enum TlsError {
         path: PathBuf,
     },
     /// The key file could not be read.
-    #[error("cannot read TLS private key {}: {source}", path.display())]
+    #[error("cannot read TLS private key {}: {error}", path.display())]
     ReadKey {
         /// The file.
         path: PathBuf,
         /// Why.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The key file is not valid PEM, or holds a key of an unsupported type.
     #[error("cannot parse TLS private key {}: {reason}", path.display())]
@@ -124,13 +122,12 @@ pub enum TlsError {
         key: PathBuf,
     },
     /// The client CA file could not be read.
-    #[error("cannot read client CA file {}: {source}", path.display())]
+    #[error("cannot read client CA file {}: {error}", path.display())]
     ReadClientCa {
         /// The file.
         path: PathBuf,
         /// Why.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The client CA file is not valid PEM, or holds a certificate unusable as trust anchor.
     #[error("cannot parse client CA file {}: {reason}", path.display())]
@@ -192,7 +189,7 @@ pub fn server_config(
 fn load_client_ca(path: &Path) -> Result<RootCertStore, TlsError> {
     let bytes = fs::read(path).map_err(|source| TlsError::ReadClientCa {
         path: path.to_path_buf(),
-        source,
+        error: source,
     })?;
     let parse_error = |reason: String| TlsError::ParseClientCa {
         path: path.to_path_buf(),
@@ -383,11 +380,11 @@ fn load_pair(
 ) -> Result<Loaded, TlsError> {
     let cert_bytes = fs::read(cert_file).map_err(|source| TlsError::ReadCert {
         path: cert_file.to_path_buf(),
-        source,
+        error: source,
     })?;
     let key_bytes = fs::read(key_file).map_err(|source| TlsError::ReadKey {
         path: key_file.to_path_buf(),
-        source,
+        error: source,
     })?;
 
     let parse_cert = |reason: String| TlsError::ParseCert {
