@@ -412,19 +412,40 @@ pub struct Decision {
     /// Name of the object.
     pub name: String,
     /// The answer's [`verdict`](AdmissionResponse::verdict).
-    pub verdict: &'static str,
+    pub verdict: Verdict,
     /// Whether the answer came from the decision cache.
     pub cached: bool,
 }
 
+/// What an answer says, for logs and metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Allowed, possibly with warnings.
+    Allowed,
+    /// Denied on validation grounds (code 422).
+    Denied,
+    /// Refused for another reason: a bad request or a failed lookup.
+    Error,
+}
+
+impl Verdict {
+    /// `allowed`, `denied` or `error`: the log field and metrics label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Allowed => "allowed",
+            Self::Denied => "denied",
+            Self::Error => "error",
+        }
+    }
+}
+
 impl AdmissionResponse {
-    /// `allowed`, `denied` or `error` (a denial that is not a validation verdict: a bad
-    /// request or a failed lookup), for logs and metrics.
-    pub fn verdict(&self) -> &'static str {
+    /// What this answer says.
+    pub fn verdict(&self) -> Verdict {
         match &self.status {
-            None => "allowed",
-            Some(status) if status.code == Some(422) => "denied",
-            Some(_) => "error",
+            None => Verdict::Allowed,
+            Some(status) if status.code == Some(422) => Verdict::Denied,
+            Some(_) => Verdict::Error,
         }
     }
 }
@@ -547,15 +568,15 @@ impl Reviewer {
         let now = self.clock.now();
         let generation = self.lookup.generation();
         let parts = raw.cache_parts();
-        if let Some(verdict) = self.decisions.get(&parts, generation, now) {
+        if let Some(answer) = self.decisions.get(&parts, generation, now) {
             let response = AdmissionResponse {
                 uid: raw.uid.into_owned(),
-                allowed: verdict.allowed,
-                status: verdict.status.clone(),
-                warnings: verdict.warnings.clone(),
+                allowed: answer.status.is_none(),
+                status: answer.status.clone(),
+                warnings: answer.warnings.clone(),
             };
             let decision = Decision {
-                subject: verdict.subject,
+                subject: answer.subject,
                 operation: raw.operation.parse().ok(),
                 namespace: raw.namespace.into_owned(),
                 name: raw.name.into_owned(),
@@ -566,14 +587,13 @@ impl Reviewer {
         }
         let key = self.decisions.key(&parts, generation);
         let (decision, response) = self.decide(&raw.parse()?, budget, now).await;
-        if decision.verdict != "error" {
-            let verdict = decisions::Verdict {
+        if decision.verdict != Verdict::Error {
+            let answer = decisions::Answer {
                 subject: decision.subject,
-                allowed: response.allowed,
                 status: response.status.clone(),
                 warnings: response.warnings.clone(),
             };
-            self.decisions.put(key, verdict, now);
+            self.decisions.put(key, answer, now);
         }
         Ok((decision, response))
     }

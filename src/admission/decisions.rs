@@ -22,11 +22,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
 
 use super::Subject;
 
-/// The cacheable part of an answer (everything but the uid).
+/// The cacheable part of an answer (everything but the uid): allowed when it has no status.
 #[derive(Clone, Debug)]
-pub(crate) struct Verdict {
+pub(crate) struct Answer {
     pub subject: Subject,
-    pub allowed: bool,
     pub status: Option<Status>,
     pub warnings: Vec<String>,
 }
@@ -34,7 +33,7 @@ pub(crate) struct Verdict {
 struct Entry {
     /// The full key, compared on every hit: a hash match alone is not enough.
     key: Box<[u8]>,
-    verdict: Arc<Verdict>,
+    answer: Arc<Answer>,
     at: i64,
 }
 
@@ -79,7 +78,7 @@ impl DecisionCache {
         hasher.finish()
     }
 
-    /// The key of a request, to [`put`](Self::put) its verdict.
+    /// The key of a request, to [`put`](Self::put) its answer.
     pub fn key(&self, parts: &[&[u8]], generation: u64) -> Key {
         let length = parts.iter().map(|p| p.len() + 1).sum::<usize>() + 8;
         let mut bytes = Vec::with_capacity(length);
@@ -94,18 +93,18 @@ impl DecisionCache {
         }
     }
 
-    /// A fresh cached verdict for the request with these parts, if any. Nothing is copied:
+    /// A fresh cached answer for the request with these parts, if any. Nothing is copied:
     /// the parts are hashed and compared in place.
-    pub fn get(&self, parts: &[&[u8]], generation: u64, now: i64) -> Option<Arc<Verdict>> {
+    pub fn get(&self, parts: &[&[u8]], generation: u64, now: i64) -> Option<Arc<Answer>> {
         let hash = self.hash(parts, generation);
         let entries = self.lock();
         let entry = entries.get(&hash)?;
         let fresh = now.saturating_sub(entry.at) < self.ttl_secs;
-        (fresh && same_key(&entry.key, parts, generation)).then(|| Arc::clone(&entry.verdict))
+        (fresh && same_key(&entry.key, parts, generation)).then(|| Arc::clone(&entry.answer))
     }
 
-    /// Remembers a verdict.
-    pub fn put(&self, key: Key, verdict: Verdict, now: i64) {
+    /// Remembers an answer.
+    pub fn put(&self, key: Key, answer: Answer, now: i64) {
         if self.capacity == 0 {
             return;
         }
@@ -117,7 +116,7 @@ impl DecisionCache {
             key.hash,
             Entry {
                 key: key.bytes,
-                verdict: Arc::new(verdict),
+                answer: Arc::new(answer),
                 at: now,
             },
         );
@@ -153,10 +152,9 @@ fn same_key(stored: &[u8], parts: &[&[u8]], generation: u64) -> bool {
 mod tests {
     use super::*;
 
-    fn verdict() -> Verdict {
-        Verdict {
+    fn answer() -> Answer {
+        Answer {
             subject: Subject::Policy,
-            allowed: true,
             status: None,
             warnings: vec!["w".into()],
         }
@@ -169,7 +167,7 @@ mod tests {
         assert_ne!(cache.key(&[b"a"], 0), cache.key(&[b"a"], 1));
         assert_eq!(cache.key(&[b"a", b""], 2), cache.key(&[b"a", b""], 2));
         // Lookups compare the parts with the stored key, not only the hash.
-        cache.put(cache.key(&[b"ab", b"c"], 0), verdict(), 0);
+        cache.put(cache.key(&[b"ab", b"c"], 0), answer(), 0);
         assert!(cache.get(&[b"ab", b"c"], 0, 0).is_some());
         assert!(cache.get(&[b"a", b"bc"], 0, 0).is_none());
         assert!(cache.get(&[b"ab", b"c"], 1, 0).is_none());
@@ -189,14 +187,14 @@ mod tests {
     #[test]
     fn entries_expire_and_the_cache_is_bounded() {
         let cache = DecisionCache::new(2, 30);
-        cache.put(cache.key(&[b"x"], 0), verdict(), 100);
+        cache.put(cache.key(&[b"x"], 0), answer(), 100);
         assert!(cache.get(&[b"x"], 0, 129).is_some());
         assert!(cache.get(&[b"x"], 0, 130).is_none(), "expired");
-        cache.put(cache.key(&[b"y"], 0), verdict(), 100);
-        cache.put(cache.key(&[b"z"], 0), verdict(), 100);
+        cache.put(cache.key(&[b"y"], 0), answer(), 100);
+        cache.put(cache.key(&[b"z"], 0), answer(), 100);
         assert!(cache.get(&[b"x"], 0, 100).is_none(), "cleared when full");
         let off = DecisionCache::new(0, 30);
-        off.put(off.key(&[b"x"], 0), verdict(), 0);
+        off.put(off.key(&[b"x"], 0), answer(), 0);
         assert!(off.get(&[b"x"], 0, 0).is_none());
     }
 }

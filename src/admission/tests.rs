@@ -507,7 +507,7 @@ async fn escaped_strings_in_the_envelope_are_decoded() {
         .expect("answered");
     let decision = decision.expect("decided");
     assert_eq!(decision.namespace, "shop");
-    assert_eq!(decision.verdict, "denied");
+    assert_eq!(decision.verdict, Verdict::Denied);
     assert_eq!(review.response.uid, "0d3c5e4a-1");
 }
 

@@ -36,7 +36,7 @@ use tracing::{debug, info, warn};
 
 use self::metrics::{Metrics, RequestLabels};
 use self::tls::{ReloadingCert, TlsOptions};
-use crate::admission::Reviewer;
+use crate::admission::{Reviewer, Verdict};
 
 /// Limits and timeouts of the server.
 #[derive(Clone, Debug)]
@@ -265,27 +265,24 @@ async fn validate_handler(State(state): State<Arc<AppState>>, request: Request) 
             let seconds = elapsed.as_secs_f64();
             match &decision {
                 Some(decision) => {
-                    let verdict = decision.verdict;
+                    let labels = RequestLabels {
+                        kind: decision.subject.label(),
+                        operation: decision.operation.map_or("unknown", |o| o.as_str()),
+                        verdict: decision.verdict.label(),
+                    };
                     info!(
                         uid = review.response.uid.as_str(),
-                        kind = decision.subject.label(),
+                        kind = labels.kind,
                         namespace = decision.namespace.as_str(),
                         name = decision.name.as_str(),
-                        operation = decision.operation.map_or("unknown", |o| o.as_str()),
-                        verdict,
+                        operation = labels.operation,
+                        verdict = labels.verdict,
                         warnings = review.response.warnings.len(),
                         cached = decision.cached,
                         latency_us = elapsed.as_micros() as u64,
                         "decision"
                     );
-                    state.metrics.observe(
-                        RequestLabels {
-                            kind: decision.subject.label(),
-                            operation: decision.operation.map_or("unknown", |o| o.as_str()),
-                            verdict,
-                        },
-                        seconds,
-                    );
+                    state.metrics.observe(labels, seconds);
                 }
                 None => {
                     let message = review
@@ -312,7 +309,7 @@ fn error_labels() -> RequestLabels {
     RequestLabels {
         kind: "unknown",
         operation: "unknown",
-        verdict: "error",
+        verdict: Verdict::Error.label(),
     }
 }
 
