@@ -176,32 +176,104 @@ pub struct AdmissionResponse {
     pub warnings: Vec<String>,
 }
 
-/// The answer envelope.
-#[derive(Clone, Debug, Serialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+/// The answer envelope: `{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+/// "response": {...}}`. Read-only once built, so that an answer from the decision cache can
+/// keep its encoding.
+#[derive(Clone, Debug)]
 pub struct AdmissionReview {
-    /// Always `admission.k8s.io/v1`.
-    pub api_version: &'static str,
-    /// Always `AdmissionReview`.
-    pub kind: &'static str,
-    /// The response.
-    pub response: AdmissionResponse,
+    response: AdmissionResponse,
+    /// For an answer from the decision cache: its encoding after `"uid":"…"`, shared by every
+    /// request given that answer (encoding warnings and statuses costs more than the rest of a
+    /// cached review).
+    encoded_rest: Option<Arc<[u8]>>,
+}
+
+/// How an [`AdmissionReview`] serialises.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Envelope<'a> {
+    api_version: &'static str,
+    kind: &'static str,
+    response: &'a AdmissionResponse,
+}
+
+/// Every answer's encoding up to the uid's value.
+const ENCODED_PREFIX: &[u8] =
+    br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"#;
+
+impl Serialize for AdmissionReview {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        Envelope {
+            api_version: API_VERSION,
+            kind: REVIEW_KIND,
+            response: &self.response,
+        }
+        .serialize(serializer)
+    }
+}
+
+impl PartialEq for AdmissionReview {
+    /// Answers are equal when their responses are (however they are encoded).
+    fn eq(&self, other: &Self) -> bool {
+        self.response == other.response
+    }
 }
 
 impl AdmissionReview {
     /// Wraps a response.
     pub fn new(response: AdmissionResponse) -> Self {
         Self {
-            api_version: API_VERSION,
-            kind: REVIEW_KIND,
             response,
+            encoded_rest: None,
         }
+    }
+
+    /// The response.
+    pub fn response(&self) -> &AdmissionResponse {
+        &self.response
+    }
+
+    /// The response, unwrapped.
+    pub fn into_response(self) -> AdmissionResponse {
+        self.response
     }
 
     /// The JSON body.
     pub fn to_json(&self) -> Vec<u8> {
-        // Serializing these plain structs to a Vec cannot fail.
-        serde_json::to_vec(self).unwrap_or_default()
+        match &self.encoded_rest {
+            Some(rest) => {
+                let uid = &self.response.uid;
+                let mut out = Vec::with_capacity(ENCODED_PREFIX.len() + uid.len() + 2 + rest.len());
+                out.extend_from_slice(ENCODED_PREFIX);
+                // Writing a string into a Vec cannot fail.
+                let _ = serde_json::to_writer(&mut out, uid);
+                out.extend_from_slice(rest);
+                out
+            }
+            // Serializing these plain structs to a Vec cannot fail.
+            None => serde_json::to_vec(self).unwrap_or_default(),
+        }
+    }
+
+    /// The encoding of an answer with `response`'s verdict after its uid, for
+    /// [`with_encoded_rest`](Self::with_encoded_rest).
+    fn encode_rest(response: &AdmissionResponse) -> Option<Arc<[u8]>> {
+        let json = Self::new(AdmissionResponse {
+            uid: String::new(),
+            ..response.clone()
+        })
+        .to_json();
+        let rest = json.strip_prefix(ENCODED_PREFIX)?.strip_prefix(b"\"\"")?;
+        Some(Arc::from(rest))
+    }
+
+    /// An answer that encodes as `ENCODED_PREFIX`, its uid, then `rest`: `rest` must come from
+    /// [`encode_rest`](Self::encode_rest) of a response equal to this one but for the uid.
+    fn with_encoded_rest(response: AdmissionResponse, rest: Option<Arc<[u8]>>) -> Self {
+        Self {
+            response,
+            encoded_rest: rest,
+        }
     }
 }
 
@@ -549,7 +621,7 @@ impl Reviewer {
             Err(bad) => Err(bad),
         };
         match answer {
-            Ok((decision, response)) => Ok((Some(decision), AdmissionReview::new(response))),
+            Ok((decision, review)) => Ok((Some(decision), review)),
             Err(bad) => match bad.to_review() {
                 Some(review) => Ok((None, review)),
                 None => Err(bad),
@@ -561,9 +633,10 @@ impl Reviewer {
         &self,
         raw: RawRequest<'_>,
         budget: Duration,
-    ) -> Result<(Decision, AdmissionResponse), BadReview> {
+    ) -> Result<(Decision, AdmissionReview), BadReview> {
         if !self.decisions.enabled() {
-            return Ok(self.decide(&raw.parse()?, budget, self.clock.now()).await);
+            let (decision, response) = self.decide(&raw.parse()?, budget, self.clock.now()).await;
+            return Ok((decision, AdmissionReview::new(response)));
         }
         let now = self.clock.now();
         let generation = self.lookup.generation();
@@ -583,7 +656,8 @@ impl Reviewer {
                 verdict: response.verdict(),
                 cached: true,
             };
-            return Ok((decision, response));
+            let review = AdmissionReview::with_encoded_rest(response, answer.encoded_rest.clone());
+            return Ok((decision, review));
         }
         let key = self.decisions.key(&parts, generation);
         let (decision, response) = self.decide(&raw.parse()?, budget, now).await;
@@ -592,10 +666,11 @@ impl Reviewer {
                 subject: decision.subject,
                 status: response.status.clone(),
                 warnings: response.warnings.clone(),
+                encoded_rest: AdmissionReview::encode_rest(&response),
             };
             self.decisions.put(key, answer, now);
         }
-        Ok((decision, response))
+        Ok((decision, AdmissionReview::new(response)))
     }
 
     async fn policy(

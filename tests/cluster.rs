@@ -81,14 +81,15 @@ async fn caches_sync_and_answer_reviews() {
             .await
             .expect("answered");
         assert_eq!(
-            review.response.allowed, allowed,
+            review.response().allowed,
+            allowed,
             "{file}: {:?}",
-            review.response
+            review.response()
         );
         assert!(
-            review.response.warnings.is_empty(),
+            review.response().warnings.is_empty(),
             "{file}: {:?}",
-            review.response.warnings
+            review.response().warnings
         );
     }
 }
@@ -196,7 +197,7 @@ async fn reviews_before_the_first_sync_are_denied_with_retry_inside_the_budget()
         elapsed < budget,
         "answered after {elapsed:?}, budget {budget:?}"
     );
-    let status = review.response.status.expect("denied");
+    let status = review.into_response().status.expect("denied");
     assert_eq!(status.code, Some(503));
     let message = status.message.expect("message");
     assert!(
@@ -212,7 +213,7 @@ async fn reviews_before_the_first_sync_are_denied_with_retry_inside_the_budget()
         .review(&common::fixture("reviews/policy-v1-allowed.json"), budget)
         .await
         .expect("answered");
-    assert!(review.response.allowed);
+    assert!(review.response().allowed);
 }
 
 #[tokio::test]

@@ -186,7 +186,7 @@ async fn review_inputs_are_answered() {
         match reviewer.review(&body, Duration::from_secs(1)).await {
             Ok((decision, review)) => {
                 assert_eq!(decision.is_some(), decoded.is_ok(), "{name}");
-                let response = &review.response;
+                let response = review.response();
                 assert!(!response.uid.is_empty(), "{name}");
                 assert!(response.warnings.len() <= 256, "{name}");
                 assert_eq!(response.allowed, response.status.is_none(), "{name}");

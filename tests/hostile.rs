@@ -929,6 +929,10 @@ async fn watches_dropped_during_a_burst_of_changes_recover() {
         .review(&fixture(ALLOWED), Duration::from_secs(5))
         .await
         .expect("answered");
-    assert!(review.response.allowed, "{:?}", review.response);
-    assert!(review.response.warnings.is_empty(), "{:?}", review.response);
+    assert!(review.response().allowed, "{:?}", review.response());
+    assert!(
+        review.response().warnings.is_empty(),
+        "{:?}",
+        review.response()
+    );
 }

@@ -28,6 +28,8 @@ pub(crate) struct Answer {
     pub subject: Subject,
     pub status: Option<Status>,
     pub warnings: Vec<String>,
+    /// The answer's encoding after the uid (see `AdmissionReview::to_json`).
+    pub encoded_rest: Option<Arc<[u8]>>,
 }
 
 struct Entry {
@@ -157,6 +159,7 @@ mod tests {
             subject: Subject::Policy,
             status: None,
             warnings: vec!["w".into()],
+            encoded_rest: None,
         }
     }
 

@@ -371,7 +371,7 @@ async fn slow_lookups_end_in_a_retryable_denial_inside_the_budget() {
         .await
         .expect("answered");
     assert_eq!(started.elapsed(), Duration::from_secs(3));
-    let status = review.response.status.expect("denied");
+    let status = review.into_response().status.expect("denied");
     assert_eq!(status.code, Some(503));
     assert!(
         status
@@ -456,6 +456,38 @@ async fn identical_requests_reuse_the_decision_with_their_own_uid() {
     assert_eq!(calls(), 3);
 }
 
+#[tokio::test]
+async fn cached_answers_encode_byte_for_byte_like_fresh_ones() {
+    let fresh = reviewer();
+    let cached = reviewer().with_decision_cache(16, 30);
+    let warned = policy_object("payments-backend.shop.svc");
+    let mut unknown_field = warned.clone();
+    unknown_field["spec"]["colour"] = json!("blue");
+    for object in [warned, unknown_field, policy_object("10.0.0.7")] {
+        let body = String::from_utf8(review_body(policy_kind(), "CREATE", object, Value::Null))
+            .expect("utf-8");
+        // The first request fills the cache; the others, with other uids (one that needs
+        // escaping), are answered from it.
+        for uid in ["0d3c5e4a-1", "second", r#"quo\"te\\"#] {
+            let body = body.replace("0d3c5e4a-1", uid);
+            let (decision, from_cache) = cached
+                .review(body.as_bytes(), BUDGET)
+                .await
+                .expect("answered");
+            let (_, from_scratch) = fresh
+                .review(body.as_bytes(), BUDGET)
+                .await
+                .expect("answered");
+            assert_eq!(decision.expect("decided").cached, uid != "0d3c5e4a-1");
+            assert_eq!(
+                String::from_utf8(from_cache.to_json()).expect("utf-8"),
+                String::from_utf8(from_scratch.to_json()).expect("utf-8"),
+            );
+            assert_eq!(from_cache, from_scratch);
+        }
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn failed_lookups_are_not_cached() {
     let reviewer = Reviewer::new(
@@ -477,7 +509,10 @@ async fn failed_lookups_are_not_cached() {
             .review(&body, Duration::from_secs(5))
             .await
             .expect("answered");
-        assert_eq!(review.response.status.expect("denied").code, Some(503));
+        assert_eq!(
+            review.into_response().status.expect("denied").code,
+            Some(503)
+        );
         assert_eq!(
             started.elapsed(),
             Duration::from_secs(3),
@@ -508,7 +543,7 @@ async fn escaped_strings_in_the_envelope_are_decoded() {
     let decision = decision.expect("decided");
     assert_eq!(decision.namespace, "shop");
     assert_eq!(decision.verdict, Verdict::Denied);
-    assert_eq!(review.response.uid, "0d3c5e4a-1");
+    assert_eq!(review.response().uid, "0d3c5e4a-1");
 }
 
 #[tokio::test]

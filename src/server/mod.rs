@@ -271,13 +271,13 @@ async fn validate_handler(State(state): State<Arc<AppState>>, request: Request) 
                         verdict: decision.verdict.label(),
                     };
                     info!(
-                        uid = review.response.uid.as_str(),
+                        uid = review.response().uid.as_str(),
                         kind = labels.kind,
                         namespace = decision.namespace.as_str(),
                         name = decision.name.as_str(),
                         operation = labels.operation,
                         verdict = labels.verdict,
-                        warnings = review.response.warnings.len(),
+                        warnings = review.response().warnings.len(),
                         cached = decision.cached,
                         latency_us = elapsed.as_micros() as u64,
                         "decision"
@@ -286,12 +286,12 @@ async fn validate_handler(State(state): State<Arc<AppState>>, request: Request) 
                 }
                 None => {
                     let message = review
-                        .response
+                        .response()
                         .status
                         .as_ref()
                         .and_then(|s| s.message.as_deref())
                         .unwrap_or("");
-                    warn!(uid = %review.response.uid, %message, "bad AdmissionReview answered with 400");
+                    warn!(uid = %review.response().uid, %message, "bad AdmissionReview answered with 400");
                     state.metrics.observe(error_labels(), seconds);
                 }
             }
