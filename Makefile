@@ -101,6 +101,10 @@ image: ## Build the container image (IMAGE, default backendtls-webhook:dev; need
 kind-load: ## Load the image into a kind cluster (KIND_CLUSTER, default kind)
 	kind load docker-image $(IMAGE) --name $(KIND_CLUSTER)
 
+.PHONY: bench-instructions
+bench-instructions: ## Instructions per review under callgrind (noise-free A/B of the in-process path; needs valgrind)
+	CARGO="$(CARGO)" bench/instructions.sh
+
 .PHONY: bench-memory
 bench-memory: ## Resident memory: cluster mode with 5,000 unrelated 10 KiB ConfigMaps, and idle
 	CARGO="$(CARGO)" bench/memory.sh
