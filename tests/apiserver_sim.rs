@@ -861,9 +861,8 @@ async fn kubectl_users_read_the_webhooks_verdicts() {
     assert_eq!(
         run("configmap-delete-warned.json", Kubectl::Delete).await,
         (
-            "Warning: ConfigMap shop/payments-backend-ca is the CA bundle of BackendTLSPolicy \
-             shop/payments-backend-tls: TLS to its backends fails (ResolvedRefs=False) until it \
-             is recreated\n\
+            "Warning: deleting the CA bundle of BackendTLSPolicy shop/payments-backend-tls: TLS \
+             to its backends fails (ResolvedRefs=False)\n\
              configmap \"payments-backend-ca\" deleted from shop namespace"
                 .into(),
             vec![CONFIGMAP_WEBHOOK.to_owned()]

@@ -89,7 +89,7 @@ async fn audit_reports_denials_conflicts_and_expiry() {
         "BackendTLSPolicies: 4",
         "  shop/broken: DENIED",
         "    error: spec.validation.caCertificateRefs[0]: Invalid value: ConfigMap \"garbage-ca\" ca.crt: ",
-        "    warning: spec.targetRefs[0].sectionName: Service \"inventory\" has no port named \"grpc\"",
+        "    warning: spec.targetRefs[0].sectionName: Service \"inventory\" has no port \"grpc\"",
         "  shop/expiring: allowed, with warnings",
         "    warning: spec.validation.caCertificateRefs[0]: ConfigMap \"expiring-ca\" ca.crt: certificate 0 ",
         "  shop/payments-backend-tls: ok",

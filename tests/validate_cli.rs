@@ -129,7 +129,7 @@ fn findings_point_at_the_offending_node() {
         ),
         // A warning inside a flow mapping.
         format!(
-            "{policies}:50:5: warning: spec.targetRefs[0]: Service \"orders\" not found in namespace \"shop\""
+            "{policies}:50:5: warning: spec.targetRefs[0]: Service \"orders\" not found in \"shop\""
         ),
         // A policy using a broken bundle of the same tree, and the bundle itself.
         format!(
@@ -233,11 +233,9 @@ fn exit_codes() {
 fn warnings_pass_unless_warnings_are_errors() {
     let warned = validate(&[&tree("warnings")], None);
     assert_eq!(code(&warned), 0);
-    assert!(
-        stdout(&warned).contains(
-            ": warning: spec.validation.caCertificateRefs[0]: no ConfigMap \"missing-ca\""
-        )
-    );
+    assert!(stdout(&warned).contains(
+        ": warning: spec.validation.caCertificateRefs[0]: ConfigMap \"missing-ca\" not found"
+    ));
     let strict = validate(&[&tree("warnings"), "--warnings-as-errors"], None);
     assert_eq!(code(&strict), 1);
     assert_eq!(stdout(&strict), stdout(&warned), "only the verdict changes");
@@ -255,7 +253,7 @@ fn missing_refs_deny_turns_the_warning_into_an_error() {
     let out = stdout(&denied);
     assert!(
         out.contains(
-            "policy.yaml:15:7: error: spec.validation.caCertificateRefs[0]: Not found: \"missing-ca\": no ConfigMap \"missing-ca\" in namespace \"shop\""
+            "policy.yaml:15:7: error: spec.validation.caCertificateRefs[0]: Not found: \"missing-ca\": ConfigMap \"missing-ca\" not found in \"shop\""
         ),
         "{out}"
     );
@@ -270,7 +268,7 @@ fn directories_are_walked_and_references_resolve_across_files() {
     // The policy alone: its ConfigMap and Service (in subdirectories) are missing.
     let alone = stdout(&validate(&[&tree("clean/policy.yaml")], None));
     assert!(
-        alone.contains("no ConfigMap \"payments-backend-ca\""),
+        alone.contains("ConfigMap \"payments-backend-ca\" not found"),
         "{alone}"
     );
     assert!(
@@ -322,7 +320,7 @@ fn stdin_is_read_with_dash_and_positions_are_kept() {
     let out = stdout(&validate(&["-"], Some(json_stream)));
     assert_eq!(
         out,
-        "-:1:127: warning: spec.targetRefs[0]: Service \"s\" not found in namespace \"default\": Accepted=False (TargetNotFound) until it exists\n\
+        "-:1:127: warning: spec.targetRefs[0]: Service \"s\" not found in \"default\": Accepted=False (TargetNotFound) until created\n\
          -:1:239: error: spec.validation.hostname: Invalid value: \"10.1.1.1\": must be a DNS name, not an IP address\n\
          1 error, 1 warning in 1 of 1 object (1 file)\n",
         "positions in a JSON stream; the namespace defaults to default"
@@ -410,13 +408,16 @@ async fn cluster_objects_resolve_references_and_files_win() {
         out,
         format!(
             "{file}:10:5: warning: spec.targetRefs[0]: BackendTLSPolicy shop/old-policy also targets Service payments-backend, section https; shop/old-policy is older and wins: this policy will be Accepted=False (Conflicted)\n\
-             {file}:34:7: warning: spec.validation.caCertificateRefs[0]: no ConfigMap \"nowhere-ca\" in namespace \"shop\": ResolvedRefs=False until it exists\n\
+             {file}:34:7: warning: spec.validation.caCertificateRefs[0]: ConfigMap \"nowhere-ca\" not found in \"shop\": ResolvedRefs=False until created\n\
              0 errors, 2 warnings in 2 of 2 objects (1 file)\n"
         )
     );
     // Offline, cluster-ca and the Services are missing too.
     let offline = stdout(&validate(&[&tree("cluster")], None));
-    assert!(offline.contains("no ConfigMap \"cluster-ca\""), "{offline}");
+    assert!(
+        offline.contains("ConfigMap \"cluster-ca\" not found"),
+        "{offline}"
+    );
     assert!(!offline.contains("old-policy"), "{offline}");
 }
 

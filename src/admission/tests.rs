@@ -147,7 +147,7 @@ async fn warnings_are_returned_with_allowed_responses() {
     assert_eq!(
         out["response"]["warnings"],
         json!([
-            r#"spec.validation.caCertificateRefs[0]: no ConfigMap "not-there" in namespace "shop": ResolvedRefs=False until it exists"#
+            r#"spec.validation.caCertificateRefs[0]: ConfigMap "not-there" not found in "shop": ResolvedRefs=False until created"#
         ])
     );
 }
@@ -244,7 +244,7 @@ async fn config_map_reviews_guard_referenced_bundles() {
         deleted["response"]["warnings"][0]
             .as_str()
             .expect("warning")
-            .contains("is the CA bundle of BackendTLSPolicy shop/payments-backend-tls")
+            .contains("deleting the CA bundle of BackendTLSPolicy shop/payments-backend-tls")
     );
     let mut other = config_map("garbage");
     other["metadata"]["name"] = json!("unrelated");

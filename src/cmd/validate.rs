@@ -16,7 +16,7 @@
 //!
 //! ```text
 //! policies/payments.yaml:12:21: error: spec.validation.hostname: Invalid value: "10.0.0.7": must be a DNS name, not an IP address
-//! policies/payments.yaml:9:7: warning: spec.targetRefs[0]: Service "payments" not found in namespace "shop": Accepted=False (TargetNotFound) until it exists
+//! policies/payments.yaml:9:7: warning: spec.targetRefs[0]: Service "payments" not found in "shop": Accepted=False (TargetNotFound) until created
 //! 1 error, 1 warning in 1 of 2 objects (2 files)
 //! ```
 //!

@@ -335,10 +335,7 @@ pub fn config_map(
     match change.operation {
         Operation::Delete => report.warn(
             FieldPath::root(),
-            format!(
-                "ConfigMap {}/{} is the {subject}: TLS to its backends fails (ResolvedRefs=False) until it is recreated",
-                change.namespace, change.name
-            ),
+            format!("deleting the {subject}: TLS to its backends fails (ResolvedRefs=False)"),
         ),
         Operation::Create | Operation::Update => {
             if let Some(object) = change.object {
@@ -382,10 +379,7 @@ fn ratchet(report: &mut Report, new: &Value, old: &Value) {
         .partition(|error| !unchanged(error, new, old));
     report.errors = kept;
     for error in ratcheted {
-        let message = format!(
-            "{} (not blocking: unchanged from the stored object)",
-            error.body()
-        );
+        let message = format!("{} (not blocking: unchanged)", error.body());
         report.warn(error.path, message);
     }
 }

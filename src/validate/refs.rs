@@ -50,7 +50,7 @@ pub(crate) fn check_ca_refs(
                     ErrorKind::NotFound,
                     BadValue::Str(name.to_owned()),
                     format!(
-                        "no ConfigMap {} in namespace {}: ResolvedRefs=False until it exists",
+                        "ConfigMap {} not found in {}: ResolvedRefs=False until created",
                         Quoted(name),
                         Quoted(namespace)
                     ),
@@ -207,7 +207,7 @@ fn check_service(
         report.warn(
             path(),
             format!(
-                "Service {} not found in namespace {}: Accepted=False (TargetNotFound) until it exists",
+                "Service {} not found in {}: Accepted=False (TargetNotFound) until created",
                 Quoted(&target.name),
                 Quoted(namespace)
             ),
@@ -230,7 +230,11 @@ fn check_service(
                 };
                 report.warn(
                     path().field("sectionName"),
-                    format!("Service {} has no port named {} (named ports: {known}): the policy will not attach", Quoted(&target.name), Quoted(section)),
+                    format!(
+                        "Service {} has no port {} (ports: {known}): not attached",
+                        Quoted(&target.name),
+                        Quoted(section)
+                    ),
                 );
             }
             Some(port) if port.protocol == "UDP" => report.warn(
