@@ -1,17 +1,28 @@
-# Sourced by bench/load.sh and bench/soak.sh (which define log and die): checks for wrk,
-# taskset and two CPUs (installing wrk with apt-get when running as root), and stop_process.
+# Sourced by the bench scripts (which define log and die): need_command, load_prerequisites and
+# stop_process.
 
-if ! command -v wrk >/dev/null 2>&1; then
+# need_command COMMAND PACKAGE: installs the Debian PACKAGE with apt-get when COMMAND is missing
+# and this runs as root; otherwise stops with how to install it.
+need_command() {
+    local command=$1 package=$2
+    command -v "$command" >/dev/null 2>&1 && return 0
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        log "wrk not found; installing it: apt-get install -y wrk"
-        apt-get install -y wrk >&2 || { apt-get update >&2 && apt-get install -y wrk >&2; } ||
-            die "could not install wrk"
+        log "$command not found; installing it: apt-get install -y $package"
+        apt-get install -y "$package" >&2 ||
+            { apt-get update >&2 && apt-get install -y "$package" >&2; } ||
+            die "could not install $package"
     else
-        die "wrk not found: install it with 'apt-get install -y wrk' (Debian/Ubuntu package wrk)"
+        die "$command not found: install it with 'apt-get install -y $package' (Debian/Ubuntu package $package)"
     fi
-fi
-command -v taskset >/dev/null 2>&1 || die "taskset not found (Debian package util-linux)"
-[ "$(getconf _NPROCESSORS_ONLN)" -ge 2 ] || die "needs at least 2 CPUs (server on CPU 0, wrk on CPU 1)"
+}
+
+# load_prerequisites: wrk, taskset and two CPUs (server on CPU 0, wrk on CPU 1).
+load_prerequisites() {
+    need_command wrk wrk
+    command -v taskset >/dev/null 2>&1 || die "taskset not found (Debian package util-linux)"
+    [ "$(getconf _NPROCESSORS_ONLN)" -ge 2 ] ||
+        die "needs at least 2 CPUs (server on CPU 0, wrk on CPU 1)"
+}
 
 # stop_process PID: SIGTERM, up to 5 s for it to exit, then SIGKILL. Nothing for an empty PID.
 stop_process() {

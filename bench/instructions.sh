@@ -27,15 +27,9 @@ BIN=$ROOT/target/release/examples/review-loop
 log() { printf '[bench-instructions] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-if ! command -v valgrind >/dev/null 2>&1; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        log "valgrind not found; installing it: apt-get install -y valgrind"
-        apt-get install -y valgrind >&2 || { apt-get update >&2 && apt-get install -y valgrind >&2; } ||
-            die "could not install valgrind"
-    else
-        die "valgrind not found: install it with 'apt-get install -y valgrind'"
-    fi
-fi
+# shellcheck source=bench/common.sh
+. "$ROOT/bench/common.sh"
+need_command valgrind valgrind
 
 log "building examples/review-loop.rs (release)"
 "$CARGO" build --release --locked --example review-loop >&2

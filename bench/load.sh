@@ -96,6 +96,7 @@ die() { printf '[bench-load] error: %s\n' "$*" >&2; exit 1; }
 
 # shellcheck source=bench/common.sh
 . "$ROOT/bench/common.sh"
+load_prerequisites
 for f in "$POLICY_JSON" "$CONFIGMAP_JSON" "$OBJECTS" "$LUA"; do
     [ -r "$f" ] || die "missing $f"
 done

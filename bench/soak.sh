@@ -63,6 +63,7 @@ die() { printf '[soak] error: %s\n' "$*" >&2; exit 2; }
 
 # shellcheck source=bench/common.sh
 . "$ROOT/bench/common.sh"
+load_prerequisites
 [ "$SOAK_SECONDS" -ge $(( 2 * SOAK_INTERVAL )) ] || die "SOAK_SECONDS must be at least 2 x SOAK_INTERVAL"
 IFS=: read -r -a body_files <<<"$BODIES"
 for f in "${body_files[@]}" "$LUA"; do
