@@ -478,7 +478,11 @@ async fn cached_answers_encode_byte_for_byte_like_fresh_ones() {
                 .review(body.as_bytes(), BUDGET)
                 .await
                 .expect("answered");
-            assert_eq!(decision.expect("decided").cached, uid != "0d3c5e4a-1");
+            let hit = uid != "0d3c5e4a-1";
+            assert_eq!(decision.expect("decided").cached, hit);
+            // Hits reuse the stored encoding (were ENCODED_PREFIX to drift from the envelope,
+            // they would quietly serialise again).
+            assert_eq!(from_cache.encoded_rest.is_some(), hit);
             assert_eq!(
                 String::from_utf8(from_cache.to_json()).expect("utf-8"),
                 String::from_utf8(from_scratch.to_json()).expect("utf-8"),
