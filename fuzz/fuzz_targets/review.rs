@@ -74,7 +74,7 @@ fuzz_target!(|body: &[u8]| {
                     decoded.is_ok(),
                     "a decision exactly when the body decodes"
                 );
-                let response = &review.response;
+                let response = review.response();
                 assert!(!response.uid.is_empty(), "answered without a uid");
                 match &decoded {
                     Ok(request) => assert_eq!(response.uid, request.uid),
