@@ -4,7 +4,7 @@ CARGO ?= cargo
 SHARED ?= ../shared
 CRD_DIR ?= $(SHARED)/gateway-api
 
-.PHONY: help build run certs test fmt fmt-check lint unit crds bench fixtures-certs
+.PHONY: help build run certs test fmt fmt-check lint unit fuzz-check crds bench fixtures-certs
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 20
@@ -20,7 +20,7 @@ run: ## Serve on https://localhost:8443 without a cluster (creates certs/ if abs
 certs: ## (Re)create development certificates in certs/
 	$(CARGO) run --locked --quiet -- certs --out certs
 
-test: fmt-check lint unit manifests-check ## Everything CI runs: formatting, clippy, all tests, manifests
+test: fmt-check lint unit fuzz-check manifests-check ## Everything CI runs: formatting, clippy, all tests, fuzz targets compile, manifests
 
 fmt: ## Format the code
 	$(CARGO) fmt --all
@@ -33,6 +33,9 @@ lint: ## Clippy, warnings are errors
 
 unit: ## Unit and integration tests
 	$(CARGO) test --locked
+
+fuzz-check: ## The fuzz targets still compile (cargo check on stable, sharing target/; fuzzing itself: make fuzz)
+	CARGO_TARGET_DIR=target $(CARGO) check --locked --manifest-path fuzz/Cargo.toml --bins
 
 crds: ## Extract schema facts from the upstream CRDs into tests/fixtures/crd-facts.json
 	$(CARGO) run --locked --quiet --example crd-facts -- $(CRD_DIR)/backendtlspolicies-v1.6.1-standard.yaml \
