@@ -224,7 +224,7 @@ fn check_service(
                     .map(|p| Quoted(&p.name).to_string())
                     .collect();
                 let known = if names.is_empty() {
-                    "none".to_owned()
+                    "none named".to_owned()
                 } else {
                     names.join(", ")
                 };

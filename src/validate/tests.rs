@@ -997,6 +997,25 @@ fn a_service_whose_every_port_is_udp_warns_without_a_section() {
 }
 
 #[test]
+fn a_section_on_a_service_without_named_ports_says_so() {
+    let mut snapshot = snapshot();
+    snapshot.services.insert(
+        "payments-backend".into(),
+        ServiceEntry {
+            ports: vec![snapshot::ServicePort::new(None, None)],
+        },
+    );
+    let object = with(&[("/spec/targetRefs/0/sectionName", json!("https"))]);
+    let change = PolicyChange::create(&object, "shop");
+    assert_eq!(
+        warnings(&policy(&change, &snapshot, &defaults(), NOW)),
+        [
+            r#"spec.targetRefs[0].sectionName: Service "payments-backend" has no port "https" (ports: none named): not attached"#
+        ]
+    );
+}
+
+#[test]
 fn v1alpha2_and_misplaced_field_names_get_a_hint() {
     let policy = with(&[
         ("/spec/validation/caCertRefs", json!([])),
