@@ -661,16 +661,22 @@ impl Reviewer {
         }
         let key = self.decisions.key(&parts, generation);
         let (decision, response) = self.decide(&raw.parse()?, budget, now).await;
-        if decision.verdict != Verdict::Error {
-            let answer = decisions::Answer {
-                subject: decision.subject,
-                status: response.status.clone(),
-                warnings: response.warnings.clone(),
-                encoded_rest: AdmissionReview::encode_rest(&response),
-            };
-            self.decisions.put(key, answer, now);
+        if decision.verdict == Verdict::Error {
+            return Ok((decision, AdmissionReview::new(response)));
         }
-        Ok((decision, AdmissionReview::new(response)))
+        // Encoded once: the answer to this request and every later hit share it.
+        let encoded_rest = AdmissionReview::encode_rest(&response);
+        let answer = decisions::Answer {
+            subject: decision.subject,
+            status: response.status.clone(),
+            warnings: response.warnings.clone(),
+            encoded_rest: encoded_rest.clone(),
+        };
+        self.decisions.put(key, answer, now);
+        Ok((
+            decision,
+            AdmissionReview::with_encoded_rest(response, encoded_rest),
+        ))
     }
 
     async fn policy(
