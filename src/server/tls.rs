@@ -646,6 +646,17 @@ rEsOueqVlezyMWNrPTUg4lu9
             .unwrap()
     }
 
+    /// Files holding the first of three pairs (valid 30, 60 and 90 days, one CA), and a
+    /// `ReloadingCert` loaded from them: the start of every reload test.
+    fn loaded_first_of_three() -> (Files, ReloadingCert, [Issued; 3]) {
+        let ca = DevCa::new("test CA").unwrap();
+        let pairs = [30, 60, 90].map(|days| server_pair(&ca, days * DAY));
+        let files = Files::new();
+        files.write_pair(&pairs[0]);
+        let cert = ReloadingCert::load(&files.cert, &files.key).unwrap();
+        (files, cert, pairs)
+    }
+
     fn not_after_of(pem: &str) -> i64 {
         let der = CertificateDer::from_pem_slice(pem.as_bytes()).unwrap();
         let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
@@ -782,12 +793,7 @@ rEsOueqVlezyMWNrPTUg4lu9
 
     #[test]
     fn reloads_a_changed_pair() {
-        let ca = DevCa::new("test CA").unwrap();
-        let a = server_pair(&ca, 30 * DAY);
-        let b = server_pair(&ca, 60 * DAY);
-        let files = Files::new();
-        files.write_pair(&a);
-        let cert = ReloadingCert::load(&files.cert, &files.key).unwrap();
+        let (files, cert, [a, b, _]) = loaded_first_of_three();
         assert_eq!(cert.not_after(), not_after_of(&a.cert_pem));
 
         files.write_pair(&b);
@@ -801,12 +807,7 @@ rEsOueqVlezyMWNrPTUg4lu9
 
     #[test]
     fn a_handshake_never_waits_for_another_ones_reload() {
-        let ca = DevCa::new("test CA").unwrap();
-        let a = server_pair(&ca, 30 * DAY);
-        let b = server_pair(&ca, 60 * DAY);
-        let files = Files::new();
-        files.write_pair(&a);
-        let cert = ReloadingCert::load(&files.cert, &files.key).unwrap();
+        let (files, cert, [a, b, _]) = loaded_first_of_three();
         files.write_pair(&b);
         {
             // Another handshake is reloading: this one serves the current pair at once.
@@ -821,13 +822,7 @@ rEsOueqVlezyMWNrPTUg4lu9
 
     #[test]
     fn keeps_the_old_pair_while_the_new_one_is_broken() {
-        let ca = DevCa::new("test CA").unwrap();
-        let a = server_pair(&ca, 30 * DAY);
-        let b = server_pair(&ca, 60 * DAY);
-        let c = server_pair(&ca, 90 * DAY);
-        let files = Files::new();
-        files.write_pair(&a);
-        let cert = ReloadingCert::load(&files.cert, &files.key).unwrap();
+        let (files, cert, [a, b, c]) = loaded_first_of_three();
 
         // A rotation half done: the new key is in place, the certificate not yet.
         write_atomic(&files.key, &b.key_pem);
