@@ -299,3 +299,52 @@ async fn ca_expiry_metrics_cover_referenced_config_maps() {
         "{series:?}"
     );
 }
+
+/// The CA expiry series lines of `metrics`.
+fn ca_series(metrics: &backendtls_webhook::server::metrics::Metrics) -> Vec<String> {
+    metrics
+        .encode()
+        .lines()
+        .filter(|l| l.starts_with("backendtls_webhook_ca_certificate_expiry_timestamp_seconds{"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn ca_expiry_metrics_follow_the_caches() {
+    use backendtls_webhook::server::metrics::{Metrics, follow_ca_expiry};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = FakeApiserver::start(fixture_objects(), &["v1"]).await;
+    let lookup = Arc::new(connect(&server, &dir).await);
+    tokio::time::timeout(Duration::from_secs(20), lookup.wait_until_ready())
+        .await
+        .expect("synced");
+    let metrics = Arc::new(Metrics::new());
+    let mut updates = metrics.ca_updates();
+    tokio::spawn(follow_ca_expiry(
+        Arc::clone(&lookup),
+        Arc::clone(&metrics),
+        Duration::ZERO,
+    ));
+    // Waits (without sleeping) until the series satisfy `condition`.
+    let mut until = async |condition: &dyn Fn(&[String]) -> bool| {
+        tokio::time::timeout(Duration::from_secs(20), async {
+            while !condition(&ca_series(&metrics)) {
+                updates.changed().await.expect("follower alive");
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("series never matched: {:?}", ca_series(&metrics)));
+    };
+    until(&|series| series.len() == 3).await;
+
+    // The bundle loses two of its certificates: their series go.
+    let root = String::from_utf8(common::fixture("certs/root-ca.pem")).expect("PEM");
+    server.apply(config_map("payments-backend-ca", &root));
+    until(&|series| series.len() == 1 && series[0].contains(r#"configmap="payments-backend-ca""#))
+        .await;
+
+    // The ConfigMap is deleted: no series are left.
+    server.delete(Kind::ConfigMap, "shop", "payments-backend-ca");
+    until(&|series| series.is_empty()).await;
+}

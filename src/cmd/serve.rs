@@ -39,6 +39,7 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
             tokio::spawn(crate::server::metrics::follow_ca_expiry(
                 Arc::clone(&lookup),
                 Arc::clone(&metrics),
+                crate::server::metrics::CA_EXPIRY_INTERVAL,
             ));
             lookup
         }

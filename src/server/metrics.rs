@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicI64;
+use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -9,6 +10,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+use tokio::sync::watch;
 
 use crate::lookup::ClusterLookup;
 
@@ -43,6 +45,8 @@ pub struct Metrics {
     in_flight: Gauge,
     certificate_expiry: Gauge<i64, AtomicI64>,
     ca_certificate_expiry: Family<CaCertificateLabels, Gauge<i64, AtomicI64>>,
+    /// Counts replacements of the CA series, for whoever waits for one (tests).
+    ca_updates: watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -104,6 +108,7 @@ impl Metrics {
             in_flight,
             certificate_expiry,
             ca_certificate_expiry,
+            ca_updates: watch::Sender::new(0),
         }
     }
 
@@ -149,6 +154,13 @@ impl Metrics {
                 })
                 .set(not_after);
         }
+        self.ca_updates.send_modify(|n| *n += 1);
+    }
+
+    /// Notified after each `set_ca_certificates`: a way to wait for `follow_ca_expiry` without
+    /// sleeping.
+    pub fn ca_updates(&self) -> watch::Receiver<u64> {
+        self.ca_updates.subscribe()
     }
 
     /// The OpenMetrics text exposition.
@@ -183,17 +195,26 @@ pub fn ca_certificates(lookup: &ClusterLookup) -> Vec<(String, String, String, i
         .collect()
 }
 
+/// How often `serve` recomputes the CA expiry series at most.
+pub const CA_EXPIRY_INTERVAL: Duration = Duration::from_secs(1);
+
 /// Keeps `backendtls_webhook_ca_certificate_expiry_timestamp_seconds` in step with the cluster
 /// caches, so an alert can fire before a backend's trust breaks. Recomputed after changes, at
-/// most once a second; runs until the caches go away.
-pub async fn follow_ca_expiry(lookup: Arc<ClusterLookup>, metrics: Arc<Metrics>) {
+/// most once per `min_interval` (`serve` uses [`CA_EXPIRY_INTERVAL`]); runs until the caches go
+/// away.
+pub async fn follow_ca_expiry(
+    lookup: Arc<ClusterLookup>,
+    metrics: Arc<Metrics>,
+    min_interval: Duration,
+) {
     let mut changes = lookup.changes();
     loop {
         metrics.set_ca_certificates(ca_certificates(&lookup));
         if changes.changed().await.is_err() {
             return;
         }
-        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        // A burst of watch events (a namespace deleted, a relist) costs one recomputation.
+        tokio::time::sleep(min_interval).await;
     }
 }
 
