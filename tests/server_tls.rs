@@ -38,6 +38,45 @@ async fn allowed_and_denied_over_one_keep_alive_connection() {
 }
 
 #[tokio::test]
+async fn decision_cache_hits_are_counted_in_metrics() {
+    let server = TestServer::start(Options {
+        decision_cache: true,
+        ..Options::default()
+    })
+    .await;
+    let mut tls = server.connect().await;
+    let hits = |text: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix("backendtls_webhook_decision_cache_hits_total "))
+            .map(str::to_owned)
+    };
+    let first = request(&mut tls, "POST", "/validate", &fixture(DENIED)).await;
+    let metrics = request(&mut tls, "GET", "/metrics", b"").await;
+    assert_eq!(
+        hits(&metrics.body).as_deref(),
+        Some("0"),
+        "{}",
+        metrics.body
+    );
+    let again = request(&mut tls, "POST", "/validate", &fixture(DENIED)).await;
+    assert_eq!(again.body, first.body, "a cached answer is the fresh one");
+    let metrics = request(&mut tls, "GET", "/metrics", b"").await;
+    assert_eq!(
+        hits(&metrics.body).as_deref(),
+        Some("1"),
+        "{}",
+        metrics.body
+    );
+    assert!(
+        metrics.body.contains(
+            r#"backendtls_webhook_requests_total{kind="BackendTLSPolicy",operation="CREATE",verdict="denied"} 2"#
+        ),
+        "{}",
+        metrics.body
+    );
+}
+
+#[tokio::test]
 async fn http2_only_when_enabled() {
     let server = TestServer::start(Options {
         http2: true,

@@ -43,6 +43,7 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     duration: Histogram,
     in_flight: Gauge,
+    decision_cache_hits: Counter,
     certificate_expiry: Gauge<i64, AtomicI64>,
     ca_certificate_expiry: Family<CaCertificateLabels, Gauge<i64, AtomicI64>>,
     /// Counts replacements of the CA series, for whoever waits for one (tests).
@@ -89,6 +90,12 @@ impl Metrics {
             "AdmissionReview requests being answered",
             in_flight.clone(),
         );
+        let decision_cache_hits = Counter::default();
+        registry.register(
+            "decision_cache_hits",
+            "AdmissionReview requests answered from the decision cache (counted in requests too)",
+            decision_cache_hits.clone(),
+        );
         let certificate_expiry = Gauge::<i64, AtomicI64>::default();
         registry.register(
             "tls_certificate_expiry_timestamp_seconds",
@@ -106,6 +113,7 @@ impl Metrics {
             requests,
             duration,
             in_flight,
+            decision_cache_hits,
             certificate_expiry,
             ca_certificate_expiry,
             ca_updates: watch::Sender::new(0),
@@ -116,6 +124,11 @@ impl Metrics {
     pub fn observe(&self, labels: RequestLabels, seconds: f64) {
         self.requests.get_or_create(&labels).inc();
         self.duration.observe(seconds);
+    }
+
+    /// Counts a request answered from the decision cache (besides `observe`).
+    pub fn decision_cache_hit(&self) {
+        self.decision_cache_hits.inc();
     }
 
     /// Marks a request in flight until the guard is dropped.
@@ -252,6 +265,10 @@ mod tests {
         );
         metrics.set_certificate_expiry(1_800_000_000);
         let text = metrics.encode();
+        assert!(text.contains("backendtls_webhook_decision_cache_hits_total 0\n"));
+        metrics.decision_cache_hit();
+        let text = metrics.encode();
+        assert!(text.contains("backendtls_webhook_decision_cache_hits_total 1\n"));
         assert!(text.contains(r#"backendtls_webhook_requests_total{kind="BackendTLSPolicy",operation="CREATE",verdict="denied"} 1"#), "{text}");
         assert!(text.contains("backendtls_webhook_requests_in_flight 0"));
         assert!(

@@ -283,6 +283,9 @@ async fn validate_handler(State(state): State<Arc<AppState>>, request: Request) 
                         "decision"
                     );
                     state.metrics.observe(labels, seconds);
+                    if decision.cached {
+                        state.metrics.decision_cache_hit();
+                    }
                 }
                 None => {
                     let message = review

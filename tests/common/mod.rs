@@ -42,6 +42,8 @@ pub struct Options {
     pub client_ca: bool,
     pub limits: Limits,
     pub lookup: Option<Arc<dyn Lookup>>,
+    /// Turn on the decision cache, as `serve` has it by default.
+    pub decision_cache: bool,
 }
 
 pub fn fixtures() -> PathBuf {
@@ -83,12 +85,12 @@ impl TestServer {
         let lookup = options
             .lookup
             .unwrap_or_else(|| Arc::new(fixture_lookup(&bundles)));
-        let reviewer = Arc::new(Reviewer::new(
-            Settings::default(),
-            lookup,
-            bundles,
-            Clock::System,
-        ));
+        let reviewer = Reviewer::new(Settings::default(), lookup, bundles, Clock::System);
+        let reviewer = Arc::new(if options.decision_cache {
+            reviewer.with_decision_cache(64, 30)
+        } else {
+            reviewer
+        });
         let server = Server::bind(&config, reviewer, Arc::new(Metrics::new()))
             .await
             .expect("binds");
