@@ -49,7 +49,7 @@ fixtures-certs: ## Regenerate the committed test certificates (changes their byt
 	tests/fixtures/certs/generate.sh
 
 .PHONY: bench-load
-bench-load: ## Load benchmark: serve vs a null webhook under wrk (needs wrk, 2 CPUs; ~4 min)
+bench-load: ## Load benchmark: serve vs a null webhook under wrk (needs wrk, 2 CPUs; ~5 min)
 	CARGO="$(CARGO)" bench/load.sh
 
 # Cluster install: the image, the manifests with development TLS, offline manifest checks.

@@ -10,13 +10,16 @@
 #     runtime (`Server::bind_router`), answering every request with allowed=true after parsing
 #     only request.uid; no logging, no metrics;
 #   - serve: `backendtls-webhook serve --objects tests/fixtures/samples/objects.yaml` with its
-#     default log level (one info line per request, to a file) and metrics.
+#     default log level (one info line per request, to a file) and metrics;
+#   - cold (phase 1 only): the same serve with `--decision-cache-size 0`, so that every request
+#     takes the full path (decode, lookups, validation) instead of the decision cache, which
+#     answers the benchmark's repeated body after the first request.
 #   Phase 1 (closed loop, as fast as possible), for two committed requests,
 #   tests/fixtures/samples/admission-backendtlspolicy.json (a BackendTLSPolicy) and
 #   admission-configmap-3certs.json (a CA ConfigMap with three certificates): per run, the
 #   server's CPU time (utime + stime of /proc/PID/stat, all threads) divided by the requests
 #   wrk completed = CPU microseconds per request; plus requests/s and p50/p99 latency.
-#   Runs are interleaved (null policy, serve policy, null configmap, serve configmap, then
+#   Runs are interleaved (null policy, serve policy, cold policy, null configmap, ..., then
 #   again, ROUNDS times) so that drift on a shared machine hits both servers alike; the
 #   summary shows medians over rounds.
 #   Phase 2 (fixed offered load): 1,000 requests/s in total over 32 connections (each waits a
@@ -47,8 +50,9 @@
 #   disturbed runs; the summary also shows the range over rounds.
 #
 # Targets (marked in the summary)
-#   CPU per request serve/null <= 1.25 (policy) and <= 1.6 (ConfigMap); at 1,000 req/s, p99
-#   of serve within 1 ms of null's; serve idle RSS under 32 MiB.
+#   CPU per request serve/null <= 1.25 (policy) and <= 1.6 (ConfigMap), shown for serve as
+#   deployed and for cold (the full path); at 1,000 req/s, p99 of serve within 1 ms of null's;
+#   serve idle RSS under 32 MiB.
 #
 # Usage
 #   bench/load.sh            (or: make bench-load)
@@ -59,7 +63,7 @@
 #   RT=0 (phase 2 at normal priority). For experiments only: SERVE_ARGS (extra flags for
 #   serve, e.g. "--log-format json") and BENCH_RUST_LOG (RUST_LOG of the servers; without it
 #   RUST_LOG is removed from their environment so that the default level, info, applies).
-#   Default total: about 4 minutes after the build.
+#   Default total: about 5 minutes after the build. SERVE_ARGS apply to cold too.
 #   Needs wrk (`apt-get install -y wrk`; tried automatically when running as root), taskset
 #   (util-linux) and at least 2 CPUs.
 #
@@ -113,10 +117,12 @@ fi
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/bench-load.XXXXXX")
 NULL_PID=
 SERVE_PID=
+COLD_PID=
 
 cleanup() {
     stop_process "$NULL_PID"
     stop_process "$SERVE_PID"
+    stop_process "$COLD_PID"
     if [ "${KEEP:-0}" = 1 ]; then
         log "kept $TMP"
     else
@@ -162,6 +168,8 @@ wait_listening() {
 NULL_PORT=$(free_port)
 SERVE_PORT=$(free_port)
 while [ "$SERVE_PORT" = "$NULL_PORT" ]; do SERVE_PORT=$(free_port); done
+COLD_PORT=$(free_port)
+while [ "$COLD_PORT" = "$NULL_PORT" ] || [ "$COLD_PORT" = "$SERVE_PORT" ]; do COLD_PORT=$(free_port); done
 
 # Appending (>>) so that the log can be truncated between runs: serve writes one line per
 # request, hundreds of MB over a full benchmark.
@@ -177,8 +185,13 @@ NULL_PID=$!
     --tls-cert-file "$TMP/certs/tls.crt" --tls-key-file "$TMP/certs/tls.key" \
     --objects "$OBJECTS" "${EXTRA_SERVE_ARGS[@]}" >>"$TMP/serve.log" 2>&1 &
 SERVE_PID=$!
+"${SERVER_ENV[@]}" taskset -c 0 "$SERVE_BIN" serve --listen "127.0.0.1:$COLD_PORT" \
+    --tls-cert-file "$TMP/certs/tls.crt" --tls-key-file "$TMP/certs/tls.key" \
+    --objects "$OBJECTS" "${EXTRA_SERVE_ARGS[@]}" --decision-cache-size 0 >>"$TMP/cold.log" 2>&1 &
+COLD_PID=$!
 wait_listening "$NULL_PID" "$NULL_PORT" "$TMP/null.log"
 wait_listening "$SERVE_PID" "$SERVE_PORT" "$TMP/serve.log"
+wait_listening "$COLD_PID" "$COLD_PORT" "$TMP/cold.log"
 
 rss_mib() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
 # utime + stime of the whole process, in clock ticks (fields 14 and 15; the command name in
@@ -213,6 +226,7 @@ run_wrk() {
     case $server in
         null) pid=$NULL_PID; port=$NULL_PORT ;;
         serve) pid=$SERVE_PID; port=$SERVE_PORT ;;
+        cold) pid=$COLD_PID; port=$COLD_PORT ;;
     esac
     case $request in
         policy) body=$POLICY_JSON ;;
@@ -228,8 +242,9 @@ run_wrk() {
         "https://127.0.0.1:$port/validate" >"$out" 2>&1 || { cat "$out" >&2; die "wrk failed"; }
     after=$(cpu_ticks "$pid")
     read -r busy1 total1 < <(cpu0_ticks)
-    # serve's per-request log lines: keep the file small (it was opened for appending).
+    # serve's per-request log lines: keep the files small (they were opened for appending).
     : >"$TMP/serve.log"
+    : >"$TMP/cold.log"
     local line
     line=$(grep '^BENCH ' "$out") || { cat "$out" >&2; die "no BENCH line in the wrk output"; }
     local requests duration_us p50_us p99_us status_errors socket_errors
@@ -260,7 +275,7 @@ run_wrk() {
 start=$(date +%s)
 log "warm-up: ${WARMUP}s per server and request"
 for request in policy configmap; do
-    for server in null serve; do
+    for server in null serve cold; do
         run_wrk max warmup "$server" "$request" "$WARMUP"
     done
 done
@@ -268,7 +283,7 @@ done
 log "phase 1: as fast as possible, ${DURATION}s per run, $ROUNDS rounds"
 for round in $(seq "$ROUNDS"); do
     for request in policy configmap; do
-        for server in null serve; do
+        for server in null serve cold; do
             run_wrk max "$round" "$server" "$request" "$DURATION"
         done
     done
@@ -335,7 +350,7 @@ summary() {
     dirty=$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo " (uncommitted changes)" || true)
     echo "backendtls-webhook load benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $sha$dirty"
     echo "$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(getconf _NPROCESSORS_ONLN) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "servers on CPU 0 (tokio workers: null $NULL_WORKERS, serve $SERVE_WORKERS), wrk -t1 -c$CONNECTIONS on CPU 1, HTTP/1.1 keep-alive over TLS"
+    echo "servers on CPU 0 (tokio workers: null $NULL_WORKERS, serve and cold $SERVE_WORKERS each), wrk -t1 -c$CONNECTIONS on CPU 1, HTTP/1.1 keep-alive over TLS"
     echo "medians over $ROUNDS interleaved rounds; phase 1 ${DURATION}s per run, phase 2 ${RATE_DURATION}s per run; took ${elapsed}s"
     if [ "${SKIP_BUILD:-0}" = 1 ]; then
         echo "SKIP_BUILD=1: binaries built $(date -u -r "$SERVE_BIN" +%Y-%m-%dT%H:%M:%SZ) (serve)" \
@@ -347,6 +362,7 @@ summary() {
     echo
     echo "Phase 1, closed loop (as fast as possible). CPU us/req is the stable figure; req/s and"
     echo "latency depend on what else runs on the machine (\"others\": CPU 0 time not charged to the server)."
+    echo "serve: as deployed (decision cache on); cold: --decision-cache-size 0, every request takes the full path."
     printf '%-9s %-5s %10s %12s %8s %8s %8s %7s\n' request server "CPU us/req" "(range)" "req/s" "p50 ms" "p99 ms" "others"
     local request target label server
     for request in policy configmap; do
@@ -354,17 +370,19 @@ summary() {
             policy) target=1.25 label="BackendTLSPolicy" ;;
             configmap) target=1.6 label="ConfigMap (3 certs)" ;;
         esac
-        for server in null serve; do
+        for server in null serve cold; do
             printf '%-9s %-5s %10.2f %12s %8.0f %8.3f %8.3f %6.0f%%\n' "$request" "$server" \
                 "$(median max "$server" "$request" $C_CPU)" "$(range max "$server" "$request" $C_CPU)" \
                 "$(median max "$server" "$request" $C_RPS)" "$(median max "$server" "$request" $C_P50)" \
                 "$(median max "$server" "$request" $C_P99)" "$(median max "$server" "$request" $C_OTHERS)"
         done
         local ratio
-        ratio=$(awk -v a="$(median max serve "$request" $C_CPU)" -v b="$(median max null "$request" $C_CPU)" \
-            'BEGIN { printf "%.2f", a / b }')
-        printf '  %s: CPU per request serve/null = %s (target <= %s): %s\n' "$label" "$ratio" "$target" \
-            "$(check "$ratio" '<=' "$target")"
+        for server in serve cold; do
+            ratio=$(awk -v a="$(median max "$server" "$request" $C_CPU)" -v b="$(median max null "$request" $C_CPU)" \
+                'BEGIN { printf "%.2f", a / b }')
+            printf '  %s: CPU per request %s/null = %s (target <= %s): %s\n' "$label" "$server" "$ratio" \
+                "$target" "$(check "$ratio" '<=' "$target")"
+        done
     done
     echo
     echo "Phase 2, $RATE_TOTAL req/s offered over $CONNECTIONS connections, BackendTLSPolicy request"
