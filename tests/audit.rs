@@ -78,6 +78,8 @@ async fn audit_reports_denials_conflicts_and_expiry() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = FakeApiserver::start(objects(), &["v1"]).await;
     let output = audit(&server, &dir, &[]).await;
+    // The watch caches discover the served version; listing the policies reuses it.
+    assert_eq!(server.discoveries(), 1);
     let text = String::from_utf8(output.stdout).expect("utf-8");
     assert_eq!(
         output.status.code(),
@@ -117,6 +119,20 @@ async fn audit_reports_denials_conflicts_and_expiry() {
             && good_row.contains(" ok ")
             && good_row.ends_with("CN=Example Root CA,O=Example"),
         "{good_row}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_without_the_crd_says_so_and_exits_0() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = FakeApiserver::start(objects(), &[]).await;
+    let output = audit(&server, &dir, &[]).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(output.stdout.is_empty());
+    assert_eq!(
+        stderr,
+        "backendtls-webhook audit: BackendTLSPolicy is not served by this cluster (Gateway API CRDs missing?)\n"
     );
 }
 

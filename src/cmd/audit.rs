@@ -98,15 +98,17 @@ async fn audit(args: &AuditArgs) -> anyhow::Result<u8> {
         return Ok(EXIT_INPUT);
     }
     let namespace = args.namespace.as_deref();
-    let Some(mut objects) = cluster::list_policies(&client, namespace)
-        .await
-        .context("cannot list BackendTLSPolicies")?
-    else {
+    // The version the caches found by discovery: no second discovery, and the listed policies
+    // are of the version the caches hold.
+    let Some(resource) = lookup.policy_resource() else {
         eprintln!(
             "backendtls-webhook audit: BackendTLSPolicy is not served by this cluster (Gateway API CRDs missing?)"
         );
         return Ok(EXIT_OK);
     };
+    let mut objects = cluster::list_policies(&client, &resource, namespace)
+        .await
+        .context("cannot list BackendTLSPolicies")?;
     objects.sort_by_key(|o| (text(o, "/metadata/namespace"), text(o, "/metadata/name")));
     let settings = args.policy.settings();
     let now = args.clock.clock().now();

@@ -114,7 +114,7 @@ struct Shared {
     synced: watch::Sender<Synced>,
     /// Bumped after every change to the index (tests and metrics wait on it).
     changes: watch::Sender<u64>,
-    policy_version: RwLock<Option<String>>,
+    policy_resource: RwLock<Option<ApiResource>>,
 }
 
 impl Shared {
@@ -144,7 +144,7 @@ impl ClusterLookup {
             index: RwLock::new(Index::default()),
             synced: watch::Sender::new(Synced::default()),
             changes: watch::Sender::new(0),
-            policy_version: RwLock::new(None),
+            policy_resource: RwLock::new(None),
         });
         tokio::spawn(watch_config_maps(
             client.clone(),
@@ -242,6 +242,16 @@ impl ClusterLookup {
         out
     }
 
+    /// The BackendTLSPolicy resource the caches watch, found by discovery (`None` until then,
+    /// or while the cluster does not serve the CRD).
+    pub fn policy_resource(&self) -> Option<ApiResource> {
+        self.shared
+            .policy_resource
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
     /// How many objects of each kind are cached (ConfigMaps, Services, policies).
     pub fn counts(&self) -> (usize, usize, usize) {
         let index = read(&self.shared.index);
@@ -287,20 +297,13 @@ impl Lookup for ClusterLookup {
 
     fn describe(&self) -> String {
         let (config_maps, services, policies) = self.counts();
-        let version = read_version(&self.shared.policy_version);
+        let version = match self.policy_resource() {
+            Some(resource) => format!("via {}", resource.api_version),
+            None => "(CRD not found)".to_owned(),
+        };
         format!(
             "cluster ({config_maps} ConfigMaps, {services} Services, {policies} BackendTLSPolicies {version})"
         )
-    }
-}
-
-fn read_version(version: &RwLock<Option<String>>) -> String {
-    match &*version
-        .read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-    {
-        Some(v) => format!("via {v}"),
-        None => "(CRD not found)".to_owned(),
     }
 }
 
@@ -574,9 +577,9 @@ async fn watch_policies(client: Client, shared: Arc<Shared>) {
     };
     info!(version = %resource.api_version, "watching BackendTLSPolicies");
     *shared
-        .policy_version
+        .policy_resource
         .write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(resource.api_version.clone());
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(resource.clone());
     let api: Api<DynamicObject> = Api::all_with(client, &resource);
     let stream = watcher::watcher(api, watch_config(500)).default_backoff();
     let convert = |object: &DynamicObject| {
@@ -597,18 +600,16 @@ async fn watch_policies(client: Client, shared: Arc<Shared>) {
     .await;
 }
 
-/// Lists every BackendTLSPolicy the cluster serves (in `namespace`, or all), as JSON objects.
-/// `Ok(None)` when the CRD is not installed.
+/// Lists every BackendTLSPolicy of `resource` (see [`ClusterLookup::policy_resource`]) in
+/// `namespace`, or all, as JSON objects.
 pub async fn list_policies(
     client: &Client,
+    resource: &ApiResource,
     namespace: Option<&str>,
-) -> Result<Option<Vec<Value>>, kube::Error> {
-    let Some(resource) = served_policy_resource(client).await? else {
-        return Ok(None);
-    };
+) -> Result<Vec<Value>, kube::Error> {
     let api: Api<DynamicObject> = match namespace {
-        Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
-        None => Api::all_with(client.clone(), &resource),
+        Some(ns) => Api::namespaced_with(client.clone(), ns, resource),
+        None => Api::all_with(client.clone(), resource),
     };
     let mut objects = Vec::new();
     let mut params = kube::api::ListParams::default().limit(500);
@@ -629,7 +630,7 @@ pub async fn list_policies(
             None => break,
         }
     }
-    Ok(Some(objects))
+    Ok(objects)
 }
 
 async fn served_policy_resource(client: &Client) -> Result<Option<ApiResource>, kube::Error> {

@@ -72,6 +72,7 @@ struct Inner {
     served_versions: Vec<&'static str>,
     lists: u64,
     watches: u64,
+    discoveries: u64,
 }
 
 /// The fake apiserver; dropped, it stops serving.
@@ -216,6 +217,11 @@ impl FakeApiserver {
         let inner = self.lock();
         (inner.lists, inner.watches)
     }
+
+    /// How many API discovery requests (`GET /apis`) were served.
+    pub fn discoveries(&self) -> u64 {
+        self.lock().discoveries
+    }
 }
 
 impl Drop for FakeApiserver {
@@ -262,7 +268,10 @@ async fn handle(State((inner, hold)): State<AppState>, request: Request) -> Resp
         None => (path.clone(), None),
     };
     let kind = match path.as_str() {
-        "/apis" => return json_response(api_groups(&versions)),
+        "/apis" => {
+            inner.lock().expect("state").discoveries += 1;
+            return json_response(api_groups(&versions));
+        }
         "/api/v1/configmaps" => Kind::ConfigMap,
         "/api/v1/services" => Kind::Service,
         p if p.starts_with(&gateway_prefix) => {
