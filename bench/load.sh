@@ -197,15 +197,15 @@ rss_mib() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
 # utime + stime of the whole process, in clock ticks (fields 14 and 15; the command name in
 # field 2 may hold spaces, so count from after its closing parenthesis).
 cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
-threads() { awk '/^Threads:/ { print $2 }' "/proc/$1/status"; }
+# Tokio worker threads of a process (serve also runs a log-flush thread, null does not).
+workers() { cat /proc/"$1"/task/*/comm 2>/dev/null | grep -c '^tokio-rt-worker$' || true; }
 # Busy and total clock ticks of CPU 0 (/proc/stat): user nice system idle iowait irq softirq steal.
 cpu0_ticks() { awk '$1 == "cpu0" { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
 
 sleep 1
 RSS_IDLE=$(rss_mib "$SERVE_PID")
-# Threads at startup: the main thread (block_on) and the tokio workers.
-NULL_WORKERS=$(( $(threads "$NULL_PID") - 1 ))
-SERVE_WORKERS=$(( $(threads "$SERVE_PID") - 1 ))
+NULL_WORKERS=$(workers "$NULL_PID")
+SERVE_WORKERS=$(workers "$SERVE_PID")
 log "servers up: null pid $NULL_PID port $NULL_PORT (tokio workers: $NULL_WORKERS)," \
     "serve pid $SERVE_PID port $SERVE_PORT (tokio workers: $SERVE_WORKERS, idle RSS $RSS_IDLE MiB)"
 
@@ -350,7 +350,7 @@ summary() {
     dirty=$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo " (uncommitted changes)" || true)
     echo "backendtls-webhook load benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $sha$dirty"
     echo "$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(getconf _NPROCESSORS_ONLN) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "servers on CPU 0 (tokio workers: null $NULL_WORKERS, serve and cold $SERVE_WORKERS each), wrk -t1 -c$CONNECTIONS on CPU 1, HTTP/1.1 keep-alive over TLS"
+    echo "servers on CPU 0 (tokio workers: null $NULL_WORKERS, serve and cold $SERVE_WORKERS each, plus their log-flush thread), wrk -t1 -c$CONNECTIONS on CPU 1, HTTP/1.1 keep-alive over TLS"
     echo "medians over $ROUNDS interleaved rounds; phase 1 ${DURATION}s per run, phase 2 ${RATE_DURATION}s per run; took ${elapsed}s"
     if [ "${SKIP_BUILD:-0}" = 1 ]; then
         echo "SKIP_BUILD=1: binaries built $(date -u -r "$SERVE_BIN" +%Y-%m-%dT%H:%M:%SZ) (serve)" \
