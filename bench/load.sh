@@ -63,7 +63,8 @@
 #   RT=0 (phase 2 at normal priority). For experiments only: SERVE_ARGS (extra flags for
 #   serve, e.g. "--log-format json") and BENCH_RUST_LOG (RUST_LOG of the servers; without it
 #   RUST_LOG is removed from their environment so that the default level, info, applies).
-#   Default total: about 5 minutes after the build. SERVE_ARGS apply to cold too.
+#   Default total: about 5 minutes after the build. SERVE_ARGS apply to cold too, except a
+#   --decision-cache-size (cold always runs with 0).
 #   Needs wrk (`apt-get install -y wrk`; tried automatically when running as root), taskset
 #   (util-linux) and at least 2 CPUs.
 #
@@ -177,6 +178,17 @@ while [ "$COLD_PORT" = "$NULL_PORT" ] || [ "$COLD_PORT" = "$SERVE_PORT" ]; do CO
 SERVER_ENV=(env -u RUST_LOG)
 [ -n "${BENCH_RUST_LOG:-}" ] && SERVER_ENV=(env "RUST_LOG=$BENCH_RUST_LOG")
 read -r -a EXTRA_SERVE_ARGS <<<"${SERVE_ARGS:-}"
+# The cold server gets the same flags except its own decision cache size.
+COLD_ARGS=()
+skip=0
+for arg in "${EXTRA_SERVE_ARGS[@]}"; do
+    if [ "$skip" = 1 ]; then skip=0; continue; fi
+    case $arg in
+        --decision-cache-size) skip=1 ;;
+        --decision-cache-size=*) ;;
+        *) COLD_ARGS+=("$arg") ;;
+    esac
+done
 "${SERVER_ENV[@]}" taskset -c 0 "$NULL_BIN" --listen "127.0.0.1:$NULL_PORT" \
     --tls-cert-file "$TMP/certs/tls.crt" --tls-key-file "$TMP/certs/tls.key" \
     >>"$TMP/null.log" 2>&1 &
@@ -187,7 +199,7 @@ NULL_PID=$!
 SERVE_PID=$!
 "${SERVER_ENV[@]}" taskset -c 0 "$SERVE_BIN" serve --listen "127.0.0.1:$COLD_PORT" \
     --tls-cert-file "$TMP/certs/tls.crt" --tls-key-file "$TMP/certs/tls.key" \
-    --objects "$OBJECTS" "${EXTRA_SERVE_ARGS[@]}" --decision-cache-size 0 >>"$TMP/cold.log" 2>&1 &
+    --objects "$OBJECTS" "${COLD_ARGS[@]}" --decision-cache-size 0 >>"$TMP/cold.log" 2>&1 &
 COLD_PID=$!
 wait_listening "$NULL_PID" "$NULL_PORT" "$TMP/null.log"
 wait_listening "$SERVE_PID" "$SERVE_PORT" "$TMP/serve.log"
