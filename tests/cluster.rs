@@ -14,6 +14,7 @@ use backendtls_webhook::validate::{Settings, Wants};
 use common::fake_apiserver::{FakeApiserver, Kind};
 use common::fixture_objects;
 use serde_json::{Value, json};
+use tokio::sync::watch;
 
 async fn connect(server: &FakeApiserver, dir: &tempfile::TempDir) -> ClusterLookup {
     let client = cluster::client(Some(&server.kubeconfig(dir.path())))
@@ -23,16 +24,36 @@ async fn connect(server: &FakeApiserver, dir: &tempfile::TempDir) -> ClusterLook
     ClusterLookup::start(client, Arc::new(BundleCache::default()))
 }
 
-/// Waits (without sleeping) until the lookup's caches satisfy `condition`.
-async fn until(lookup: &ClusterLookup, condition: impl Fn(&ClusterLookup) -> bool) {
-    let mut changes = lookup.changes();
+/// [`connect`], then waits until every cache has listed once.
+async fn connect_synced(server: &FakeApiserver, dir: &tempfile::TempDir) -> ClusterLookup {
+    let lookup = connect(server, dir).await;
+    tokio::time::timeout(Duration::from_secs(20), lookup.wait_until_ready())
+        .await
+        .expect("synced");
+    lookup
+}
+
+/// Waits (without sleeping) until `condition` holds, checking it again after each notification
+/// on `changes`; false when 20 s pass first or the sender goes away.
+async fn until_notified(mut changes: watch::Receiver<u64>, condition: impl Fn() -> bool) -> bool {
     tokio::time::timeout(Duration::from_secs(20), async {
-        while !condition(lookup) {
-            changes.changed().await.expect("watch tasks alive");
+        while !condition() {
+            if changes.changed().await.is_err() {
+                return false;
+            }
         }
+        true
     })
     .await
-    .expect("condition reached in time");
+    .unwrap_or(false)
+}
+
+/// Waits (without sleeping) until the lookup's caches satisfy `condition`.
+async fn until(lookup: &ClusterLookup, condition: impl Fn(&ClusterLookup) -> bool) {
+    assert!(
+        until_notified(lookup.changes(), || condition(lookup)).await,
+        "condition reached in time"
+    );
 }
 
 fn config_map(name: &str, ca: &str) -> Value {
@@ -43,10 +64,7 @@ fn config_map(name: &str, ca: &str) -> Value {
 async fn caches_sync_and_answer_reviews() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = FakeApiserver::start(fixture_objects(), &["v1", "v1alpha3"]).await;
-    let lookup = connect(&server, &dir).await;
-    tokio::time::timeout(Duration::from_secs(20), lookup.wait_until_ready())
-        .await
-        .expect("synced");
+    let lookup = connect_synced(&server, &dir).await;
     assert!(lookup.is_ready());
     let (config_maps, services, policies) = lookup.counts();
     assert_eq!((services, policies), (2, 1));
@@ -98,10 +116,7 @@ async fn caches_sync_and_answer_reviews() {
 async fn watch_events_dropped_watches_and_expired_versions() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = FakeApiserver::start(fixture_objects(), &["v1"]).await;
-    let lookup = connect(&server, &dir).await;
-    tokio::time::timeout(Duration::from_secs(20), lookup.wait_until_ready())
-        .await
-        .expect("synced");
+    let lookup = connect_synced(&server, &dir).await;
 
     server.apply(config_map("added-ca", "text"));
     until(&lookup, |l| l.config_map("shop", "added-ca").is_some()).await;
@@ -146,10 +161,7 @@ async fn watch_events_dropped_watches_and_expired_versions() {
 async fn the_served_version_is_discovered() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = FakeApiserver::start(fixture_objects(), &["v1alpha3"]).await;
-    let lookup = connect(&server, &dir).await;
-    tokio::time::timeout(Duration::from_secs(20), lookup.wait_until_ready())
-        .await
-        .expect("synced");
+    let lookup = connect_synced(&server, &dir).await;
     assert_eq!(lookup.policies().len(), 1);
     assert!(
         lookup
@@ -161,10 +173,7 @@ async fn the_served_version_is_discovered() {
 
     let without_crd = FakeApiserver::start(fixture_objects(), &[]).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let lookup = connect(&without_crd, &dir).await;
-    tokio::time::timeout(Duration::from_secs(20), lookup.wait_until_ready())
-        .await
-        .expect("synced");
+    let lookup = connect_synced(&without_crd, &dir).await;
     assert!(lookup.policies().is_empty());
     assert!(
         lookup.describe().contains("CRD not found"),
@@ -265,27 +274,30 @@ async fn a_bad_kubeconfig_is_a_clear_error() {
     );
 }
 
+/// The CA expiry series lines of `metrics`.
+fn ca_series(metrics: &backendtls_webhook::server::metrics::Metrics) -> Vec<String> {
+    metrics
+        .encode()
+        .lines()
+        .filter(|l| l.starts_with("backendtls_webhook_ca_certificate_expiry_timestamp_seconds{"))
+        .map(str::to_owned)
+        .collect()
+}
+
 #[tokio::test]
 async fn ca_expiry_metrics_cover_referenced_config_maps() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = FakeApiserver::start(fixture_objects(), &["v1"]).await;
-    let lookup = connect(&server, &dir).await;
-    tokio::time::timeout(Duration::from_secs(20), lookup.wait_until_ready())
-        .await
-        .expect("synced");
+    let lookup = connect_synced(&server, &dir).await;
     let metrics = backendtls_webhook::server::metrics::Metrics::new();
     metrics.set_ca_certificates(backendtls_webhook::server::metrics::ca_certificates(
         &lookup,
     ));
-    let text = metrics.encode();
-    let series: Vec<&str> = text
-        .lines()
-        .filter(|l| l.starts_with("backendtls_webhook_ca_certificate_expiry_timestamp_seconds{"))
-        .collect();
+    let series = ca_series(&metrics);
     assert_eq!(
         series.len(),
         3,
-        "one per certificate of the referenced bundle only:\n{text}"
+        "one per certificate of the referenced bundle only:\n{series:#?}"
     );
     assert!(
         series
@@ -300,51 +312,44 @@ async fn ca_expiry_metrics_cover_referenced_config_maps() {
     );
 }
 
-/// The CA expiry series lines of `metrics`.
-fn ca_series(metrics: &backendtls_webhook::server::metrics::Metrics) -> Vec<String> {
-    metrics
-        .encode()
-        .lines()
-        .filter(|l| l.starts_with("backendtls_webhook_ca_certificate_expiry_timestamp_seconds{"))
-        .map(str::to_owned)
-        .collect()
-}
-
 #[tokio::test]
 async fn ca_expiry_metrics_follow_the_caches() {
     use backendtls_webhook::server::metrics::{Metrics, follow_ca_expiry};
     let dir = tempfile::tempdir().expect("tempdir");
     let server = FakeApiserver::start(fixture_objects(), &["v1"]).await;
-    let lookup = Arc::new(connect(&server, &dir).await);
-    tokio::time::timeout(Duration::from_secs(20), lookup.wait_until_ready())
-        .await
-        .expect("synced");
+    let lookup = Arc::new(connect_synced(&server, &dir).await);
     let metrics = Arc::new(Metrics::new());
-    let mut updates = metrics.ca_updates();
+    let updates = || metrics.ca_updates();
     tokio::spawn(follow_ca_expiry(
         Arc::clone(&lookup),
         Arc::clone(&metrics),
         Duration::ZERO,
     ));
-    // Waits (without sleeping) until the series satisfy `condition`.
-    let mut until = async |condition: &dyn Fn(&[String]) -> bool| {
-        tokio::time::timeout(Duration::from_secs(20), async {
-            while !condition(&ca_series(&metrics)) {
-                updates.changed().await.expect("follower alive");
-            }
-        })
-        .await
-        .unwrap_or_else(|_| panic!("series never matched: {:?}", ca_series(&metrics)));
-    };
-    until(&|series| series.len() == 3).await;
+    let series_now = || ca_series(&metrics);
+    assert!(
+        until_notified(updates(), || series_now().len() == 3).await,
+        "{:?}",
+        series_now()
+    );
 
     // The bundle loses two of its certificates: their series go.
     let root = String::from_utf8(common::fixture("certs/root-ca.pem")).expect("PEM");
     server.apply(config_map("payments-backend-ca", &root));
-    until(&|series| series.len() == 1 && series[0].contains(r#"configmap="payments-backend-ca""#))
-        .await;
+    assert!(
+        until_notified(updates(), || {
+            let series = series_now();
+            series.len() == 1 && series[0].contains(r#"configmap="payments-backend-ca""#)
+        })
+        .await,
+        "{:?}",
+        series_now()
+    );
 
     // The ConfigMap is deleted: no series are left.
     server.delete(Kind::ConfigMap, "shop", "payments-backend-ca");
-    until(&|series| series.is_empty()).await;
+    assert!(
+        until_notified(updates(), || series_now().is_empty()).await,
+        "{:?}",
+        series_now()
+    );
 }
