@@ -166,11 +166,17 @@ wait_listening() {
     die "server did not start within 10 s"
 }
 
+# free_port_except PORT...: a free port other than those given (not yet bound, so the kernel
+# may offer one twice).
+free_port_except() {
+    local port
+    port=$(free_port)
+    while [[ " $* " == *" $port "* ]]; do port=$(free_port); done
+    echo "$port"
+}
 NULL_PORT=$(free_port)
-SERVE_PORT=$(free_port)
-while [ "$SERVE_PORT" = "$NULL_PORT" ]; do SERVE_PORT=$(free_port); done
-COLD_PORT=$(free_port)
-while [ "$COLD_PORT" = "$NULL_PORT" ] || [ "$COLD_PORT" = "$SERVE_PORT" ]; do COLD_PORT=$(free_port); done
+SERVE_PORT=$(free_port_except "$NULL_PORT")
+COLD_PORT=$(free_port_except "$NULL_PORT" "$SERVE_PORT")
 
 # Appending (>>) so that the log can be truncated between runs: serve writes one line per
 # request, hundreds of MB over a full benchmark.
@@ -193,13 +199,17 @@ done
     --tls-cert-file "$TMP/certs/tls.crt" --tls-key-file "$TMP/certs/tls.key" \
     >>"$TMP/null.log" 2>&1 &
 NULL_PID=$!
-"${SERVER_ENV[@]}" taskset -c 0 "$SERVE_BIN" serve --listen "127.0.0.1:$SERVE_PORT" \
-    --tls-cert-file "$TMP/certs/tls.crt" --tls-key-file "$TMP/certs/tls.key" \
-    --objects "$OBJECTS" "${EXTRA_SERVE_ARGS[@]}" >>"$TMP/serve.log" 2>&1 &
+# start_serve NAME PORT [FLAGS...]: serve on CPU 0, logging to $TMP/NAME.log; sets $!.
+start_serve() {
+    local name=$1 port=$2
+    shift 2
+    "${SERVER_ENV[@]}" taskset -c 0 "$SERVE_BIN" serve --listen "127.0.0.1:$port" \
+        --tls-cert-file "$TMP/certs/tls.crt" --tls-key-file "$TMP/certs/tls.key" \
+        --objects "$OBJECTS" "$@" >>"$TMP/$name.log" 2>&1 &
+}
+start_serve serve "$SERVE_PORT" "${EXTRA_SERVE_ARGS[@]}"
 SERVE_PID=$!
-"${SERVER_ENV[@]}" taskset -c 0 "$SERVE_BIN" serve --listen "127.0.0.1:$COLD_PORT" \
-    --tls-cert-file "$TMP/certs/tls.crt" --tls-key-file "$TMP/certs/tls.key" \
-    --objects "$OBJECTS" "${COLD_ARGS[@]}" --decision-cache-size 0 >>"$TMP/cold.log" 2>&1 &
+start_serve cold "$COLD_PORT" "${COLD_ARGS[@]}" --decision-cache-size 0
 COLD_PID=$!
 wait_listening "$NULL_PID" "$NULL_PORT" "$TMP/null.log"
 wait_listening "$SERVE_PID" "$SERVE_PORT" "$TMP/serve.log"
