@@ -1,5 +1,5 @@
-# Sourced by the bench scripts (which define log and die): need_command, load_prerequisites and
-# stop_process.
+# Sourced by the bench scripts (which define log and die): need_command, load_prerequisites,
+# stop_process, free_port, free_port_except and wait_listening.
 
 # need_command COMMAND PACKAGE: installs the Debian PACKAGE with apt-get when COMMAND is missing
 # and this runs as root; otherwise stops with how to install it.
@@ -34,4 +34,45 @@ stop_process() {
         sleep 0.1
     done
     kill -KILL "$pid" 2>/dev/null || true
+}
+
+# A free port: bind port 0 and read what the kernel picked (Python), else a random high port
+# nobody listens on.
+free_port() {
+    if command -v python3 >/dev/null 2>&1; then
+        python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+        return
+    fi
+    local port
+    while :; do
+        port=$(( 20000 + RANDOM % 30000 ))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            echo "$port"
+            return
+        fi
+    done
+}
+
+# wait_listening PID PORT LOGFILE [SECONDS]: until the server listens (a LISTEN socket on
+# 127.0.0.1:PORT in /proc/net/tcp; no connection is made, and no log line is needed), at most
+# SECONDS (default 10).
+wait_listening() {
+    local pid=$1 port=$2 logfile=$3 seconds=${4:-10} hex
+    hex=$(printf '0100007F:%04X' "$port")
+    for _ in $(seq $((seconds * 10))); do
+        kill -0 "$pid" 2>/dev/null || { cat "$logfile" >&2; die "server exited at startup"; }
+        awk -v a="$hex" '$2 == a && $4 == "0A" { found = 1 } END { exit !found }' /proc/net/tcp && return 0
+        sleep 0.1
+    done
+    cat "$logfile" >&2
+    die "server did not start within $seconds s"
+}
+
+# free_port_except PORT...: a free port other than those given (not yet bound, so the kernel
+# may offer one twice).
+free_port_except() {
+    local port
+    port=$(free_port)
+    while [[ " $* " == *" $port "* ]]; do port=$(free_port); done
+    echo "$port"
 }

@@ -2,27 +2,41 @@
 # Instructions per review, counted by valgrind's callgrind: `make bench-instructions`.
 #
 # CPU time on a shared machine moves by up to 30% from one hour to the next, which hides a
-# change of a few percent; an instruction count does not move. This runs
-# examples/review-loop.rs (the reviewer `serve --objects tests/fixtures/samples/objects.yaml`
-# runs, and the null webhook's decode, in process: no TLS, HTTP, log line or metrics) twice per
-# case, with ITERATIONS and 3 x ITERATIONS iterations, and divides the difference by
-# 2 x ITERATIONS, so that start-up (parsing objects.yaml, building the runtime, compiling the
-# CRD's regular expressions on first use) drops out.
+# change of a few percent; an instruction count does not move. Two tables:
 #
-# Cases, for both sample requests: serve with the decision cache off (every request takes the
-# full path), serve with it on (its default: answered from the cache after the first request),
-# and the null webhook. The ratio to the null webhook is of in-process work only: the server's
-# whole CPU per request (bench-load) adds TLS and HTTP, the same for both.
+# 1. In process. examples/review-loop.rs (the reviewer `serve --objects
+#    tests/fixtures/samples/objects.yaml` runs, and the null webhook's decode, in process: no
+#    TLS, HTTP, log line or metrics) runs twice per case, with ITERATIONS and 3 x ITERATIONS
+#    iterations, and the difference is divided by 2 x ITERATIONS, so that start-up (parsing
+#    objects.yaml, building the runtime, compiling the CRD's regular expressions on first use)
+#    drops out. Cases, for both sample requests: serve with the decision cache off (every
+#    request takes the full path), serve with it on (its default: answered from the cache
+#    after the first request), and the null webhook.
 #
-# Needs valgrind (`apt-get install -y valgrind`; tried automatically when running as root).
-# Environment: ITERATIONS (default 1000), CARGO (default cargo).
+# 2. Whole server: the three servers of `make bench-load` (null, serve, cold = serve
+#    --decision-cache-size 0) run under callgrind on CPU 0 (one tokio worker, as in
+#    bench-load) and wrk on CPU 1 sends each sample over 4 keep-alive TLS connections: a
+#    SERVER_WARMUP-second run (handshakes, first use), then callgrind's counters are zeroed,
+#    a SERVER_SECONDS-second run, and its counters dumped and divided by the requests wrk
+#    completed. This is the noise-free counterpart of bench-load's CPU time per request: TLS,
+#    HTTP, the log line and the metrics are included, for every thread of the server.
+#
+# Needs valgrind (`apt-get install -y valgrind`) and, for table 2, wrk and taskset (tried
+# automatically when running as root). Environment: ITERATIONS (default 1000), SERVER_WARMUP
+# (default 2), SERVER_SECONDS (default 10), SERVER=0 (table 1 only), CARGO (default cargo).
 
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 ITERATIONS=${ITERATIONS:-1000}
+SERVER_WARMUP=${SERVER_WARMUP:-2}
+SERVER_SECONDS=${SERVER_SECONDS:-10}
+SERVER=${SERVER:-1}
 CARGO=${CARGO:-cargo}
 BIN=$ROOT/target/release/examples/review-loop
+SERVE_BIN=$ROOT/target/release/backendtls-webhook
+NULL_BIN=$ROOT/target/release/examples/null-webhook
+SAMPLES=$ROOT/tests/fixtures/samples
 
 log() { printf '[bench-instructions] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -30,9 +44,11 @@ die() { log "error: $*"; exit 1; }
 # shellcheck source=bench/common.sh
 . "$ROOT/bench/common.sh"
 need_command valgrind valgrind
+[ "$SERVER" = 0 ] || load_prerequisites
 
-log "building examples/review-loop.rs (release)"
-"$CARGO" build --release --locked --example review-loop >&2
+log "building the release binaries"
+"$CARGO" build --release --locked --example review-loop --example null-webhook \
+    --bin backendtls-webhook >&2
 
 # instructions REQUEST SERVER N: instructions of one run of N iterations.
 instructions() {
@@ -49,6 +65,7 @@ per_review() {
     echo $(((three - one) / (2 * ITERATIONS)))
 }
 
+printf 'In process (examples/review-loop.rs: decode, review, answer)\n'
 printf '%-10s %-13s %14s %9s\n' request server instructions "vs null"
 for request in policy configmap; do
     null=$(per_review "$request" null)
@@ -56,5 +73,75 @@ for request in policy configmap; do
         if [ "$server" = null ]; then count=$null; else count=$(per_review "$request" "$server"); fi
         printf '%-10s %-13s %14d %8.2fx\n' "$request" "$server" "$count" \
             "$(awk -v a="$count" -v b="$null" 'BEGIN { print a / b }')"
+    done
+done
+
+[ "$SERVER" = 0 ] && exit 0
+
+# --- whole server -------------------------------------------------------------------------
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/bench-instructions.XXXXXX")
+SERVER_PID=
+cleanup() {
+    stop_process "$SERVER_PID"
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+"$SERVE_BIN" certs --out "$TMP/certs" >/dev/null 2>&1 || die "cannot generate certificates"
+
+# server_run NAME COMMAND...: measures server NAME (COMMAND, to which --listen, --tls-cert-file
+# and --tls-key-file are added) on both samples; sets COUNT_policy and COUNT_configmap.
+server_run() {
+    local name=$1 port out request body requests total
+    shift
+    port=$(free_port)
+    out=$TMP/$name.callgrind
+    env -u RUST_LOG taskset -c 0 valgrind --tool=callgrind --callgrind-out-file="$out" \
+        "$@" --listen "127.0.0.1:$port" --tls-cert-file "$TMP/certs/tls.crt" \
+        --tls-key-file "$TMP/certs/tls.key" >"$TMP/$name.log" 2>&1 &
+    SERVER_PID=$!
+    wait_listening "$SERVER_PID" "$port" "$TMP/$name.log" 120
+    local dump=0
+    for request in policy configmap; do
+        case $request in
+            policy) body=$SAMPLES/admission-backendtlspolicy.json ;;
+            configmap) body=$SAMPLES/admission-configmap-3certs.json ;;
+        esac
+        BENCH_BODY=$body taskset -c 1 wrk -t1 -c4 -d"${SERVER_WARMUP}s" -s "$ROOT/bench/post.lua" \
+            "https://127.0.0.1:$port/validate" >/dev/null 2>&1 || die "wrk failed ($name warm-up)"
+        callgrind_control -z "$SERVER_PID" >/dev/null 2>&1
+        BENCH_BODY=$body taskset -c 1 wrk -t1 -c4 -d"${SERVER_SECONDS}s" -s "$ROOT/bench/post.lua" \
+            "https://127.0.0.1:$port/validate" >"$TMP/wrk.out" 2>&1 || die "wrk failed ($name)"
+        callgrind_control -d "$SERVER_PID" >/dev/null 2>&1
+        dump=$((dump + 1))
+        for _ in $(seq 100); do [ -s "$out.$dump" ] && break; sleep 0.1; done
+        requests=$(sed -n 's/^BENCH requests=\([0-9]*\) .* status_errors=0 socket_errors=0$/\1/p' "$TMP/wrk.out")
+        total=$(awk '/^summary:/ { print $2 }' "$out.$dump")
+        [ -n "$requests" ] && [ "$requests" -gt 0 ] && [ -n "$total" ] ||
+            { cat "$TMP/wrk.out" >&2; die "no count for $name $request"; }
+        printf -v "COUNT_$request" '%s' $((total / requests))
+        log "$name $request: $requests requests, $((total / requests)) instructions each"
+    done
+    stop_process "$SERVER_PID"
+    SERVER_PID=
+}
+
+log "whole servers under callgrind (~2 minutes)"
+server_run null "$NULL_BIN"
+NULL_policy=$COUNT_policy NULL_configmap=$COUNT_configmap
+server_run serve "$SERVE_BIN" serve --objects "$SAMPLES/objects.yaml"
+SERVE_policy=$COUNT_policy SERVE_configmap=$COUNT_configmap
+server_run cold "$SERVE_BIN" serve --objects "$SAMPLES/objects.yaml" --decision-cache-size 0
+COLD_policy=$COUNT_policy COLD_configmap=$COUNT_configmap
+
+printf '\nWhole server (TLS, HTTP/1.1 keep-alive, log line, metrics; per request)\n'
+printf '%-10s %-13s %14s %9s\n' request server instructions "vs null"
+for request in policy configmap; do
+    null_var=NULL_$request
+    for server in serve cold null; do
+        var=${server^^}_$request
+        printf '%-10s %-13s %14d %8.2fx\n' "$request" "$server" "${!var}" \
+            "$(awk -v a="${!var}" -v b="${!null_var}" 'BEGIN { print a / b }')"
     done
 done

@@ -135,45 +135,6 @@ trap 'exit 130' INT TERM
 
 "$SERVE_BIN" certs --out "$TMP/certs" >/dev/null 2>&1 || die "cannot generate certificates"
 
-# A free port: bind port 0 and read what the kernel picked (Python), else a random high port
-# nobody listens on.
-free_port() {
-    if command -v python3 >/dev/null 2>&1; then
-        python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-        return
-    fi
-    local port
-    while :; do
-        port=$(( 20000 + RANDOM % 30000 ))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            echo "$port"
-            return
-        fi
-    done
-}
-
-# wait_listening PID PORT LOGFILE: until the server listens (a LISTEN socket on 127.0.0.1:PORT
-# in /proc/net/tcp; no connection is made, and no log line is needed).
-wait_listening() {
-    local pid=$1 port=$2 logfile=$3 hex
-    hex=$(printf '0100007F:%04X' "$port")
-    for _ in $(seq 100); do
-        kill -0 "$pid" 2>/dev/null || { cat "$logfile" >&2; die "server exited at startup"; }
-        awk -v a="$hex" '$2 == a && $4 == "0A" { found = 1 } END { exit !found }' /proc/net/tcp && return 0
-        sleep 0.1
-    done
-    cat "$logfile" >&2
-    die "server did not start within 10 s"
-}
-
-# free_port_except PORT...: a free port other than those given (not yet bound, so the kernel
-# may offer one twice).
-free_port_except() {
-    local port
-    port=$(free_port)
-    while [[ " $* " == *" $port "* ]]; do port=$(free_port); done
-    echo "$port"
-}
 NULL_PORT=$(free_port)
 SERVE_PORT=$(free_port_except "$NULL_PORT")
 COLD_PORT=$(free_port_except "$NULL_PORT" "$SERVE_PORT")

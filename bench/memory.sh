@@ -6,6 +6,10 @@
 #   make bench-memory            CONFIGMAPS=5000 SIZE=10240
 set -euo pipefail
 cd "$(dirname "$0")/.."
+log() { printf '[bench-memory] %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+# shellcheck source=bench/common.sh
+. bench/common.sh
 CARGO=${CARGO:-cargo}
 CONFIGMAPS=${CONFIGMAPS:-5000}
 SIZE=${SIZE:-10240}
@@ -18,7 +22,6 @@ $CARGO build --release --locked --quiet --bin backendtls-webhook --example fake-
 bin=target/release/backendtls-webhook
 $bin certs --out "$work/certs" 2>/dev/null
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 rss_mib() { awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
 wait_ready() {
   for _ in $(seq 1 600); do
