@@ -42,7 +42,8 @@ pub struct GroupVersionKind {
 }
 
 /// The fields of `request` this webhook reads; the rest (userInfo, options, …) are skipped.
-/// Decoded through [`RawRequest`], which leaves the objects raw until they are needed.
+/// Decoded through [`RawRequest`], in one pass over the body ([`decode`]) or, when decisions
+/// are cached, leaving the objects raw until a miss needs them.
 #[derive(Clone, Debug)]
 pub struct AdmissionRequest {
     /// Echoed in the response.
@@ -67,20 +68,54 @@ pub struct AdmissionRequest {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ReviewIn<'a> {
+struct ReviewIn<'a, O> {
     #[serde(borrow)]
     api_version: Option<Cow<'a, str>>,
     #[serde(borrow)]
     kind: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    request: Option<RawRequest<'a>>,
+    request: Option<RawRequest<'a, O>>,
 }
 
-/// `request` with the strings and the objects borrowed from the body: the objects are parsed
-/// only when no cached decision applies, and nothing is copied until it is needed.
+/// How `request.object` and `request.oldObject` are held once the envelope is decoded.
+///
+/// - [`Pruned`]: parsed (and pruned) in the same pass as the envelope: the cheapest way to the
+///   objects when every request is reviewed.
+/// - `&RawValue`: borrowed from the body, unparsed, so that a decision cache can key on their
+///   bytes and parse them only on a miss (which then reads them twice: once to find their end,
+///   once to parse them).
+trait ObjectSlot<'a>: Deserialize<'a> {
+    /// The object as the validators take it.
+    fn into_value(self) -> serde_json::Result<Value>;
+}
+
+/// A non-null object, pruned as [`prune`] describes.
+struct Pruned(Value);
+
+impl<'de> Deserialize<'de> for Pruned {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        prune::object(deserializer).map(|object| Self(object.unwrap_or(Value::Null)))
+    }
+}
+
+impl ObjectSlot<'_> for Pruned {
+    fn into_value(self) -> serde_json::Result<Value> {
+        Ok(self.0)
+    }
+}
+
+impl<'a> ObjectSlot<'a> for &'a RawValue {
+    fn into_value(self) -> serde_json::Result<Value> {
+        let mut deserializer = serde_json::Deserializer::from_str(self.get());
+        prune::object(&mut deserializer).map(|object| object.unwrap_or(Value::Null))
+    }
+}
+
+/// `request` with its strings borrowed from the body (nothing is copied until it is needed)
+/// and its objects held as `O` ([`ObjectSlot`]).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RawRequest<'a> {
+struct RawRequest<'a, O> {
     #[serde(borrow)]
     uid: Cow<'a, str>,
     #[serde(borrow)]
@@ -93,10 +128,9 @@ struct RawRequest<'a> {
     namespace: Cow<'a, str>,
     #[serde(borrow)]
     operation: Cow<'a, str>,
-    #[serde(default, borrow)]
-    object: Option<&'a RawValue>,
-    #[serde(default, borrow)]
-    old_object: Option<&'a RawValue>,
+    // Missing means `None` (serde's rule for `Option` fields).
+    object: Option<O>,
+    old_object: Option<O>,
     #[serde(default)]
     dry_run: Option<bool>,
 }
@@ -112,15 +146,19 @@ struct RawKind<'a> {
     kind: Cow<'a, str>,
 }
 
-impl RawRequest<'_> {
+impl<'a, O: ObjectSlot<'a>> RawRequest<'a, O> {
     /// The request with its objects parsed (and pruned).
     fn parse(self) -> Result<AdmissionRequest, BadReview> {
         let uid = self.uid.into_owned();
-        let parse = |raw: Option<&RawValue>, field: &str| -> Result<Option<Value>, BadReview> {
-            let Some(raw) = raw else { return Ok(None) };
-            let mut deserializer = serde_json::Deserializer::from_str(raw.get());
-            prune::object(&mut deserializer)
-                .map_err(|e| BadReview::new(Some(uid.clone()), format!("request.{field}: {e}")))
+        let parse = |slot: Option<O>, field: &str| -> Result<Option<Value>, BadReview> {
+            let Some(slot) = slot else { return Ok(None) };
+            match slot.into_value() {
+                Ok(object) => Ok((!object.is_null()).then_some(object)),
+                Err(e) => Err(BadReview::new(
+                    Some(uid.clone()),
+                    format!("request.{field}: {e}"),
+                )),
+            }
         };
         let object = parse(self.object, "object")?;
         let old_object = parse(self.old_object, "oldObject")?;
@@ -140,7 +178,9 @@ impl RawRequest<'_> {
             dry_run: self.dry_run,
         })
     }
+}
 
+impl RawRequest<'_, &RawValue> {
     /// What identifies this request's decision, besides the lookup's generation.
     fn cache_parts(&self) -> [&[u8]; 9] {
         fn raw(value: Option<&RawValue>) -> &[u8] {
@@ -312,18 +352,24 @@ impl BadReview {
     }
 }
 
-/// Decodes a request body into the request it carries.
+/// Decodes a request body into the request it carries, in one pass.
 pub fn decode(body: &[u8]) -> Result<AdmissionRequest, BadReview> {
-    decode_raw(body)?.parse()
+    match decode_envelope::<Pruned>(body) {
+        Ok(request) => request.parse(),
+        // Decoding again with the objects left raw tells which part is wrong, the envelope or
+        // an object, and keeps the uid for the answer: an object nested past serde_json's
+        // recursion limit, counted from the body rather than from the object, fails here only.
+        Err(_) => decode_envelope::<&RawValue>(body)?.parse(),
+    }
 }
 
-/// Decodes the envelope, leaving the objects raw.
-fn decode_raw(body: &[u8]) -> Result<RawRequest<'_>, BadReview> {
+/// Decodes the envelope, with the objects held as `O`.
+fn decode_envelope<'a, O: ObjectSlot<'a>>(body: &'a [u8]) -> Result<RawRequest<'a, O>, BadReview> {
     // Strings borrowed from a `&str` need no UTF-8 check of their own (one pass over the body
     // is cheaper); a body that is not UTF-8 takes serde_json's byte path and its errors.
     let decoded = match std::str::from_utf8(body) {
-        Ok(text) => serde_json::from_str::<ReviewIn<'_>>(text),
-        Err(_) => serde_json::from_slice::<ReviewIn<'_>>(body),
+        Ok(text) => serde_json::from_str::<ReviewIn<'_, O>>(text),
+        Err(_) => serde_json::from_slice::<ReviewIn<'_, O>>(body),
     };
     match decoded {
         Ok(review) => {
@@ -616,9 +662,20 @@ impl Reviewer {
         body: &[u8],
         budget: Duration,
     ) -> Result<(Option<Decision>, AdmissionReview), BadReview> {
-        let answer = match decode_raw(body) {
-            Ok(raw) => self.review_raw(raw, budget).await,
-            Err(bad) => Err(bad),
+        let answer = if self.decisions.enabled() {
+            match decode_envelope::<&RawValue>(body) {
+                Ok(raw) => self.review_cached(raw, budget).await,
+                Err(bad) => Err(bad),
+            }
+        } else {
+            match decode(body) {
+                Ok(request) => {
+                    let (decision, response) =
+                        self.decide(&request, budget, self.clock.now()).await;
+                    Ok((decision, AdmissionReview::new(response)))
+                }
+                Err(bad) => Err(bad),
+            }
         };
         match answer {
             Ok((decision, review)) => Ok((Some(decision), review)),
@@ -629,15 +686,12 @@ impl Reviewer {
         }
     }
 
-    async fn review_raw(
+    /// Answers from the decision cache, or decides and remembers.
+    async fn review_cached(
         &self,
-        raw: RawRequest<'_>,
+        raw: RawRequest<'_, &RawValue>,
         budget: Duration,
     ) -> Result<(Decision, AdmissionReview), BadReview> {
-        if !self.decisions.enabled() {
-            let (decision, response) = self.decide(&raw.parse()?, budget, self.clock.now()).await;
-            return Ok((decision, AdmissionReview::new(response)));
-        }
         let now = self.clock.now();
         let generation = self.lookup.generation();
         let parts = raw.cache_parts();

@@ -84,7 +84,8 @@ pub struct ServeArgs {
     pub objects: Vec<PathBuf>,
 
     /// Decisions on byte-identical requests remembered (GitOps tools re-apply unchanged
-    /// objects often); 0 disables the cache.
+    /// objects often); 0 disables the cache. With the cache, a request it cannot answer reads
+    /// the object twice (once to key the cache, once to parse it); without it, once.
     #[arg(
         long,
         default_value_t = 1024,

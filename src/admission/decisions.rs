@@ -13,6 +13,10 @@
 //! never share an answer; lookups hash the request's parts in place and copy nothing.
 //! Only verdicts are cached (allowed or denied on validation grounds); errors such as a failed
 //! lookup are not. The cache is bounded and cleared when full.
+//!
+//! The price: keying on the raw objects means decoding the envelope with them left unparsed,
+//! so a miss reads them twice (to find their end, then to parse them), where a reviewer
+//! without the cache parses them with the envelope in one pass.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};

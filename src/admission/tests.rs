@@ -588,3 +588,51 @@ async fn bodies_that_are_not_utf8_are_read_where_possible() {
         err.message
     );
 }
+
+/// What a reviewer answers to a body: the encoded AdmissionReview, or the error without one.
+async fn outcome(reviewer: &Reviewer, body: &[u8]) -> Result<String, BadReview> {
+    let (_, review) = reviewer.review(body, BUDGET).await?;
+    Ok(String::from_utf8(review.to_json()).expect("utf-8"))
+}
+
+#[tokio::test]
+async fn one_pass_and_raw_object_decoding_answer_alike() {
+    // Without a decision cache the objects are parsed with the envelope, in one pass; with
+    // one they are left raw and parsed on a miss. Every fixture, and objects nested around
+    // serde_json's recursion limit (which the one pass counts from the body, not from the
+    // object), get the same answer either way.
+    let one_pass = reviewer();
+    let raw_objects = reviewer().with_decision_cache(16, 30);
+    let mut bodies = Vec::new();
+    for dir in ["tests/fixtures/reviews", "tests/fixtures/samples"] {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+        for entry in std::fs::read_dir(&dir).expect("fixtures") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "json") {
+                bodies.push(std::fs::read(&path).expect("fixture"));
+            }
+        }
+    }
+    assert!(bodies.len() >= 10, "fixtures found: {}", bodies.len());
+    for depth in 120..=130 {
+        let nested = format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+        bodies.push(
+            format!(
+                r#"{{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{{"uid":"deep","kind":{{"group":"gateway.networking.k8s.io","version":"v1","kind":"BackendTLSPolicy"}},"operation":"CREATE","object":{{"spec":{nested}}}}}}}"#
+            )
+            .into_bytes(),
+        );
+    }
+    for body in &bodies {
+        assert_eq!(
+            outcome(&raw_objects, body).await,
+            outcome(&one_pass, body).await
+        );
+    }
+    // Among them a body that the one pass alone cannot read, but that is a valid request.
+    let fallback = bodies.iter().filter(|body| {
+        decode_envelope::<Pruned>(body).is_err()
+            && decode_envelope::<&RawValue>(body).is_ok_and(|raw| raw.parse().is_ok())
+    });
+    assert_eq!(fallback.count(), 2);
+}
