@@ -105,7 +105,7 @@ kind-load: ## Load the image into a kind cluster (KIND_CLUSTER, default kind)
 	kind load docker-image $(IMAGE) --name $(KIND_CLUSTER)
 
 .PHONY: bench-instructions
-bench-instructions: ## Instructions per review under callgrind (noise-free A/B of the in-process path; needs valgrind)
+bench-instructions: ## Instructions per review under callgrind, in process and whole server under wrk (noise-free A/B; needs valgrind, wrk; ~5 min)
 	CARGO="$(CARGO)" bench/instructions.sh
 
 .PHONY: bench-memory
