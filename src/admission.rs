@@ -662,20 +662,25 @@ impl Reviewer {
         body: &[u8],
         budget: Duration,
     ) -> Result<(Option<Decision>, AdmissionReview), BadReview> {
-        let answer = if self.decisions.enabled() {
-            match decode_envelope::<&RawValue>(body) {
-                Ok(raw) => self.review_cached(raw, budget).await,
-                Err(bad) => Err(bad),
-            }
-        } else {
-            match decode(body) {
+        let raw = self
+            .decisions
+            .enabled()
+            .then(|| decode_envelope::<&RawValue>(body).ok())
+            .flatten();
+        let answer = match raw {
+            Some(raw) => self.review_cached(raw, budget).await,
+            // Without a decision cache, or when the objects cannot be held raw (a raw value
+            // must be UTF-8, while the one pass skips the parts it prunes, as it does the
+            // envelope's userInfo): the same one-pass decode, so that an answer never depends
+            // on whether decisions are cached.
+            None => match decode(body) {
                 Ok(request) => {
                     let (decision, response) =
                         self.decide(&request, budget, self.clock.now()).await;
                     Ok((decision, AdmissionReview::new(response)))
                 }
                 Err(bad) => Err(bad),
-            }
+            },
         };
         match answer {
             Ok((decision, review)) => Ok((Some(decision), review)),

@@ -2,7 +2,8 @@
 //! file under tests/fixtures/fuzz/TARGET/ goes through what that target calls, with the same
 //! checks, so a crash once found stays fixed without nightly features or libFuzzer.
 //!
-//! - `review/`: `admission::decode` and `Reviewer::review` over the fixture objects;
+//! - `review/`: `admission::decode` and `Reviewer::review` over the fixture objects, with and
+//!   without a decision cache (the answers must be the same);
 //! - `ca_bundle/`: `ca_bundle::parse_bundle` and `assess`;
 //! - `objects/`: `objects::parse_str`, the JSON form of each document, position lookups.
 //!
@@ -157,6 +158,14 @@ fn ca_bundle_inputs_are_assessed() {
     }
 }
 
+/// A reviewer's answer as the server sends it: the JSON, or the error without a uid.
+async fn answer(reviewer: &Reviewer, body: &[u8]) -> Result<Vec<u8>, String> {
+    let reviewed = reviewer.review(body, Duration::from_secs(1)).await;
+    reviewed
+        .map(|(_, review)| review.to_json())
+        .map_err(|bad| bad.message)
+}
+
 #[tokio::test]
 async fn review_inputs_are_answered() {
     let bundles = Arc::new(BundleCache::default());
@@ -171,17 +180,30 @@ async fn review_inputs_are_answered() {
             &bundles,
         )
     };
+    let lookup = Arc::new(lookup);
     let reviewer = Reviewer::new(
         Settings::default(),
-        Arc::new(lookup),
-        bundles,
+        lookup.clone(),
+        bundles.clone(),
         Clock::Fixed(1_780_272_000),
     );
+    let cached = Reviewer::new(
+        Settings::default(),
+        lookup,
+        bundles,
+        Clock::Fixed(1_780_272_000),
+    )
+    .with_decision_cache(64, 30);
     for Input {
         path, bytes: body, ..
     } in inputs("review")
     {
         let name = path.display();
+        assert_eq!(
+            answer(&cached, &body).await,
+            answer(&reviewer, &body).await,
+            "{name}"
+        );
         let decoded = admission::decode(&body);
         match reviewer.review(&body, Duration::from_secs(1)).await {
             Ok((decision, review)) => {

@@ -4,7 +4,9 @@
 //!
 //! Besides "no panic, no hang", it checks what the server relies on: a body is answered with an
 //! AdmissionReview exactly when it decodes or its uid can be read, the answer echoes the uid,
-//! its lists are bounded, and it serialises to JSON.
+//! its lists are bounded, and it serialises to JSON. A third reviewer, with the decision cache
+//! `serve` runs by default, decodes the objects in two passes rather than one: its answers must
+//! be the same, byte for byte.
 #![no_main]
 
 use std::path::Path;
@@ -26,6 +28,8 @@ struct Harness {
     runtime: tokio::runtime::Runtime,
     /// Default settings, and strict ones that deny missing references.
     reviewers: [Reviewer; 2],
+    /// Default settings with a decision cache.
+    cached: Reviewer,
 }
 
 fn harness() -> &'static Harness {
@@ -56,12 +60,27 @@ fn harness() -> &'static Harness {
                 .build()
                 .expect("runtime"),
             reviewers: [reviewer(Settings::default()), reviewer(strict)],
+            cached: reviewer(Settings::default()).with_decision_cache(64, 30),
         }
     })
 }
 
+/// A reviewer's answer as the server would send it: the JSON, or the error without a uid.
+fn answer(harness: &Harness, reviewer: &Reviewer, body: &[u8]) -> Result<Vec<u8>, String> {
+    harness
+        .runtime
+        .block_on(reviewer.review(body, Duration::from_secs(1)))
+        .map(|(_, review)| review.to_json())
+        .map_err(|bad| bad.message)
+}
+
 fuzz_target!(|body: &[u8]| {
     let harness = harness();
+    assert_eq!(
+        answer(harness, &harness.cached, body),
+        answer(harness, &harness.reviewers[0], body),
+        "decoding with the objects left raw (decision cache) answers like the one-pass decode"
+    );
     let decoded = admission::decode(body);
     for reviewer in &harness.reviewers {
         let answer = harness

@@ -614,6 +614,18 @@ async fn one_pass_and_raw_object_decoding_answer_alike() {
         }
     }
     assert!(bodies.len() >= 10, "fixtures found: {}", bodies.len());
+    // Invalid UTF-8 in a part of the object the decode prunes (managedFields): the one pass
+    // skips it, a raw object cannot hold it (found by the review fuzz target).
+    let mut managed = policy_object("payments-backend.shop.svc");
+    managed["metadata"]["managedFields"] =
+        json!([{"manager": "kubectl", "fieldsType~": "FieldsV1"}]);
+    let managed = review_body(policy_kind(), "CREATE", managed, Value::Null)
+        .into_iter()
+        .map(|b| if b == b'~' { 0xff } else { b })
+        .collect::<Vec<u8>>();
+    assert!(decode_envelope::<&RawValue>(&managed).is_err());
+    assert!(decode_envelope::<Pruned>(&managed).is_ok());
+    bodies.push(managed);
     for depth in 120..=130 {
         let nested = format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
         bodies.push(
