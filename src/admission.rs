@@ -85,29 +85,29 @@ struct ReviewIn<'a, O> {
 ///   bytes and parse them only on a miss (which then reads them twice: once to find their end,
 ///   once to parse them).
 trait ObjectSlot<'a>: Deserialize<'a> {
-    /// The object as the validators take it.
-    fn into_value(self) -> serde_json::Result<Value>;
+    /// The object as the validators take it (`None` for `null`), pruned as [`prune`]
+    /// describes.
+    fn into_object(self) -> serde_json::Result<Option<Value>>;
 }
 
-/// A non-null object, pruned as [`prune`] describes.
-struct Pruned(Value);
+/// An object already parsed and pruned ([`prune::object`]).
+struct Pruned(Option<Value>);
 
 impl<'de> Deserialize<'de> for Pruned {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        prune::object(deserializer).map(|object| Self(object.unwrap_or(Value::Null)))
+        prune::object(deserializer).map(Self)
     }
 }
 
 impl ObjectSlot<'_> for Pruned {
-    fn into_value(self) -> serde_json::Result<Value> {
+    fn into_object(self) -> serde_json::Result<Option<Value>> {
         Ok(self.0)
     }
 }
 
 impl<'a> ObjectSlot<'a> for &'a RawValue {
-    fn into_value(self) -> serde_json::Result<Value> {
-        let mut deserializer = serde_json::Deserializer::from_str(self.get());
-        prune::object(&mut deserializer).map(|object| object.unwrap_or(Value::Null))
+    fn into_object(self) -> serde_json::Result<Option<Value>> {
+        prune::object(&mut serde_json::Deserializer::from_str(self.get()))
     }
 }
 
@@ -152,13 +152,8 @@ impl<'a, O: ObjectSlot<'a>> RawRequest<'a, O> {
         let uid = self.uid.into_owned();
         let parse = |slot: Option<O>, field: &str| -> Result<Option<Value>, BadReview> {
             let Some(slot) = slot else { return Ok(None) };
-            match slot.into_value() {
-                Ok(object) => Ok((!object.is_null()).then_some(object)),
-                Err(e) => Err(BadReview::new(
-                    Some(uid.clone()),
-                    format!("request.{field}: {e}"),
-                )),
-            }
+            slot.into_object()
+                .map_err(|e| BadReview::new(Some(uid.clone()), format!("request.{field}: {e}")))
         };
         let object = parse(self.object, "object")?;
         let old_object = parse(self.old_object, "oldObject")?;
