@@ -158,14 +158,6 @@ fn ca_bundle_inputs_are_assessed() {
     }
 }
 
-/// A reviewer's answer as the server sends it: the JSON, or the error without a uid.
-async fn answer(reviewer: &Reviewer, body: &[u8]) -> Result<Vec<u8>, String> {
-    let reviewed = reviewer.review(body, Duration::from_secs(1)).await;
-    reviewed
-        .map(|(_, review)| review.to_json())
-        .map_err(|bad| bad.message)
-}
-
 #[tokio::test]
 async fn review_inputs_are_answered() {
     let bundles = Arc::new(BundleCache::default());
@@ -181,43 +173,44 @@ async fn review_inputs_are_answered() {
         )
     };
     let lookup = Arc::new(lookup);
-    let reviewer = Reviewer::new(
-        Settings::default(),
-        lookup.clone(),
-        bundles.clone(),
-        Clock::Fixed(1_780_272_000),
-    );
-    let cached = Reviewer::new(
-        Settings::default(),
-        lookup,
-        bundles,
-        Clock::Fixed(1_780_272_000),
-    )
-    .with_decision_cache(64, 30);
+    let reviewer = || {
+        Reviewer::new(
+            Settings::default(),
+            lookup.clone(),
+            bundles.clone(),
+            Clock::Fixed(1_780_272_000),
+        )
+    };
+    let (reviewer, cached) = (reviewer(), reviewer().with_decision_cache(64, 30));
     for Input {
         path, bytes: body, ..
     } in inputs("review")
     {
         let name = path.display();
-        assert_eq!(
-            answer(&cached, &body).await,
-            answer(&reviewer, &body).await,
-            "{name}"
-        );
         let decoded = admission::decode(&body);
-        match reviewer.review(&body, Duration::from_secs(1)).await {
+        let sent = match reviewer.review(&body, Duration::from_secs(1)).await {
             Ok((decision, review)) => {
                 assert_eq!(decision.is_some(), decoded.is_ok(), "{name}");
                 let response = review.response();
                 assert!(!response.uid.is_empty(), "{name}");
                 assert!(response.warnings.len() <= 256, "{name}");
                 assert_eq!(response.allowed, response.status.is_none(), "{name}");
-                serde_json::from_slice::<Value>(&review.to_json()).expect("answer is JSON");
+                let json = review.to_json();
+                serde_json::from_slice::<Value>(&json).expect("answer is JSON");
+                Ok(json)
             }
             Err(bad) => {
                 assert!(bad.uid.is_none() && decoded.is_err(), "{name}: {bad:?}");
+                Err(bad.message)
             }
-        }
+        };
+        // The decision cache decodes the objects in two passes: the same answer as one pass.
+        let cached = cached
+            .review(&body, Duration::from_secs(1))
+            .await
+            .map(|(_, review)| review.to_json())
+            .map_err(|bad| bad.message);
+        assert_eq!(cached, sent, "{name}");
     }
 }
 

@@ -635,10 +635,12 @@ async fn one_pass_and_raw_object_decoding_answer_alike() {
             .into_bytes(),
         );
     }
-    for body in &bodies {
+    for (i, body) in bodies.iter().enumerate() {
         assert_eq!(
             outcome(&raw_objects, body).await,
-            outcome(&one_pass, body).await
+            outcome(&one_pass, body).await,
+            "body {i}: {}",
+            String::from_utf8_lossy(body)
         );
     }
     // Among them a body that the one pass alone cannot read, but that is a valid request.
