@@ -65,15 +65,22 @@ per_review() {
     echo $(((three - one) / (2 * ITERATIONS)))
 }
 
-printf 'In process (examples/review-loop.rs: decode, review, answer)\n'
-printf '%-10s %-13s %14s %9s\n' request server instructions "vs null"
+# header TITLE, then row REQUEST SERVER COUNT NULL_COUNT: the two tables.
+header() {
+    printf '%s\n%-10s %-13s %14s %9s\n' "$1" request server instructions "vs null"
+}
+row() {
+    printf '%-10s %-13s %14d %8.2fx\n' "$1" "$2" "$3" \
+        "$(awk -v a="$3" -v b="$4" 'BEGIN { print a / b }')"
+}
+
+header 'In process (examples/review-loop.rs: decode, review, answer)'
 for request in policy configmap; do
     null=$(per_review "$request" null)
-    for server in serve serve-cached null; do
-        if [ "$server" = null ]; then count=$null; else count=$(per_review "$request" "$server"); fi
-        printf '%-10s %-13s %14d %8.2fx\n' "$request" "$server" "$count" \
-            "$(awk -v a="$count" -v b="$null" 'BEGIN { print a / b }')"
+    for server in serve serve-cached; do
+        row "$request" "$server" "$(per_review "$request" "$server")" "$null"
     done
+    row "$request" null "$null" "$null"
 done
 
 [ "$SERVER" = 0 ] && exit 0
@@ -91,7 +98,7 @@ trap 'exit 130' INT TERM
 "$SERVE_BIN" certs --out "$TMP/certs" >/dev/null 2>&1 || die "cannot generate certificates"
 
 # server_run NAME COMMAND...: measures server NAME (COMMAND, to which --listen, --tls-cert-file
-# and --tls-key-file are added) on both samples; sets COUNT_policy and COUNT_configmap.
+# and --tls-key-file are added) on both samples; sets NAME_policy and NAME_configmap.
 server_run() {
     local name=$1 port out request body requests total
     shift
@@ -120,7 +127,7 @@ server_run() {
         total=$(awk '/^summary:/ { print $2 }' "$out.$dump")
         [ -n "$requests" ] && [ "$requests" -gt 0 ] && [ -n "$total" ] ||
             { cat "$TMP/wrk.out" >&2; die "no count for $name $request"; }
-        printf -v "COUNT_$request" '%s' $((total / requests))
+        printf -v "${name}_$request" '%s' $((total / requests))
         log "$name $request: $requests requests, $((total / requests)) instructions each"
     done
     stop_process "$SERVER_PID"
@@ -129,19 +136,15 @@ server_run() {
 
 log "whole servers under callgrind (~2 minutes)"
 server_run null "$NULL_BIN"
-NULL_policy=$COUNT_policy NULL_configmap=$COUNT_configmap
 server_run serve "$SERVE_BIN" serve --objects "$SAMPLES/objects.yaml"
-SERVE_policy=$COUNT_policy SERVE_configmap=$COUNT_configmap
 server_run cold "$SERVE_BIN" serve --objects "$SAMPLES/objects.yaml" --decision-cache-size 0
-COLD_policy=$COUNT_policy COLD_configmap=$COUNT_configmap
 
-printf '\nWhole server (TLS, HTTP/1.1 keep-alive, log line, metrics; per request)\n'
-printf '%-10s %-13s %14s %9s\n' request server instructions "vs null"
+echo
+header 'Whole server (TLS, HTTP/1.1 keep-alive, log line, metrics; per request)'
 for request in policy configmap; do
-    null_var=NULL_$request
+    null_var=null_$request
     for server in serve cold null; do
-        var=${server^^}_$request
-        printf '%-10s %-13s %14d %8.2fx\n' "$request" "$server" "${!var}" \
-            "$(awk -v a="${!var}" -v b="${!null_var}" 'BEGIN { print a / b }')"
+        var=${server}_$request
+        row "$request" "$server" "${!var}" "${!null_var}"
     done
 done
