@@ -220,13 +220,29 @@ pub async fn follow_ca_expiry(
     metrics: Arc<Metrics>,
     min_interval: Duration,
 ) {
-    let mut changes = lookup.changes();
-    loop {
+    let changes = lookup.changes();
+    throttled(changes, min_interval, || {
         metrics.set_ca_certificates(ca_certificates(&lookup));
+    })
+    .await;
+}
+
+/// Calls `update` now, then after each change on `changes`, at most once per `min_interval`:
+/// changes that arrive while it waits are folded into one call (a burst of watch events, such
+/// as a namespace deleted or a relist, costs one recomputation). Returns when the sender is
+/// gone.
+async fn throttled<T>(
+    mut changes: watch::Receiver<T>,
+    min_interval: Duration,
+    mut update: impl FnMut(),
+) {
+    loop {
+        // Whatever changed before this point is seen by this call.
+        changes.borrow_and_update();
+        update();
         if changes.changed().await.is_err() {
             return;
         }
-        // A burst of watch events (a namespace deleted, a relist) costs one recomputation.
         tokio::time::sleep(min_interval).await;
     }
 }
@@ -279,6 +295,41 @@ mod tests {
             text.contains("backendtls_webhook_tls_certificate_expiry_timestamp_seconds 1800000000")
         );
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    /// A burst of changes, and changes that arrive while the throttle waits, cost one call
+    /// each `min_interval`; nothing changes, nothing is called. Tokio's paused clock: the
+    /// sleeps below advance virtual time once every task is idle.
+    #[tokio::test(start_paused = true)]
+    async fn changes_are_folded_into_one_call_per_interval() {
+        use tokio::time::{Instant, sleep};
+        let interval = Duration::from_secs(1);
+        let (changes, receiver) = watch::channel(0u64);
+        let (calls, mut called) = tokio::sync::mpsc::unbounded_channel();
+        let task = tokio::spawn(throttled(receiver, interval, move || {
+            let _ = calls.send(Instant::now());
+        }));
+        let start = Instant::now();
+        assert_eq!(called.recv().await, Some(start), "called at once");
+
+        for _ in 0..5 {
+            changes.send_modify(|n| *n += 1);
+        }
+        let second = called.recv().await.expect("called after the burst");
+        assert_eq!(second - start, interval, "one call, an interval later");
+
+        // A change, then another while the throttle waits: still one call.
+        changes.send_modify(|n| *n += 1);
+        sleep(interval / 2).await;
+        changes.send_modify(|n| *n += 1);
+        let third = called.recv().await.expect("called after the two changes");
+        assert_eq!(third - second, interval);
+        sleep(interval * 10).await;
+        assert!(called.try_recv().is_err(), "no change, no call");
+
+        drop(changes);
+        task.await.expect("returns when the sender is gone");
+        assert!(called.recv().await.is_none());
     }
 
     #[test]
