@@ -11,7 +11,8 @@
 #    objects.yaml, building the runtime, compiling the CRD's regular expressions on first use)
 #    drops out. Cases, for both sample requests: serve with the decision cache off (every
 #    request takes the full path), serve with it on (its default: answered from the cache
-#    after the first request), and the null webhook.
+#    after the first request), decode (the null webhook with serve's decode in place of its
+#    own: the floor of the full path, before any validation) and the null webhook.
 #
 # 2. Whole server: the three servers of `make bench-load` (null, serve, cold = serve
 #    --decision-cache-size 0) run under callgrind on CPU 0 (one tokio worker, as in
@@ -77,7 +78,7 @@ row() {
 header 'In process (examples/review-loop.rs: decode, review, answer)'
 for request in policy configmap; do
     null=$(per_review "$request" null)
-    for server in serve serve-cached; do
+    for server in serve serve-cached decode; do
         row "$request" "$server" "$(per_review "$request" "$server")" "$null"
     done
     row "$request" null "$null" "$null"

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo build --release --example review-loop
-//! target/release/examples/review-loop policy|configmap serve|serve-cached|null ITERATIONS
+//! target/release/examples/review-loop policy|configmap serve|serve-cached|decode|null ITERATIONS
 //! ```
 //!
 //! Only for `make bench-instructions` (`bench/instructions.sh`), which runs it under
@@ -12,13 +12,15 @@
 //! request takes the full path) or on (`serve-cached`, the default: after the first request,
 //! the answer comes from the cache); `null` is what the null webhook
 //! (`examples/null-webhook.rs`) does with a body: read `request.uid`, write an allowing
-//! answer. TLS, HTTP, logging and metrics are not included.
+//! answer. `decode` is the null webhook with `serve`'s decode (`admission::decode`, the one
+//! pass without a decision cache) in place of its own: what the review costs before anything
+//! is validated, the floor of the full path. TLS, HTTP, logging and metrics are not included.
 
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use backendtls_webhook::admission::{Clock, Reviewer};
+use backendtls_webhook::admission::{self, Clock, Reviewer};
 use backendtls_webhook::lookup::{BundleCache, MemoryLookup};
 use backendtls_webhook::objects;
 use backendtls_webhook::validate::Settings;
@@ -53,7 +55,22 @@ fn null_answer(body: &[u8]) -> Vec<u8> {
     let Ok(review) = serde_json::from_slice::<NullReview<'_>>(body) else {
         return Vec::new();
     };
-    let uid = serde_json::to_string(review.request.uid).unwrap_or_default();
+    allowing_answer(review.request.uid)
+}
+
+/// How the null webhook answers a body.
+type Answer = fn(&[u8]) -> Vec<u8>;
+
+/// The null webhook's answer, after decoding the request as `serve` does.
+fn decode_answer(body: &[u8]) -> Vec<u8> {
+    match admission::decode(body) {
+        Ok(request) => allowing_answer(&request.uid),
+        Err(_) => Vec::new(),
+    }
+}
+
+fn allowing_answer(uid: &str) -> Vec<u8> {
+    let uid = serde_json::to_string(uid).unwrap_or_default();
     format!(
         r#"{{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{{"uid":{uid},"allowed":true}}}}"#
     )
@@ -84,9 +101,14 @@ fn run(request: &str, server: &str, iterations: usize) -> Result<usize, String> 
         other => return Err(format!("unknown request {other:?}: policy or configmap")),
     };
     let mut bytes = 0;
-    if server == "null" {
+    let answer: Option<Answer> = match server {
+        "null" => Some(null_answer),
+        "decode" => Some(decode_answer),
+        _ => None,
+    };
+    if let Some(answer) = answer {
         for _ in 0..iterations {
-            bytes += null_answer(std::hint::black_box(body)).len();
+            bytes += answer(std::hint::black_box(body)).len();
         }
         return Ok(bytes);
     }
@@ -95,7 +117,7 @@ fn run(request: &str, server: &str, iterations: usize) -> Result<usize, String> 
         "serve-cached" => reviewer(true)?,
         other => {
             return Err(format!(
-                "unknown server {other:?}: serve, serve-cached or null"
+                "unknown server {other:?}: serve, serve-cached, decode or null"
             ));
         }
     };
@@ -115,7 +137,7 @@ fn run(request: &str, server: &str, iterations: usize) -> Result<usize, String> 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [request, server, iterations] = args.as_slice() else {
-        eprintln!("usage: review-loop policy|configmap serve|serve-cached|null ITERATIONS");
+        eprintln!("usage: review-loop policy|configmap serve|serve-cached|decode|null ITERATIONS");
         return ExitCode::from(2);
     };
     let Ok(iterations) = iterations.parse::<usize>() else {
