@@ -354,8 +354,9 @@ impl fmt::Display for Warning {
     }
 }
 
-/// A string shown in Go's `%q` style (double quotes, escapes for quotes, backslashes and
-/// control characters), as the apiserver shows string values.
+/// A string shown in Go's `%q` style (`strconv.Quote`), as the apiserver shows string values:
+/// double quotes; `\"` and `\\`; `\a \b \f \n \r \t \v`; other ASCII control characters
+/// as `\xNN`; characters Go does not count as printable as `\uNNNN` or `\UNNNNNNNN`.
 pub struct Quoted<'a>(pub &'a str);
 
 impl fmt::Display for Quoted<'_> {
@@ -365,15 +366,43 @@ impl fmt::Display for Quoted<'_> {
             match c {
                 '"' => f.write_str("\\\"")?,
                 '\\' => f.write_str("\\\\")?,
+                '\u{7}' => f.write_str("\\a")?,
+                '\u{8}' => f.write_str("\\b")?,
+                '\u{c}' => f.write_str("\\f")?,
                 '\n' => f.write_str("\\n")?,
                 '\r' => f.write_str("\\r")?,
                 '\t' => f.write_str("\\t")?,
-                c if c.is_control() => write!(f, "\\u{:04x}", c as u32)?,
-                c => f.write_char(c)?,
+                '\u{b}' => f.write_str("\\v")?,
+                c if c.is_ascii_control() => write!(f, "\\x{:02x}", c as u32)?,
+                c if is_printable(c) => f.write_char(c)?,
+                c if (c as u32) < 0x1_0000 => write!(f, "\\u{:04x}", c as u32)?,
+                c => write!(f, "\\U{:08x}", c as u32)?,
             }
         }
         f.write_char('"')
     }
+}
+
+/// Go's `unicode.IsPrint` for the characters that matter in a value: not a control character
+/// (Cc), format character (Cf: soft hyphen, zero-width and bidirectional marks, byte order
+/// mark), private-use character (Co), or separator other than the ASCII space (Zs, Zl, Zp).
+/// Unassigned code points (Cn), which Go also escapes, are shown as they are.
+fn is_printable(c: char) -> bool {
+    if c.is_ascii() {
+        return !c.is_ascii_control();
+    }
+    !matches!(c as u32,
+        // Cc
+        0x80..=0x9F
+        // Zs, Zl, Zp
+        | 0xA0 | 0x1680 | 0x2000..=0x200A | 0x2028 | 0x2029 | 0x202F | 0x205F | 0x3000
+        // Cf
+        | 0xAD | 0x600..=0x605 | 0x61C | 0x6DD | 0x70F | 0x890 | 0x891 | 0x8E2 | 0x180E
+        | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2064 | 0x2066..=0x206F | 0xFEFF
+        | 0xFFF9..=0xFFFB | 0x110BD | 0x110CD | 0x13430..=0x1343F | 0x1BCA0..=0x1BCA3
+        | 0x1D173..=0x1D17A | 0xE0001 | 0xE0020..=0xE007F
+        // Co
+        | 0xE000..=0xF8FF | 0xF_0000..=0xF_FFFD | 0x10_0000..=0x10_FFFD)
 }
 
 /// What validation found: errors deny, warnings only inform.
@@ -572,10 +601,24 @@ mod tests {
 
     #[test]
     fn quoted_escapes_like_go() {
-        assert_eq!(
-            Quoted("a\"b\\c\nd\u{1}").to_string(),
-            r#""a\"b\\c\nd\u0001""#
-        );
+        // Each expected string is what Go's strconv.Quote (fmt's %q) prints for the input.
+        for (input, go) in [
+            ("a\"b\\c\nd", r#""a\"b\\c\nd""#),
+            ("\u{7}\u{8}\u{c}\r\t\u{b}", r#""\a\b\f\r\t\v""#),
+            ("a\u{1}b\u{7f}\u{0}", r#""a\x01b\x7f\x00""#),
+            ("\u{85}\u{a0}\u{ad}", r#""\u0085\u00a0\u00ad""#),
+            (
+                "zero\u{200b}width\u{202e}bidi\u{feff}",
+                r#""zero\u200bwidth\u202ebidi\ufeff""#,
+            ),
+            (
+                "\u{e000}\u{e0001}\u{10fffd}",
+                r#""\ue000\U000e0001\U0010fffd""#,
+            ),
+            ("bücher.example 例え 🙂", r#""bücher.example 例え 🙂""#),
+        ] {
+            assert_eq!(Quoted(input).to_string(), go, "{input:?}");
+        }
     }
 
     #[test]
