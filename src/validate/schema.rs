@@ -600,8 +600,13 @@ impl<'r> Walker<'r> {
         if let Some(min) = schema.min_items
             && items.len() < min
         {
+            // The apiserver shows the list's size as the bad value.
             let detail = format!("{} in body should have at least {min} items", self.path());
-            self.error(ErrorKind::Invalid, BadValue::None, detail);
+            self.error(
+                ErrorKind::Invalid,
+                BadValue::Raw(items.len().to_string()),
+                detail,
+            );
         }
         for (i, item) in items.iter().enumerate() {
             self.steps.push(Step::Index(i));

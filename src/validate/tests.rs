@@ -282,7 +282,9 @@ fn target_ref_limits() {
     assert_errors(
         &with(&[("/spec/targetRefs", json!([]))]),
         &defaults(),
-        &["spec.targetRefs: Invalid value: spec.targetRefs in body should have at least 1 items"],
+        &[
+            "spec.targetRefs: Invalid value: 0: spec.targetRefs in body should have at least 1 items",
+        ],
     );
     let many: Vec<Value> = (0..17).map(|i| json!({"group": "", "kind": "Service", "name": format!("payments-backend"), "sectionName": format!("p{i}")})).collect();
     let report = run(
