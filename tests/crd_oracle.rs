@@ -823,7 +823,10 @@ const PROSE_RULES: &[ProseRule] = &[
     ProseRule {
         name: "metadata.name is not a DNS subdomain",
         paths: &["metadata.name"],
-        messages: &["a lowercase RFC 1123 subdomain"],
+        messages: &[
+            "a lowercase RFC 1123 subdomain",
+            "must be no more than 253 characters",
+        ],
         kind: ErrorKind::Invalid,
         witness: |e, doc| string_at(e, doc).is_some_and(|n| !is_dns_subdomain(n)),
     },

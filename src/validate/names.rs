@@ -141,7 +141,20 @@ pub fn is_dns_subdomain(s: &str) -> bool {
     s.len() <= 253 && super::schema::SUBDOMAIN.is_match(s)
 }
 
-/// The message Kubernetes gives for a name that is not an RFC 1123 subdomain.
+/// What Kubernetes says of a name that is not an RFC 1123 subdomain (`IsDNS1123Subdomain`):
+/// one message for the length, one for the pattern, or both.
+pub fn dns_subdomain_problems(s: &str) -> Vec<&'static str> {
+    let mut problems = Vec::new();
+    if s.len() > 253 {
+        problems.push("must be no more than 253 characters");
+    }
+    if !super::schema::SUBDOMAIN.is_match(s) {
+        problems.push(DNS_SUBDOMAIN_MESSAGE);
+    }
+    problems
+}
+
+/// The message Kubernetes gives for a name that does not match the RFC 1123 subdomain pattern.
 pub const DNS_SUBDOMAIN_MESSAGE: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
 
 #[cfg(test)]
@@ -229,6 +242,18 @@ mod tests {
         assert!(is_dns_subdomain("a.b-c.d"));
         for bad in ["", "A", "a..b", "-a", "a-", "a_b", &"a".repeat(254)] {
             assert!(!is_dns_subdomain(bad), "{bad:?}");
+            assert!(!dns_subdomain_problems(bad).is_empty(), "{bad:?}");
         }
+        assert!(dns_subdomain_problems(&"a".repeat(253)).is_empty());
+        // As IsDNS1123Subdomain: the length and the pattern are separate findings.
+        assert_eq!(
+            dns_subdomain_problems(&"a".repeat(254)),
+            ["must be no more than 253 characters"]
+        );
+        assert_eq!(
+            dns_subdomain_problems(&format!("{}_", "a".repeat(253))),
+            ["must be no more than 253 characters", DNS_SUBDOMAIN_MESSAGE]
+        );
+        assert_eq!(dns_subdomain_problems("A"), [DNS_SUBDOMAIN_MESSAGE]);
     }
 }

@@ -14,13 +14,12 @@ pub(crate) fn check_metadata(object: &Value, report: &mut Report) {
     let Some(name) = object.pointer("/metadata/name").and_then(Value::as_str) else {
         return;
     };
-    if !name.is_empty() && !names::is_dns_subdomain(name) {
+    if name.is_empty() {
+        return;
+    }
+    for problem in names::dns_subdomain_problems(name) {
         let path = FieldPath::root().field("metadata").field("name");
-        report.error(FieldError::invalid_str(
-            path,
-            name,
-            names::DNS_SUBDOMAIN_MESSAGE,
-        ));
+        report.error(FieldError::invalid_str(path, name, problem));
     }
 }
 

@@ -818,6 +818,20 @@ fn object_names_are_dns_subdomains() {
     assert!(report.errors[0].to_string().starts_with(
         r#"metadata.name: Invalid value: "Payments_TLS": a lowercase RFC 1123 subdomain"#
     ));
+    // Too long but well-formed: the apiserver's length message alone.
+    let long = "a".repeat(254);
+    let report = run(&with(&[("/metadata/name", json!(long))]), &defaults());
+    assert_eq!(
+        errors(&report),
+        [format!(
+            r#"metadata.name: Invalid value: "{long}": must be no more than 253 characters"#
+        )]
+    );
+    let report = run(
+        &with(&[("/metadata/name", json!("a".repeat(253)))]),
+        &defaults(),
+    );
+    assert!(report.is_allowed(), "{:?}", errors(&report));
 }
 
 #[test]
