@@ -282,14 +282,21 @@ fn check_conflicts(
     rivals.sort_by_key(|p| p.precedence());
     let own_key = own.precedence();
     for rival in rivals {
-        let verdict = if rival.precedence() < own_key {
+        let rival_key = rival.precedence();
+        // Equal creation times (or none known) are decided by `namespace/name`.
+        let wins = if rival_key.0 == own_key.0 {
+            "wins (same age, first by namespace/name)"
+        } else {
+            "is older and wins"
+        };
+        let verdict = if rival_key < own_key {
             format!(
-                "{} is older and wins: this policy will be Accepted=False (Conflicted)",
+                "{} {wins}: this policy will be Accepted=False (Conflicted)",
                 rival.id()
             )
         } else {
             format!(
-                "this policy is older and wins: {} will be Accepted=False (Conflicted)",
+                "this policy {wins}: {} will be Accepted=False (Conflicted)",
                 rival.id()
             )
         };

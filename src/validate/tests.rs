@@ -1091,11 +1091,11 @@ fn conflicting_policies_warn_and_name_the_winner() {
         ),
         (
             rival("aaa-same-time", jan_2026, Some("https")),
-            "shop/aaa-same-time is older and wins",
+            "shop/aaa-same-time wins (same age, first by namespace/name): this policy will be",
         ),
         (
             rival("zzz-same-time", jan_2026, Some("https")),
-            "this policy is older and wins: shop/zzz-same-time",
+            "this policy wins (same age, first by namespace/name): shop/zzz-same-time will be",
         ),
     ] {
         let mut snap = snapshot();
