@@ -775,6 +775,12 @@ const PROSE_RULES: &[ProseRule] = &[
             "must have a non-empty authority",
             "must be a fully qualified domain name or an IP address",
             "is not a valid IPv6 literal",
+            "is not allowed in a URI",
+            "is not a percent-encoding",
+            "are only allowed around an IPv6 host",
+            "may appear only once",
+            "must be a number",
+            "after the IPv6 host",
         ],
         kind: ErrorKind::Invalid,
         witness: |e, doc| string_at(e, doc).is_some_and(uri_breaks_rfc3986),
@@ -930,30 +936,35 @@ fn is_qualified_name(key: &str) -> bool {
 fn uri_breaks_rfc3986(uri: &str) -> bool {
     static PARTS: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r"^([^:/?#]+)://([^/?#]*)").expect("compiles"));
-    static SCHEME: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"^[A-Za-z][A-Za-z0-9+.-]*$").expect("compiles"));
+    // RFC 3986's `scheme "://" authority path-abempty [ "?" query ] [ "#" fragment ]`, written
+    // out from its ABNF; the host is captured and checked below.
+    static GRAMMAR: LazyLock<Regex> = LazyLock::new(|| {
+        let pct = "%[0-9A-Fa-f]{2}";
+        let userinfo = format!(r"(?:[A-Za-z0-9._~!$&'()*+,;=:-]|{pct})*");
+        let pchar = format!(r"(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|{pct})");
+        let pattern = format!(
+            r"^[A-Za-z][A-Za-z0-9+.-]*://(?:{userinfo}@)?(\[[^\]/?#@]*\]|[^:/?#\[\]@]*)(?::[0-9]*)?(?:/(?:{pchar}|/)*)?(?:\?(?:{pchar}|[/?])*)?(?:#(?:{pchar}|[/?])*)?$"
+        );
+        Regex::new(&pattern).expect("compiles")
+    });
     static LABEL: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"^[A-Za-z0-9_]([-A-Za-z0-9_]{0,61}[A-Za-z0-9_])?$").expect("compiles")
     });
     if uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return true;
     }
-    let Some(parts) = PARTS.captures(uri) else {
+    if !PARTS.is_match(uri) {
         return false;
-    };
-    if !SCHEME.is_match(&parts[1]) {
-        return true;
     }
-    let authority = &parts[2];
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = if host_port.starts_with('[') {
-        match host_port.find(']') {
-            Some(end) => return host_port[1..end].parse::<Ipv6Addr>().is_err(),
-            None => return true,
-        }
-    } else {
-        host_port.split(':').next().unwrap_or("")
+    let Some(parts) = GRAMMAR.captures(uri) else {
+        return true;
     };
+    let host = &parts[1];
+    if let Some(literal) = host.strip_prefix('[') {
+        return literal
+            .strip_suffix(']')
+            .is_none_or(|inner| inner.parse::<Ipv6Addr>().is_err());
+    }
     if host.is_empty() {
         return true;
     }

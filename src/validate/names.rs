@@ -39,13 +39,19 @@ pub fn long_label(host: &str) -> Option<&str> {
 }
 
 /// Problems with an absolute URI beyond what the CRD pattern checks (RFC 3986): whitespace or
-/// control characters, a scheme that is not `ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`, an
-/// empty authority, or a host that is neither an FQDN nor an IP literal.
+/// control characters; a character RFC 3986 does not allow (non-ASCII ones included) or a `%`
+/// not followed by two hex digits; a scheme that is not `ALPHA *( ALPHA / DIGIT / "+" / "-" /
+/// "." )`; `[` or `]` anywhere but around an IPv6 host; a second `#`; a second `@` in the
+/// authority; an empty authority; a port that is not a number; or a host that is neither an
+/// FQDN nor an IP literal.
 pub fn uri_problem(uri: &str) -> Option<String> {
     if uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Some(
             "must not contain spaces or control characters (RFC 3986); percent-encode them".into(),
         );
+    }
+    if let Some(problem) = uri_characters_problem(uri) {
+        return Some(problem);
     }
     let (scheme, rest) = uri.split_once(':')?;
     let scheme_ok = scheme
@@ -59,15 +65,52 @@ pub fn uri_problem(uri: &str) -> Option<String> {
         return Some(format!("scheme {scheme:?} is not a valid RFC 3986 scheme"));
     }
     let after = rest.strip_prefix("//")?;
-    let authority = &after[..after.find(['/', '?', '#']).unwrap_or(after.len())];
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = if host_port.starts_with('[') {
-        &host_port[..host_port.find(']').map_or(host_port.len(), |i| i + 1)]
+    let (authority, tail) = after.split_at(after.find(['/', '?', '#']).unwrap_or(after.len()));
+    let (userinfo, host_port) = authority
+        .split_once('@')
+        .map_or(("", authority), |(user, host)| (user, host));
+    if tail.contains(['[', ']']) || userinfo.contains(['[', ']']) {
+        return Some(
+            "'[' and ']' are only allowed around an IPv6 host (RFC 3986); percent-encode them"
+                .into(),
+        );
+    }
+    if tail.split_once('#').is_some_and(|(_, f)| f.contains('#')) {
+        return Some(
+            "'#' may appear only once, before the fragment (RFC 3986); percent-encode it".into(),
+        );
+    }
+    if host_port.contains('@') {
+        return Some(
+            "'@' may appear only once in the authority (RFC 3986); percent-encode it".into(),
+        );
+    }
+    let (host, port) = if let Some(inner) = host_port.strip_prefix('[') {
+        let Some(close) = inner.find(']') else {
+            return Some(format!("host {host_port:?} is not a valid IPv6 literal"));
+        };
+        let (host, rest) = host_port.split_at(close + 2);
+        match rest.strip_prefix(':') {
+            Some(port) => (host, Some(port)),
+            None if rest.is_empty() => (host, None),
+            None => {
+                return Some(format!(
+                    "unexpected {rest:?} after the IPv6 host {host:?} (RFC 3986: only ':' and a port may follow)"
+                ));
+            }
+        }
     } else {
-        host_port.split_once(':').map_or(host_port, |(h, _)| h)
+        host_port
+            .split_once(':')
+            .map_or((host_port, None), |(host, port)| (host, Some(port)))
     };
     if host.is_empty() {
         return Some("must have a non-empty authority (scheme://host/...), as RFC 3986 absolute URIs for SANs do".into());
+    }
+    if let Some(port) = port
+        && !port.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Some(format!("port {port:?} must be a number (RFC 3986)"));
     }
     if host.starts_with('[') {
         return (!is_ip_literal(host))
@@ -87,6 +130,31 @@ pub fn uri_problem(uri: &str) -> Option<String> {
     };
     (!fqdn.split('.').all(label_ok))
         .then(|| format!("host {host:?} must be a fully qualified domain name or an IP address"))
+}
+
+/// The first character RFC 3986 does not allow anywhere in a URI (it allows unreserved
+/// characters, `:/?#[]@!$&'()*+,;=` and `%` with two hex digits), as a message.
+fn uri_characters_problem(uri: &str) -> Option<String> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "-._~:/?#[]@!$&'()*+,;=%".contains(c);
+    if let Some(c) = uri.chars().find(|&c| !allowed(c)) {
+        return Some(format!(
+            "character {c:?} is not allowed in a URI (RFC 3986); percent-encode it"
+        ));
+    }
+    let bytes = uri.as_bytes();
+    bytes
+        .iter()
+        .enumerate()
+        .filter(|&(_, &b)| b == b'%')
+        .find(|&(i, _)| {
+            !bytes
+                .get(i + 1..i + 3)
+                .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+        })
+        .map(|(i, _)| {
+            let shown = &uri[i..uri.len().min(i + 3)];
+            format!("{shown:?} is not a percent-encoding (RFC 3986: '%' and two hex digits)")
+        })
 }
 
 /// Problems with a Kubernetes qualified name (`[prefix/]name`, as used for label and
@@ -192,19 +260,55 @@ mod tests {
             "spiffe://cluster.local/ns/shop/sa/x",
             "https://10.0.0.1:8443/x",
             "https://[::1]/",
+            "https://[::1]:8443/a",
+            "https://example.com:/",
             "urn://a_b.example",
+            "spiffe://example.com/a%2Fb%c3%a9?q=1/2?x#frag/?",
+            "https://user:pa%20ss@example.com/~a-b_c.d!$&'()*+,;=:@",
         ] {
             assert_eq!(uri_problem(ok), None, "{ok}");
         }
-        for bad in [
-            "spiffe:///path",
-            "spiffe://a/b c",
-            "https://-bad.example/",
-            "1http://a/",
-            "https://[zz]/",
-            "https://user@/x",
+        for (bad, problem) in [
+            ("spiffe:///path", "non-empty authority"),
+            ("spiffe://a/b c", "spaces"),
+            ("https://-bad.example/", "fully qualified"),
+            ("1http://a/", "scheme"),
+            ("https://[zz]/", "IPv6 literal"),
+            ("https://[::1/", "IPv6 literal"),
+            ("https://user@/x", "non-empty authority"),
+            ("https://example.com:abc/", r#"port "abc" must be a number"#),
+            ("https://exa:mple:com/", r#"port "mple:com""#),
+            (
+                "https://[::1]x/",
+                r#"unexpected "x" after the IPv6 host "[::1]""#,
+            ),
+            (
+                "spiffe://example.com/%zz",
+                r#""%zz" is not a percent-encoding"#,
+            ),
+            (
+                "spiffe://example.com/a%2",
+                r#""%2" is not a percent-encoding"#,
+            ),
+            ("spiffe://example.com/a|b", "character '|' is not allowed"),
+            ("spiffe://example.com/<a>", "character '<' is not allowed"),
+            ("https://bücher.example/", "character 'ü' is not allowed"),
+            (
+                "https://example.com/a[0]",
+                "only allowed around an IPv6 host",
+            ),
+            (
+                "https://us[er@example.com/",
+                "only allowed around an IPv6 host",
+            ),
+            ("https://example.com/#a#b", "'#' may appear only once"),
+            ("https://a@b@example.com/", "'@' may appear only once"),
         ] {
-            assert!(uri_problem(bad).is_some(), "{bad}");
+            let found = uri_problem(bad);
+            assert!(
+                found.as_deref().is_some_and(|p| p.contains(problem)),
+                "{bad}: {found:?}"
+            );
         }
     }
 
