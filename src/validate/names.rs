@@ -45,12 +45,10 @@ pub fn long_label(host: &str) -> Option<&str> {
 /// authority; an empty authority; a port that is not a number; or a host that is neither an
 /// FQDN nor an IP literal.
 pub fn uri_problem(uri: &str) -> Option<String> {
-    if uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Some(
-            "must not contain spaces or control characters (RFC 3986); percent-encode them".into(),
-        );
+    if !uri.bytes().all(is_uri_byte) {
+        return Some(uri_character_problem(uri));
     }
-    if let Some(problem) = uri_characters_problem(uri) {
+    if let Some(problem) = percent_encoding_problem(uri) {
         return Some(problem);
     }
     let (scheme, rest) = uri.split_once(':')?;
@@ -69,7 +67,8 @@ pub fn uri_problem(uri: &str) -> Option<String> {
     let (userinfo, host_port) = authority
         .split_once('@')
         .map_or(("", authority), |(user, host)| (user, host));
-    if tail.contains(['[', ']']) || userinfo.contains(['[', ']']) {
+    let bracket = |b: u8| matches!(b, b'[' | b']');
+    if tail.bytes().any(bracket) || userinfo.bytes().any(bracket) {
         return Some(
             "'[' and ']' are only allowed around an IPv6 host (RFC 3986); percent-encode them"
                 .into(),
@@ -132,29 +131,42 @@ pub fn uri_problem(uri: &str) -> Option<String> {
         .then(|| format!("host {host:?} must be a fully qualified domain name or an IP address"))
 }
 
-/// The first character RFC 3986 does not allow anywhere in a URI (it allows unreserved
-/// characters, `:/?#[]@!$&'()*+,;=` and `%` with two hex digits), as a message.
-fn uri_characters_problem(uri: &str) -> Option<String> {
-    let allowed = |c: char| c.is_ascii_alphanumeric() || "-._~:/?#[]@!$&'()*+,;=%".contains(c);
-    if let Some(c) = uri.chars().find(|&c| !allowed(c)) {
-        return Some(format!(
-            "character {c:?} is not allowed in a URI (RFC 3986); percent-encode it"
-        ));
+/// Whether RFC 3986 allows `b` in a URI: printable ASCII but for the nine characters it
+/// leaves out.
+fn is_uri_byte(b: u8) -> bool {
+    b.is_ascii_graphic()
+        && !matches!(
+            b,
+            b'"' | b'<' | b'>' | b'\\' | b'^' | b'`' | b'{' | b'|' | b'}'
+        )
+}
+
+/// Why a URI with a byte [`is_uri_byte`] refuses is wrong: spaces and control characters
+/// first, else the first character RFC 3986 does not allow.
+fn uri_character_problem(uri: &str) -> String {
+    if uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return "must not contain spaces or control characters (RFC 3986); percent-encode them"
+            .into();
     }
+    let c = uri
+        .chars()
+        .find(|&c| !u8::try_from(c).is_ok_and(is_uri_byte))
+        .unwrap_or_default();
+    format!("character {c:?} is not allowed in a URI (RFC 3986); percent-encode it")
+}
+
+/// The first `%` not followed by two hex digits, as a message.
+fn percent_encoding_problem(uri: &str) -> Option<String> {
     let bytes = uri.as_bytes();
-    bytes
-        .iter()
-        .enumerate()
-        .filter(|&(_, &b)| b == b'%')
-        .find(|&(i, _)| {
-            !bytes
-                .get(i + 1..i + 3)
-                .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
-        })
-        .map(|(i, _)| {
-            let shown = &uri[i..uri.len().min(i + 3)];
-            format!("{shown:?} is not a percent-encoding (RFC 3986: '%' and two hex digits)")
-        })
+    let (at, _) = uri.match_indices('%').find(|&(i, _)| {
+        !bytes
+            .get(i + 1..i + 3)
+            .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+    })?;
+    let shown = &uri[at..uri.len().min(at + 3)];
+    Some(format!(
+        "{shown:?} is not a percent-encoding (RFC 3986: '%' and two hex digits)"
+    ))
 }
 
 /// Problems with a Kubernetes qualified name (`[prefix/]name`, as used for label and
