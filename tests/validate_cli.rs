@@ -142,6 +142,11 @@ fn findings_point_at_the_offending_node() {
         format!(
             "{TREE}/errors/policy.json:6:30: error: spec.targetRefs[0].group: Invalid value: \"core\""
         ),
+        // A served but deprecated version: the apiserver's warning, which offline no one else
+        // gives.
+        format!(
+            "{policies}:43:13: warning: apiVersion: The v1alpha3 version of BackendTLSPolicy has been deprecated: use gateway.networking.k8s.io/v1"
+        ),
         // A version Gateway API v1.6 does not serve.
         format!(
             "{TREE}/errors/v1alpha2.yaml:2:13: error: apiVersion: Unsupported value: \"gateway.networking.k8s.io/v1alpha2\": not served by Gateway API v1.6"
@@ -158,7 +163,7 @@ fn findings_point_at_the_offending_node() {
     }
     assert_eq!(
         output.lines().last(),
-        Some("10 errors, 1 warning in 8 of 9 objects (7 files)")
+        Some("10 errors, 2 warnings in 8 of 9 objects (7 files)")
     );
 }
 
@@ -170,7 +175,7 @@ fn json_output_agrees_with_the_text_output() {
             .expect("one JSON document");
     assert_eq!(
         json["summary"],
-        json!({"errors": 10, "warnings": 1, "objects": 9, "objectsWithFindings": 8, "files": 7})
+        json!({"errors": 10, "warnings": 2, "objects": 9, "objectsWithFindings": 8, "files": 7})
     );
     let findings = json["findings"].as_array().expect("findings");
     let lines: Vec<&str> = text.lines().collect();
@@ -312,7 +317,7 @@ fn stdin_is_read_with_dash_and_positions_are_kept() {
     let mut lines: Vec<&str> = out.lines().collect();
     assert_eq!(
         lines.pop(),
-        Some("5 errors, 1 warning in 3 of 4 objects (3 files)")
+        Some("5 errors, 2 warnings in 3 of 4 objects (3 files)")
     );
     assert_eq!(lines, expected);
     // `kustomize build | validate -` with a JSON stream works the same.

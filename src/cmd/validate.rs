@@ -64,6 +64,9 @@ const CLUSTER_SYNC_TIMEOUT: Duration = Duration::from_secs(30);
 /// The Gateway API release whose served versions are checked.
 const GATEWAY_API_RELEASE: &str = "v1.6";
 
+/// The served BackendTLSPolicy version the CRDs mark `deprecated: true`.
+const DEPRECATED_VERSION: &str = "gateway.networking.k8s.io/v1alpha3";
+
 /// Inputs with at least this many objects to check are checked on several threads.
 const PARALLEL_MIN_OBJECTS: usize = 512;
 
@@ -382,6 +385,9 @@ fn check_one<'d>(
     if subject != Subject::UnservedPolicy {
         require_name(object, &mut report);
     }
+    if subject == Subject::Policy {
+        warn_deprecated_version(object, &mut report);
+    }
     Checked {
         document,
         subject,
@@ -399,6 +405,21 @@ fn require_name(object: &Value, report: &mut Report) {
             "name or generateName is required",
         ));
         report.finish();
+    }
+}
+
+/// The apiserver's deprecation warning for `v1alpha3` (the CRD's `deprecationWarning`), which
+/// an offline check would otherwise never show: the v1.6 standard channel does not serve it.
+fn warn_deprecated_version(object: &Value, report: &mut Report) {
+    let api_version = object.get("apiVersion").and_then(Value::as_str);
+    if api_version == Some(DEPRECATED_VERSION) {
+        report.warn(
+            FieldPath::root().field("apiVersion"),
+            format!(
+                "The v1alpha3 version of BackendTLSPolicy has been deprecated: use {}/v1 (the standard channel does not serve v1alpha3)",
+                validate::GROUP
+            ),
+        );
     }
 }
 
