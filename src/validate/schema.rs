@@ -8,6 +8,7 @@
 //! compares it with the facts `make crds` extracts from the upstream CRDs, so that a CRD update
 //! shows up as failing tests instead of silently changing behaviour.
 
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -613,9 +614,7 @@ impl<'r> Walker<'r> {
             well_typed &= self.node(schema.items, item);
             self.steps.pop();
         }
-        if let ListType::Map(keys) = schema.list_type
-            && !too_many
-        {
+        if let ListType::Map(keys) = schema.list_type {
             self.duplicate_keys(keys, items);
         }
         if well_typed && !too_many {
@@ -626,24 +625,49 @@ impl<'r> Walker<'r> {
         well_typed
     }
 
+    /// As apiextensions' list-type validation: each repeated key once, at its second
+    /// occurrence, shown as Go shows the key map (`%#v`).
     fn duplicate_keys(&mut self, keys: &[&str], items: &'r [Value]) {
+        // A null key is pruned by the apiserver: unspecified, like a missing one.
+        let key_of = |v: &'r Value| {
+            keys.iter()
+                .map(|k| v.get(k).filter(|v| !v.is_null()))
+                .collect::<Vec<_>>()
+        };
+        // Items that are not objects have their type error; the apiserver then checks no keys.
+        if !items.iter().all(|v| v.is_object() || v.is_null()) {
+            return;
+        }
+        // Keys counted by their JSON text: linear in the length of the list, however long.
+        let mut seen: HashMap<String, usize> = HashMap::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
-            let key_of = |v: &Value| keys.iter().map(|k| v.get(k).cloned()).collect::<Vec<_>>();
             let key = key_of(item);
-            if items[..i].iter().any(|earlier| key_of(earlier) == key) {
-                let shown: Map<String, Value> = keys
-                    .iter()
-                    .zip(key)
-                    .filter_map(|(k, v)| Some(((*k).to_owned(), v?)))
-                    .collect();
-                self.steps.push(Step::Index(i));
-                self.error(
-                    ErrorKind::Duplicate,
-                    BadValue::Raw(Value::Object(shown).to_string()),
-                    String::new(),
-                );
-                self.steps.pop();
+            let times = seen.entry(Value::from_iter(key.iter().map(|v| v.cloned())).to_string());
+            let times = times.or_insert(0);
+            *times += 1;
+            if *times != 2 {
+                continue;
             }
+            let mut shown: Vec<(&str, &Value)> = keys
+                .iter()
+                .zip(key)
+                .filter_map(|(k, v)| Some((*k, v?)))
+                .collect();
+            shown.sort_by_key(|(k, _)| *k);
+            let entries: Vec<String> = shown
+                .iter()
+                .map(|(k, v)| format!("{}:{}", Quoted(k), go_value(v)))
+                .collect();
+            self.steps.push(Step::Index(i));
+            self.error(
+                ErrorKind::Duplicate,
+                BadValue::Raw(format!(
+                    "map[string]interface {{}}{{{}}}",
+                    entries.join(", ")
+                )),
+                String::new(),
+            );
+            self.steps.pop();
         }
     }
 
@@ -804,6 +828,14 @@ fn is_full_date(date: &str) -> bool {
 }
 
 /// A field that is present and not null (the apiserver drops nulls of non-nullable fields).
+/// A scalar key value as Go's `%#v` shows it inside a `map[string]interface {}`.
+fn go_value(value: &Value) -> String {
+    match value {
+        Value::String(s) => Quoted(s).to_string(),
+        other => other.to_string(),
+    }
+}
+
 pub(crate) fn present<'v>(map: &'v Map<String, Value>, name: &str) -> Option<&'v Value> {
     map.get(name).filter(|v| !v.is_null())
 }
@@ -953,18 +985,54 @@ mod tests {
     #[test]
     fn list_map_keys_must_be_unique() {
         let condition = json!({"type": "Accepted", "status": "True", "reason": "Accepted", "message": "", "lastTransitionTime": "2026-01-01T00:00:00Z"});
-        let status = json!({"ancestors": [{"ancestorRef": {"name": "gw"}, "controllerName": "example.com/c", "conditions": [condition.clone(), condition]}]});
-        let mut report = Report::default();
-        Walker::new(&mut report).check(Some("status"), &STATUS, &status);
+        let other = json!({"type": "ResolvedRefs", "status": "True", "reason": "ResolvedRefs", "message": "", "lastTransitionTime": "2026-01-01T00:00:00Z"});
+        let check = |conditions: Value| {
+            let status = json!({"ancestors": [{"ancestorRef": {"name": "gw"}, "controllerName": "example.com/c", "conditions": conditions}]});
+            let mut report = Report::default();
+            Walker::new(&mut report).check(Some("status"), &STATUS, &status);
+            report
+        };
+        let report = check(json!([condition, other]));
+        assert!(report.errors.is_empty(), "{:?}", report.errors);
+        let report = check(json!([condition, condition, other, condition, other]));
         let errors: Vec<String> = report.errors.iter().map(ToString::to_string).collect();
+        // Each repeated key once, at its second occurrence, in Go's %#v.
         assert_eq!(
             errors,
-            [r#"status.ancestors[0].conditions[1]: Duplicate value: {"type":"Accepted"}"#]
+            [
+                r#"status.ancestors[0].conditions[1]: Duplicate value: map[string]interface {}{"type":"Accepted"}"#,
+                r#"status.ancestors[0].conditions[4]: Duplicate value: map[string]interface {}{"type":"ResolvedRefs"}"#,
+            ]
         );
+        // Items without the key (missing or null) share the unspecified key.
+        let mut untyped = condition.clone();
+        untyped["type"] = Value::Null;
+        let report = check(json!([untyped, {"status": "True"}]));
+        let duplicates: Vec<String> = report
+            .errors
+            .iter()
+            .filter(|e| e.kind == ErrorKind::Duplicate)
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            duplicates,
+            ["status.ancestors[0].conditions[1]: Duplicate value: map[string]interface {}{}"]
+        );
+        let duplicate = report
+            .errors
+            .iter()
+            .find(|e| e.kind == ErrorKind::Duplicate);
         assert!(matches!(
-            report.errors[0].path.segments().last(),
+            duplicate.and_then(|e| e.path.segments().last()),
             Some(Segment::Index(1))
         ));
+        // Over maxItems (8) the keys are still checked, as the apiserver does.
+        let kinds = |report: &Report| report.errors.iter().map(|e| e.kind).collect::<Vec<_>>();
+        let report = check(Value::Array(vec![condition.clone(); 9]));
+        assert_eq!(kinds(&report), [ErrorKind::TooMany, ErrorKind::Duplicate]);
+        // A list with an item that is not an object: its type error, no key check.
+        let report = check(json!([condition, "x", condition]));
+        assert_eq!(kinds(&report), [ErrorKind::TypeInvalid]);
     }
 
     #[test]
