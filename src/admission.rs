@@ -657,25 +657,19 @@ impl Reviewer {
         body: &[u8],
         budget: Duration,
     ) -> Result<(Option<Decision>, AdmissionReview), BadReview> {
-        let raw = self
-            .decisions
-            .enabled()
-            .then(|| decode_envelope::<&RawValue>(body).ok())
-            .flatten();
-        let answer = match raw {
-            Some(raw) => self.review_cached(raw, budget).await,
-            // Without a decision cache, or when the objects cannot be held raw (a raw value
-            // must be UTF-8, while the one pass skips the parts it prunes, as it does the
-            // envelope's userInfo): the same one-pass decode, so that an answer never depends
-            // on whether decisions are cached.
-            None => match decode(body) {
-                Ok(request) => {
-                    let (decision, response) =
-                        self.decide(&request, budget, self.clock.now()).await;
-                    Ok((decision, AdmissionReview::new(response)))
-                }
-                Err(bad) => Err(bad),
-            },
+        let answer = if self.decisions.enabled() {
+            match decode_envelope::<&RawValue>(body) {
+                Ok(raw) => self.review_cached(raw, budget).await,
+                // For a UTF-8 body the one pass fails wherever this does, and `decode` then
+                // explains it by this very decoding: keep its answer rather than decode again.
+                Err(bad) if std::str::from_utf8(body).is_ok() => Err(bad),
+                // A raw value must be UTF-8, while the one pass skips the parts it prunes (as
+                // it does the envelope's userInfo): such a body takes the one pass, so that an
+                // answer never depends on whether decisions are cached.
+                Err(_) => self.review_one_pass(body, budget).await,
+            }
+        } else {
+            self.review_one_pass(body, budget).await
         };
         match answer {
             Ok((decision, review)) => Ok((Some(decision), review)),
@@ -684,6 +678,17 @@ impl Reviewer {
                 None => Err(bad),
             },
         }
+    }
+
+    /// Decodes in one pass and decides.
+    async fn review_one_pass(
+        &self,
+        body: &[u8],
+        budget: Duration,
+    ) -> Result<(Decision, AdmissionReview), BadReview> {
+        let request = decode(body)?;
+        let (decision, response) = self.decide(&request, budget, self.clock.now()).await;
+        Ok((decision, AdmissionReview::new(response)))
     }
 
     /// Answers from the decision cache, or decides and remembers.
