@@ -185,12 +185,11 @@ pub fn qualified_name_problems(key: &str) -> Vec<String> {
         }
         if prefix.is_empty() {
             problems.push("prefix part must be non-empty".to_owned());
-        } else if prefix.len() > 253 {
-            problems.push("prefix part must be no more than 253 characters".to_owned());
-        } else if !is_dns_subdomain(prefix) {
-            problems.push(
-                "prefix part a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com')"
-                    .to_owned(),
+        } else {
+            problems.extend(
+                dns_subdomain_problems(prefix)
+                    .into_iter()
+                    .map(|problem| format!("prefix part {problem}")),
             );
         }
     }
@@ -218,7 +217,7 @@ pub fn qualified_name_problems(key: &str) -> Vec<String> {
 /// RFC 1123 subdomain (lowercase), the rule for object names and qualified-name prefixes: the
 /// CRD's subdomain pattern, at most 253 characters.
 pub fn is_dns_subdomain(s: &str) -> bool {
-    s.len() <= 253 && super::schema::SUBDOMAIN.is_match(s)
+    dns_subdomain_problems(s).is_empty()
 }
 
 /// What Kubernetes says of a name that is not an RFC 1123 subdomain (`IsDNS1123Subdomain`):
@@ -349,7 +348,14 @@ mod tests {
             assert!(!qualified_name_problems(bad).is_empty(), "{bad:?}");
         }
         let long_prefix = format!("{}/x", "a".repeat(254));
-        assert!(!qualified_name_problems(&long_prefix).is_empty());
+        assert_eq!(
+            qualified_name_problems(&long_prefix),
+            ["prefix part must be no more than 253 characters"]
+        );
+        assert_eq!(
+            qualified_name_problems("Example.com/x"),
+            [format!("prefix part {DNS_SUBDOMAIN_MESSAGE}")]
+        );
     }
 
     #[test]
