@@ -626,6 +626,21 @@ async fn one_pass_and_raw_object_decoding_answer_alike() {
     assert!(decode_envelope::<&RawValue>(&managed).is_err());
     assert!(decode_envelope::<Pruned>(&managed).is_ok());
     bodies.push(managed);
+    // Bodies that do not decode: the cached reviewer answers from its own failed decoding.
+    let sample = String::from_utf8(bodies[0].clone()).expect("utf-8 fixture");
+    for bad in [
+        String::new(),
+        "not json".to_owned(),
+        sample.replacen("admission.k8s.io/v1", "admission.k8s.io/v1beta1", 1),
+        sample.replacen(r#""operation":"#, r#""operation":7,"x":"#, 1),
+        sample.replacen(r#""uid":"#, r#""uid":false,"x":"#, 1),
+    ] {
+        assert!(
+            decode_envelope::<&RawValue>(bad.as_bytes()).is_err(),
+            "{bad}"
+        );
+        bodies.push(bad.into_bytes());
+    }
     for depth in 120..=130 {
         let nested = format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
         bodies.push(
