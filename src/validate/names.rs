@@ -141,8 +141,8 @@ fn is_uri_byte(b: u8) -> bool {
         )
 }
 
-/// Why a URI with a byte [`is_uri_byte`] refuses is wrong: spaces and control characters
-/// first, else the first character RFC 3986 does not allow.
+/// What is wrong with a URI that has a byte [`is_uri_byte`] refuses: spaces and control
+/// characters first, else the first character RFC 3986 does not allow.
 fn uri_character_problem(uri: &str) -> String {
     if uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return "must not contain spaces or control characters (RFC 3986); percent-encode them"

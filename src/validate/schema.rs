@@ -628,12 +628,6 @@ impl<'r> Walker<'r> {
     /// As apiextensions' list-type validation: each repeated key once, at its second
     /// occurrence, shown as Go shows the key map (`%#v`).
     fn duplicate_keys(&mut self, keys: &[&str], items: &'r [Value]) {
-        // A null key is pruned by the apiserver: unspecified, like a missing one.
-        let key_of = |v: &'r Value| {
-            keys.iter()
-                .map(|k| v.get(k).filter(|v| !v.is_null()))
-                .collect::<Vec<_>>()
-        };
         // Items that are not objects have their type error; the apiserver then checks no keys.
         if !items.iter().all(|v| v.is_object() || v.is_null()) {
             return;
@@ -641,9 +635,13 @@ impl<'r> Walker<'r> {
         // Keys counted by their JSON text: linear in the length of the list, however long.
         let mut seen: HashMap<String, usize> = HashMap::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
-            let key = key_of(item);
-            let times = seen.entry(Value::from_iter(key.iter().map(|v| v.cloned())).to_string());
-            let times = times.or_insert(0);
+            // A null key is pruned by the apiserver: unspecified, like a missing one.
+            let key: Vec<Option<&Value>> = keys
+                .iter()
+                .map(|k| item.get(k).filter(|v| !v.is_null()))
+                .collect();
+            let text = Value::from_iter(key.iter().map(|v| v.cloned())).to_string();
+            let times = seen.entry(text).or_insert(0);
             *times += 1;
             if *times != 2 {
                 continue;
