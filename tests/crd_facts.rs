@@ -765,7 +765,7 @@ fn field_path(path: &str) -> FieldPath {
     steps(path)
         .iter()
         .fold(FieldPath::root(), |at, step| match step {
-            Step::Field(name) => at.field(name),
+            Step::Field(name) => at.field_owned(name),
             Step::Index(i) => at.index(*i),
             Step::Key(key) => at.key(key),
         })

@@ -290,14 +290,14 @@ impl OracleSchema {
                     for key in unknown {
                         map.remove(&key);
                         errors.push(OracleError {
-                            path: path.field(&key),
+                            path: path.field_owned(&key),
                             kind: OracleKind::Unknown,
                             detail: "unknown field (strict field validation)".into(),
                         });
                     }
                     map.retain(|_, v| !v.is_null());
                     for (key, child) in map.iter_mut() {
-                        self.prune(child, &child_path(at, key), &path.field(key), errors);
+                        self.prune(child, &child_path(at, key), &path.field_owned(key), errors);
                     }
                 }
             }
@@ -449,12 +449,12 @@ impl OracleSchema {
                         let child_at = child_path(at, name);
                         match map.get(name) {
                             Some(child) => {
-                                typed &= self.check(child, &child_at, &path.field(name), out);
+                                typed &= self.check(child, &child_at, &path.field_owned(name), out);
                             }
                             None if self.node(&child_at).required => {
                                 typed = false;
                                 out.errors.push(OracleError {
-                                    path: path.field(name),
+                                    path: path.field_owned(name),
                                     kind: OracleKind::Required,
                                     detail: "required".into(),
                                 });

@@ -1,6 +1,7 @@
 //! Field paths, field errors and warnings, rendered the way the Kubernetes apiserver renders
 //! `field.ErrorList` (`k8s.io/apimachinery/pkg/util/validation/field`).
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::fmt::{self, Write as _};
 
@@ -9,8 +10,9 @@ use serde_json::Value;
 /// One step of a [`FieldPath`].
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Segment {
-    /// An object field: `.name`.
-    Field(String),
+    /// An object field: `.name` (borrowed when the name is the schema's, so that extending a
+    /// path copies no text).
+    Field(Cow<'static, str>),
     /// A list index: `[3]`.
     Index(usize),
     /// A key of a map-typed field (labels, `data`, `spec.options`): `[key]`.
@@ -47,16 +49,21 @@ impl FieldPath {
             } else {
                 let trimmed = rest.strip_prefix('.').unwrap_or(rest);
                 let end = trimmed.find(['.', '[']).unwrap_or(trimmed.len());
-                segments.push(Segment::Field(trimmed[..end].to_owned()));
+                segments.push(Segment::Field(Cow::Owned(trimmed[..end].to_owned())));
                 rest = &trimmed[end..];
             }
         }
         Self(segments)
     }
 
-    /// This path extended by an object field.
-    pub fn field(&self, name: &str) -> Self {
-        self.with(Segment::Field(name.to_owned()))
+    /// This path extended by an object field named in the code or the schema.
+    pub fn field(&self, name: &'static str) -> Self {
+        self.with(Segment::Field(Cow::Borrowed(name)))
+    }
+
+    /// This path extended by an object field named in the input (an unknown field).
+    pub fn field_owned(&self, name: &str) -> Self {
+        self.with(Segment::Field(Cow::Owned(name.to_owned())))
     }
 
     /// This path extended by a list index.
@@ -103,7 +110,8 @@ impl FieldPath {
         let mut node = root;
         for segment in &self.0 {
             node = match segment {
-                Segment::Field(name) | Segment::Key(name) => node.as_object()?.get(name)?,
+                Segment::Field(name) => node.as_object()?.get(name.as_ref())?,
+                Segment::Key(name) => node.as_object()?.get(name)?,
                 Segment::Index(i) => node.as_array()?.get(*i)?,
             };
         }

@@ -71,7 +71,7 @@ fn unknown_field_hint(path: &FieldPath) -> &'static str {
         return "";
     };
     let parent = path.parent().to_string();
-    match (parent.as_str(), last.as_str()) {
+    match (parent.as_str(), last.as_ref()) {
         ("spec", "targetRef") => ": v1alpha2 shape; v1 uses spec.targetRefs (a list)",
         ("spec", "tls") => ": v1alpha2 shape; v1 uses spec.validation",
         ("spec.validation", "caCertRefs") => ": v1alpha2 name; v1 uses caCertificateRefs",
@@ -289,7 +289,7 @@ fn dns_name_problem(host: &str) -> Option<String> {
 
 /// Prose rules on `subjectAltNames[i]` (paths are built only when something is reported).
 fn check_san(san: &Value, list: &FieldPath, i: usize, settings: &Settings, report: &mut Report) {
-    let at = |field: &str| list.index(i).field(field);
+    let at = |field: &'static str| list.index(i).field(field);
     if let Some(hostname) = san.get("hostname").and_then(Value::as_str) {
         let wildcard = hostname.starts_with("*.");
         if let Some(problem) = dns_name_problem(hostname.strip_prefix("*.").unwrap_or(hostname)) {

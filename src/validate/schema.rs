@@ -427,7 +427,9 @@ pub static MAIN: Schema = object(
 /// One step of the path being walked (borrowed; rendered only when something is reported).
 #[derive(Clone, Copy)]
 enum Step<'v> {
-    Field(&'v str),
+    Field(&'static str),
+    /// A field the schema does not declare (named by the input).
+    Unknown(&'v str),
     Index(usize),
     Key(&'v str),
 }
@@ -455,7 +457,7 @@ impl<'r> Walker<'r> {
 
     /// Checks `value` against `schema`; `field` is the top-level field it sits in (`None` when
     /// `value` is the whole object).
-    pub fn check(&mut self, field: Option<&'r str>, schema: &Schema, value: &'r Value) {
+    pub fn check(&mut self, field: Option<&'static str>, schema: &Schema, value: &'r Value) {
         self.steps.clear();
         self.steps.extend(field.map(Step::Field));
         self.node(schema, value);
@@ -466,6 +468,7 @@ impl<'r> Walker<'r> {
         for step in &self.steps {
             path = match step {
                 Step::Field(name) => path.field(name),
+                Step::Unknown(name) => path.field_owned(name),
                 Step::Index(i) => path.index(*i),
                 Step::Key(key) => path.key(key),
             };
@@ -550,7 +553,7 @@ impl<'r> Walker<'r> {
             let mut seen = 0u64;
             for (key, child) in map {
                 let Some(i) = schema.properties.iter().position(|p| p.name == key) else {
-                    let path = self.path_with(Step::Field(key));
+                    let path = self.path_with(Step::Unknown(key));
                     self.unknown_fields.push(path);
                     continue;
                 };
