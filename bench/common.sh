@@ -1,5 +1,15 @@
-# Sourced by the bench scripts (which define log and die): need_command, load_prerequisites,
-# stop_process, free_port, free_port_except and wait_listening.
+# Sourced by the bench scripts (which define log and die): sample_body, need_command,
+# load_prerequisites, stop_process, free_port, free_port_except and wait_listening.
+
+# sample_body ROOT REQUEST: the sample AdmissionReview a benchmark sends for REQUEST (policy or
+# configmap), as the apiserver sends it.
+sample_body() {
+    case $2 in
+        policy) echo "$1/tests/fixtures/samples/admission-backendtlspolicy.json" ;;
+        configmap) echo "$1/tests/fixtures/samples/admission-configmap-3certs.json" ;;
+        *) die "unknown request $2: policy or configmap" ;;
+    esac
+}
 
 # need_command COMMAND PACKAGE: installs the Debian PACKAGE with apt-get when COMMAND is missing
 # and this runs as root; otherwise stops with how to install it.

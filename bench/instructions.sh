@@ -112,10 +112,7 @@ server_run() {
     wait_listening "$SERVER_PID" "$port" "$TMP/$name.log" 120
     local dump=0
     for request in policy configmap; do
-        case $request in
-            policy) body=$SAMPLES/admission-backendtlspolicy.json ;;
-            configmap) body=$SAMPLES/admission-configmap-3certs.json ;;
-        esac
+        body=$(sample_body "$ROOT" "$request")
         BENCH_BODY=$body taskset -c 1 wrk -t1 -c4 -d"${SERVER_WARMUP}s" -s "$ROOT/bench/post.lua" \
             "https://127.0.0.1:$port/validate" >/dev/null 2>&1 || die "wrk failed ($name warm-up)"
         callgrind_control -z "$SERVER_PID" >/dev/null 2>&1

@@ -86,8 +86,6 @@ RATE_DELAY_MS=$(( CONNECTIONS * 1000 / RATE_TOTAL ))
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 SAMPLES=tests/fixtures/samples
-POLICY_JSON=$ROOT/$SAMPLES/admission-backendtlspolicy.json
-CONFIGMAP_JSON=$ROOT/$SAMPLES/admission-configmap-3certs.json
 OBJECTS=$ROOT/$SAMPLES/objects.yaml
 LUA=$ROOT/bench/post.lua
 OUT=$ROOT/target/bench-load
@@ -102,7 +100,7 @@ die() { printf '[bench-load] error: %s\n' "$*" >&2; exit 1; }
 # shellcheck source=bench/common.sh
 . "$ROOT/bench/common.sh"
 load_prerequisites
-for f in "$POLICY_JSON" "$CONFIGMAP_JSON" "$OBJECTS" "$LUA"; do
+for f in "$(sample_body "$ROOT" policy)" "$(sample_body "$ROOT" configmap)" "$OBJECTS" "$LUA"; do
     [ -r "$f" ] || die "missing $f"
 done
 CLK_TCK=$(getconf CLK_TCK)
@@ -211,10 +209,7 @@ run_wrk() {
         serve) pid=$SERVE_PID; port=$SERVE_PORT ;;
         cold) pid=$COLD_PID; port=$COLD_PORT ;;
     esac
-    case $request in
-        policy) body=$POLICY_JSON ;;
-        configmap) body=$CONFIGMAP_JSON ;;
-    esac
+    body=$(sample_body "$ROOT" "$request")
     kill -0 "$pid" 2>/dev/null || die "$server server died; see its log"
     local out="$TMP/wrk-$phase-$round-$server-$request.txt"
     local before after busy0 total0 busy1 total1
