@@ -680,7 +680,8 @@ impl<'r> Walker<'r> {
                 .iter()
                 .map(|k| item.get(k).filter(|v| !v.is_null()))
                 .collect();
-            let text = Value::from_iter(key.iter().map(|v| v.cloned())).to_string();
+            // Serializing borrowed values cannot fail (every map key is a string).
+            let text = serde_json::to_string(&key).unwrap_or_default();
             let times = seen.entry(text).or_insert(0);
             *times += 1;
             if *times != 2 {
@@ -865,7 +866,6 @@ fn is_full_date(date: &str) -> bool {
     (1..=days).contains(&day)
 }
 
-/// A field that is present and not null (the apiserver drops nulls of non-nullable fields).
 /// A scalar key value as Go's `%#v` shows it inside a `map[string]interface {}`.
 fn go_value(value: &Value) -> String {
     match value {
@@ -874,6 +874,7 @@ fn go_value(value: &Value) -> String {
     }
 }
 
+/// A field that is present and not null (the apiserver drops nulls of non-nullable fields).
 pub(crate) fn present<'v>(map: &'v Map<String, Value>, name: &str) -> Option<&'v Value> {
     map.get(name).filter(|v| !v.is_null())
 }
@@ -937,20 +938,23 @@ mod tests {
         )
     }
 
+    /// Every pattern of the `patterns!` block.
+    const ALL_PATTERNS: [&Pattern; 10] = [
+        &GROUP,
+        &KIND,
+        &SUBDOMAIN,
+        &WILDCARD_HOSTNAME,
+        &ABSOLUTE_URI,
+        &WELL_KNOWN_CA,
+        &NAMESPACE,
+        &CONTROLLER_NAME,
+        &CONDITION_TYPE,
+        &CONDITION_REASON,
+    ];
+
     #[test]
     fn every_pattern_compiles() {
-        for p in [
-            &GROUP,
-            &KIND,
-            &SUBDOMAIN,
-            &WILDCARD_HOSTNAME,
-            &ABSOLUTE_URI,
-            &WELL_KNOWN_CA,
-            &NAMESPACE,
-            &CONTROLLER_NAME,
-            &CONDITION_TYPE,
-            &CONDITION_REASON,
-        ] {
+        for p in ALL_PATTERNS {
             assert!(Regex::new(p.source).is_ok(), "{}", p.source);
         }
     }
@@ -985,11 +989,23 @@ mod tests {
     #[test]
     fn scans_accept_what_their_regular_expressions_accept() {
         const ALPHABET: [char; 8] = ['a', 'Z', '0', '-', '.', '*', '_', 'é'];
-        let scanned = [&GROUP, &KIND, &SUBDOMAIN, &WILDCARD_HOSTNAME, &NAMESPACE];
-        let regexes: Vec<Regex> = scanned
-            .iter()
-            .map(|p| Regex::new(p.source).unwrap())
+        // Every pattern with a scan, so that a scan added later is compared too.
+        let scanned: Vec<(&Pattern, Regex)> = ALL_PATTERNS
+            .into_iter()
+            .filter(|p| p.scan.is_some())
+            .map(|p| (p, Regex::new(p.source).unwrap()))
             .collect();
+        let names: Vec<&str> = scanned.iter().map(|(p, _)| p.source).collect();
+        assert_eq!(
+            names,
+            [
+                GROUP.source,
+                KIND.source,
+                SUBDOMAIN.source,
+                WILDCARD_HOSTNAME.source,
+                NAMESPACE.source
+            ]
+        );
         let mut strings = vec![String::new()];
         let mut start = 0;
         for _ in 0..5 {
@@ -1008,17 +1024,17 @@ mod tests {
             ]
             .map(String::from),
         );
-        let mut accepted = [0usize; 5];
+        let mut accepted = vec![0usize; scanned.len()];
         for s in &strings {
-            for (i, (pattern, regex)) in scanned.iter().zip(&regexes).enumerate() {
-                assert!(pattern.scan.is_some(), "{}", pattern.source);
+            for ((pattern, regex), accepted) in scanned.iter().zip(&mut accepted) {
+                let expected = regex.is_match(s);
                 assert_eq!(
                     pattern.is_match(s),
-                    regex.is_match(s),
+                    expected,
                     "{s:?} against {}",
                     pattern.source
                 );
-                accepted[i] += usize::from(regex.is_match(s));
+                *accepted += usize::from(expected);
             }
         }
         // Each pattern both accepts and refuses many of them: the comparison is not vacuous.
