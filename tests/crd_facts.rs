@@ -497,6 +497,23 @@ fn validated_versions_are_the_served_versions() {
     );
 }
 
+#[test]
+fn the_deprecation_warning_is_the_crds() {
+    let deprecated: Vec<(&str, Option<&str>)> = baseline()
+        .into_iter()
+        .filter(|(_, v)| v.served && v.deprecated)
+        .map(|(_, v)| (v.name.as_str(), v.deprecation_warning.as_deref()))
+        .collect();
+    assert_eq!(
+        deprecated,
+        [(
+            validate::DEPRECATED_VERSION,
+            Some(validate::DEPRECATION_WARNING)
+        )],
+        "deprecated versions served by the {BASELINE} CRDs"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Values for patterns
 

@@ -145,7 +145,7 @@ fn findings_point_at_the_offending_node() {
         // A served but deprecated version: the apiserver's warning, which offline no one else
         // gives.
         format!(
-            "{policies}:43:13: warning: apiVersion: The v1alpha3 version of BackendTLSPolicy has been deprecated: use gateway.networking.k8s.io/v1"
+            "{policies}:43:13: warning: apiVersion: The v1alpha3 version of BackendTLSPolicy has been deprecated and will be removed in a future release of the API. Please upgrade to v1."
         ),
         // A version Gateway API v1.6 does not serve.
         format!(

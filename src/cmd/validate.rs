@@ -64,10 +64,6 @@ const CLUSTER_SYNC_TIMEOUT: Duration = Duration::from_secs(30);
 /// The Gateway API release whose served versions are checked.
 const GATEWAY_API_RELEASE: &str = "v1.6";
 
-/// The served BackendTLSPolicy version the CRDs mark `deprecated: true` (in group
-/// [`validate::GROUP`]).
-const DEPRECATED_VERSION: &str = "v1alpha3";
-
 /// Inputs with at least this many objects to check are checked on several threads.
 const PARALLEL_MIN_OBJECTS: usize = 512;
 
@@ -409,17 +405,16 @@ fn require_name(object: &Value, report: &mut Report) {
     }
 }
 
-/// The apiserver's deprecation warning for `v1alpha3` (the CRD's `deprecationWarning`), which
-/// an offline check would otherwise never show: the v1.6 standard channel does not serve it.
+/// The apiserver's warning for a deprecated version (the CRD's `deprecationWarning`, word for
+/// word), which an offline check would otherwise never show.
 fn warn_deprecated_version(object: &Value, report: &mut Report) {
     let api_version = object.get("apiVersion").and_then(Value::as_str);
-    if api_version.and_then(|v| v.split_once('/')) == Some((validate::GROUP, DEPRECATED_VERSION)) {
+    if api_version.and_then(|v| v.split_once('/'))
+        == Some((validate::GROUP, validate::DEPRECATED_VERSION))
+    {
         report.warn(
             FieldPath::root().field("apiVersion"),
-            format!(
-                "The {DEPRECATED_VERSION} version of BackendTLSPolicy has been deprecated: use {}/v1 (the standard channel does not serve {DEPRECATED_VERSION})",
-                validate::GROUP
-            ),
+            validate::DEPRECATION_WARNING,
         );
     }
 }

@@ -35,6 +35,11 @@ pub const GROUP: &str = "gateway.networking.k8s.io";
 pub const KIND: &str = "BackendTLSPolicy";
 /// The versions this validator knows (identical schemas at Gateway API v1.6.1).
 pub const VERSIONS: [&str; 2] = ["v1", "v1alpha3"];
+/// The served version the CRDs mark `deprecated: true`.
+pub const DEPRECATED_VERSION: &str = "v1alpha3";
+/// The CRDs' `deprecationWarning` for it, which the apiserver returns with every request to
+/// that version.
+pub const DEPRECATION_WARNING: &str = "The v1alpha3 version of BackendTLSPolicy has been deprecated and will be removed in a future release of the API. Please upgrade to v1.";
 
 /// Whether `api_version` is a BackendTLSPolicy version this webhook validates
 /// (`gateway.networking.k8s.io/v1` or `/v1alpha3`).
