@@ -91,7 +91,7 @@ fn main() -> ExitCode {
         limits: Limits::default(),
     };
     runtime.block_on(async {
-        let router = |_cert| Router::new().route("/validate", post(validate));
+        let router = |_cert, _slots| Router::new().route("/validate", post(validate));
         match Server::bind_router(&config, router).await {
             Ok(server) => {
                 eprintln!(

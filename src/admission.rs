@@ -19,16 +19,27 @@ use serde_json::value::RawValue;
 
 use self::decisions::DecisionCache;
 use crate::lookup::{BundleCache, Lookup, LookupError};
+use crate::validate::field::Echo;
 use crate::validate::{self, ConfigMapChange, Operation, PolicyChange, Report, Settings, Wants};
 
 /// The only AdmissionReview version this webhook speaks.
 pub const API_VERSION: &str = "admission.k8s.io/v1";
 /// The kind of the envelope.
 pub const REVIEW_KIND: &str = "AdmissionReview";
-/// At most this many errors are spelled out in `status.message` (all are in `causes`).
+/// At most this many errors are spelled out in `status.message` (more are in `causes`).
 const MESSAGE_ERRORS: usize = 32;
-/// At most this many causes and warnings are returned (bounded responses for hostile input).
-const MAX_ITEMS: usize = 256;
+/// Byte budgets of an answer's parts, so that no answer exceeds [`MAX_ANSWER_BYTES`] whatever
+/// the input (each item is also clipped to [`ITEM_BYTES`]): `status.message`, the causes
+/// together, the warnings together.
+const MESSAGE_BYTES: usize = 32 * 1024;
+const CAUSES_BYTES: usize = 128 * 1024;
+const WARNINGS_BYTES: usize = 64 * 1024;
+/// Longest single cause message, warning or status message.
+const ITEM_BYTES: usize = 4 * 1024;
+/// The largest answer this webhook sends (the budgets above, the uid and the envelope).
+pub const MAX_ANSWER_BYTES: usize = 256 * 1024;
+/// Longest `request.uid` accepted: it is echoed whole, and the apiserver's are UUIDs (36 bytes).
+pub const MAX_UID_BYTES: usize = 256;
 
 /// `{group, version, kind}` of `request.kind`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -323,10 +334,12 @@ pub struct BadReview {
 }
 
 impl BadReview {
+    /// A bad review; `message` is clipped to [`ITEM_BYTES`] (decoding errors can quote the
+    /// input).
     fn new(uid: Option<String>, message: impl Into<String>) -> Self {
         Self {
             uid,
-            message: message.into(),
+            message: clip_text(message.into()),
         }
     }
 
@@ -347,15 +360,19 @@ impl BadReview {
     }
 }
 
-/// Decodes a request body into the request it carries, in one pass.
+/// Decodes a request body into the request it carries, in one pass, its objects within the
+/// body's decoding budget ([`prune`]).
 pub fn decode(body: &[u8]) -> Result<AdmissionRequest, BadReview> {
-    match decode_envelope::<Pruned>(body) {
-        Ok(request) => request.parse(),
-        // Decoding again with the objects left raw tells which part is wrong, the envelope or
-        // an object, and keeps the uid for the answer: an object nested past serde_json's
-        // recursion limit, counted from the body rather than from the object, fails here only.
-        Err(_) => decode_envelope::<&RawValue>(body)?.parse(),
-    }
+    prune::Budget::run(prune::budget_for(body.len()), || {
+        match decode_envelope::<Pruned>(body) {
+            Ok(request) => request.parse(),
+            // Decoding again with the objects left raw tells which part is wrong, the envelope
+            // or an object, and keeps the uid for the answer: an object nested past
+            // serde_json's recursion limit, counted from the body rather than from the object,
+            // or past the decoding budget, fails here only.
+            Err(_) => decode_envelope::<&RawValue>(body)?.parse(),
+        }
+    })
 }
 
 /// Decodes the envelope, with the objects held as `O`.
@@ -375,7 +392,7 @@ fn decode_envelope<'a, O: ObjectSlot<'a>>(body: &'a [u8]) -> Result<RawRequest<'
                     .request
                     .as_ref()
                     .map(|r| r.uid.to_string())
-                    .filter(|u| !u.is_empty());
+                    .filter(|u| !u.is_empty() && u.len() <= MAX_UID_BYTES);
                 return Err(BadReview::new(uid, message));
             }
             let request = review.request.ok_or_else(|| {
@@ -383,6 +400,9 @@ fn decode_envelope<'a, O: ObjectSlot<'a>>(body: &'a [u8]) -> Result<RawRequest<'
             })?;
             if request.uid.is_empty() {
                 return Err(BadReview::new(None, "request.uid is empty"));
+            }
+            if request.uid.len() > MAX_UID_BYTES {
+                return Err(long_uid(request.uid.len()));
             }
             Ok(request)
         }
@@ -423,7 +443,7 @@ fn explain(body: &[u8], typed_error: &serde_json::Error) -> BadReview {
     let uid = value
         .pointer("/request/uid")
         .and_then(Value::as_str)
-        .filter(|u| !u.is_empty())
+        .filter(|u| !u.is_empty() && u.len() <= MAX_UID_BYTES)
         .map(str::to_owned);
     let field_types: [FieldCheck; 12] = [
         ("/apiVersion", "string", Value::is_string),
@@ -597,6 +617,13 @@ impl Reviewer {
         self
     }
 
+    /// Bounds the decision cache to `max_bytes` (keys and answers; see
+    /// [`decisions`](self::decisions)).
+    pub fn with_decision_cache_bytes(mut self, max_bytes: usize) -> Self {
+        self.decisions = self.decisions.with_max_bytes(max_bytes);
+        self
+    }
+
     /// The lookup in use.
     pub fn lookup(&self) -> &Arc<dyn Lookup> {
         &self.lookup
@@ -626,7 +653,9 @@ impl Reviewer {
         } else {
             let warning = format!(
                 "backendtls-webhook was sent a {}/{} {} review: only BackendTLSPolicy and ConfigMap are validated; check the ValidatingWebhookConfiguration's rules",
-                kind.group, kind.version, kind.kind
+                Echo(&kind.group),
+                Echo(&kind.version),
+                Echo(&kind.kind)
             );
             (Subject::Other, Ok(Outcome::allow_with(vec![warning])))
         };
@@ -659,7 +688,7 @@ impl Reviewer {
     ) -> Result<(Option<Decision>, AdmissionReview), BadReview> {
         let answer = if self.decisions.enabled() {
             match decode_envelope::<&RawValue>(body) {
-                Ok(raw) => self.review_cached(raw, budget).await,
+                Ok(raw) => self.review_cached(raw, body.len(), budget).await,
                 // For a UTF-8 body the one pass fails wherever this does, and `decode` then
                 // explains it by this very decoding: keep its answer rather than decode again.
                 Err(bad) if std::str::from_utf8(body).is_ok() => Err(bad),
@@ -695,6 +724,7 @@ impl Reviewer {
     async fn review_cached(
         &self,
         raw: RawRequest<'_, &RawValue>,
+        body_len: usize,
         budget: Duration,
     ) -> Result<(Decision, AdmissionReview), BadReview> {
         let now = self.clock.now();
@@ -719,7 +749,8 @@ impl Reviewer {
             return Ok((decision, review));
         }
         let key = self.decisions.key(&parts, generation);
-        let (decision, response) = self.decide(&raw.parse()?, budget, now).await;
+        let request = prune::Budget::run(prune::budget_for(body_len), || raw.parse())?;
+        let (decision, response) = self.decide(&request, budget, now).await;
         if decision.verdict == Verdict::Error {
             return Ok((decision, AdmissionReview::new(response)));
         }
@@ -752,7 +783,7 @@ impl Reviewer {
         if !validate::VERSIONS.contains(&request.kind.version.as_str()) {
             return Ok(Outcome::allow_with(vec![format!(
                 "BackendTLSPolicy {} is not validated by backendtls-webhook (it knows {})",
-                request.kind.version,
+                Echo(&request.kind.version),
                 validate::VERSIONS.join(", ")
             )]));
         }
@@ -916,25 +947,54 @@ impl Outcome {
     }
 
     fn into_response(self, request: &AdmissionRequest) -> AdmissionResponse {
-        let warnings = self
-            .report
-            .warnings
-            .iter()
-            .take(MAX_ITEMS)
-            .map(ToString::to_string)
-            .collect();
         let status = (!self.report.is_allowed())
             .then(|| denial(&self.report, self.group, self.kind, request));
         AdmissionResponse {
             uid: request.uid.clone(),
             allowed: status.is_none(),
             status,
-            warnings,
+            warnings: warning_texts(&self.report),
         }
     }
 }
 
-/// The `Status` of a denial, worded as the apiserver words a validation failure.
+/// `text` clipped to [`ITEM_BYTES`] at a character boundary, marked when clipped.
+fn clip_text(mut text: String) -> String {
+    let (head, cut) = validate::field::clip(&text, ITEM_BYTES);
+    if cut {
+        let (len, end) = (text.len(), head.len());
+        text.truncate(end);
+        let _ = write!(text, "...({len} bytes, truncated)");
+    }
+    text
+}
+
+/// The report's warnings as the answer carries them: each clipped, at most [`WARNINGS_BYTES`]
+/// in all, then one saying how many more there were.
+fn warning_texts(report: &Report) -> Vec<String> {
+    let mut texts = Vec::with_capacity(report.warnings.len().min(16));
+    let mut bytes = 0;
+    for warning in &report.warnings {
+        if bytes >= WARNINGS_BYTES {
+            break;
+        }
+        let text = clip_text(warning.to_string());
+        bytes += text.len();
+        texts.push(text);
+    }
+    let more = report.warning_count() - texts.len();
+    if more > 0 {
+        texts.push(format!(
+            "and {more} more warning{} (not listed: the answer is bounded)",
+            if more == 1 { "" } else { "s" }
+        ));
+    }
+    texts
+}
+
+/// The `Status` of a denial, worded as the apiserver words a validation failure: the errors
+/// in the message (at most [`MESSAGE_ERRORS`] and [`MESSAGE_BYTES`]) and one cause per error (at
+/// most [`CAUSES_BYTES`]), each bounded list ending with how many more there were.
 pub fn denial(report: &Report, group: &str, kind: &str, request: &AdmissionRequest) -> Status {
     let name = name_of(request, request.object.as_ref());
     let qualified = if group.is_empty() {
@@ -944,39 +1004,74 @@ pub fn denial(report: &Report, group: &str, kind: &str, request: &AdmissionReque
     };
     let mut message = format!("{qualified} {} is invalid: ", validate::field::Quoted(name));
     let errors = &report.errors;
-    if errors.len() == 1 {
-        let _ = write!(message, "{}", errors[0]);
+    let total = report.error_count();
+    if total == 1 && errors.len() == 1 {
+        message.push_str(&clip_text(errors[0].to_string()));
     } else {
         message.push('[');
-        for (i, error) in errors.iter().take(MESSAGE_ERRORS).enumerate() {
-            if i > 0 {
+        let mut shown = 0;
+        for error in errors.iter().take(MESSAGE_ERRORS) {
+            if message.len() >= MESSAGE_BYTES {
+                break;
+            }
+            if shown > 0 {
                 message.push_str(", ");
             }
-            let _ = write!(message, "{error}");
+            message.push_str(&clip_text(error.to_string()));
+            shown += 1;
         }
-        if errors.len() > MESSAGE_ERRORS {
-            let _ = write!(message, ", and {} more", errors.len() - MESSAGE_ERRORS);
+        if total > shown {
+            let _ = write!(message, ", and {} more", total - shown);
         }
         message.push(']');
     }
-    let causes = errors
-        .iter()
-        .take(MAX_ITEMS)
-        .map(|e| StatusCause {
-            field: Some(e.path.to_string()),
-            message: Some(e.body()),
-            reason: Some(e.kind.reason().to_owned()),
-        })
-        .collect();
+    let mut causes = Vec::with_capacity(errors.len().min(64));
+    let mut bytes = 0;
+    for error in errors {
+        if bytes >= CAUSES_BYTES {
+            break;
+        }
+        let cause = StatusCause {
+            field: Some(error.path.to_string()),
+            message: Some(clip_text(error.body())),
+            reason: Some(error.kind.reason().to_owned()),
+        };
+        bytes += cause.field.as_ref().map_or(0, String::len)
+            + cause.message.as_ref().map_or(0, String::len)
+            + 64;
+        causes.push(cause);
+    }
+    if total > causes.len() {
+        let more = total - causes.len();
+        causes.push(StatusCause {
+            field: None,
+            message: Some(format!(
+                "and {more} more error{} (not listed: the answer is bounded)",
+                if more == 1 { "" } else { "s" }
+            )),
+            reason: Some("FieldValueTooMany".to_owned()),
+        });
+    }
+    let (shown_name, _) = validate::field::clip(name, validate::field::ECHO_BYTES);
     let details = StatusDetails {
         causes: Some(causes),
         group: Some(group.to_owned()),
         kind: Some(kind.to_owned()),
-        name: Some(name.to_owned()),
+        name: Some(shown_name.to_owned()),
         retry_after_seconds: None,
         uid: None,
     };
     failure(422, "Invalid", message, Some(details))
+}
+
+/// The answer to a `request.uid` too long to echo.
+fn long_uid(bytes: usize) -> BadReview {
+    BadReview::new(
+        None,
+        format!(
+            "request.uid is {bytes} bytes long: at most {MAX_UID_BYTES} are accepted (the apiserver sends 36-byte UUIDs)"
+        ),
+    )
 }
 
 mod decisions;

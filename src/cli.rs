@@ -93,6 +93,11 @@ pub struct ServeArgs {
     )]
     pub decision_cache_size: usize,
 
+    /// Bytes the decision cache may hold (keys hold whole objects); a decision over 256 KiB
+    /// is not cached.
+    #[arg(long, default_value_t = 8 << 20, env = "BACKENDTLS_WEBHOOK_DECISION_CACHE_BYTES")]
+    pub decision_cache_bytes: usize,
+
     /// How long a remembered decision may be reused (certificate expiry is time-dependent).
     #[arg(long, default_value = "30s", value_parser = parse_duration, env = "BACKENDTLS_WEBHOOK_DECISION_CACHE_TTL")]
     pub decision_cache_ttl: std::time::Duration,
@@ -110,13 +115,25 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 7 << 20, env = "BACKENDTLS_WEBHOOK_MAX_BODY_BYTES")]
     pub max_body_bytes: usize,
 
-    /// Connections served at once; more wait in the accept backlog.
+    /// Bytes of request bodies in flight at once; a request waits (unread) for room, and gets
+    /// 503 with Retry-After when none is made within --body-timeout. Small bodies (64 KiB and
+    /// less) always have an eighth of it. Decoded objects take at most about twice their body.
+    #[arg(long, default_value_t = 16 << 20, env = "BACKENDTLS_WEBHOOK_MAX_INFLIGHT_BODY_BYTES")]
+    pub max_inflight_body_bytes: usize,
+
+    /// Connections served at once; when all are taken, the longest-idle (or still
+    /// handshaking) connection is closed to make room.
     #[arg(
         long,
-        default_value_t = 4096,
+        default_value_t = 1024,
         env = "BACKENDTLS_WEBHOOK_MAX_CONNECTIONS"
     )]
     pub max_connections: usize,
+
+    /// Reviews of bodies over 64 KiB run at once, on their own threads (default: CPUs - 1,
+    /// at least 1), so that big requests cannot stall probes and small reviews.
+    #[arg(long, env = "BACKENDTLS_WEBHOOK_REVIEW_WORKERS")]
+    pub review_workers: Option<usize>,
 
     /// Time allowed for a TLS handshake.
     #[arg(long, default_value = "10s", value_parser = parse_duration, env = "BACKENDTLS_WEBHOOK_HANDSHAKE_TIMEOUT")]
@@ -126,9 +143,19 @@ pub struct ServeArgs {
     #[arg(long, default_value = "30s", value_parser = parse_duration, env = "BACKENDTLS_WEBHOOK_HEADER_TIMEOUT")]
     pub header_timeout: std::time::Duration,
 
-    /// Time allowed to send a request body.
+    /// Time allowed to send a request body; also the longest wait for room in the body budget.
     #[arg(long, default_value = "10s", value_parser = parse_duration, env = "BACKENDTLS_WEBHOOK_BODY_TIMEOUT")]
     pub body_timeout: std::time::Duration,
+
+    /// Time a write to a client may make no progress before the connection is dropped (a
+    /// client that does not read its answer).
+    #[arg(long, default_value = "10s", value_parser = parse_duration, env = "BACKENDTLS_WEBHOOK_WRITE_TIMEOUT")]
+    pub write_timeout: std::time::Duration,
+
+    /// Time a connection may go without a request before it is closed (HTTP/2 connections,
+    /// kept alive by PINGs, in particular).
+    #[arg(long, default_value = "90s", value_parser = parse_duration, env = "BACKENDTLS_WEBHOOK_IDLE_TIMEOUT")]
+    pub idle_timeout: std::time::Duration,
 
     /// Time allowed to drain in-flight requests after SIGTERM.
     #[arg(long, default_value = "20s", value_parser = parse_duration, env = "BACKENDTLS_WEBHOOK_SHUTDOWN_TIMEOUT")]

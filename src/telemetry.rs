@@ -4,9 +4,16 @@
 //! system call per line costs about as much as validating a policy. Events are appended to a
 //! buffer that a background thread writes out every 50 ms, or as soon as it holds 64 KiB; the
 //! [`LogGuard`] returned by [`init`] flushes what is left when it is dropped (at exit).
+//!
+//! Bounded: a field value longer than [`VALUE_BYTES`] is cut (and marked), so that no line
+//! reaches [`LINE_BYTES`] (a longer one is dropped); the buffer holds at most
+//! [`MAX_BUFFERED`] bytes, and when stderr does not keep up, new lines are dropped and counted
+//! ([`dropped_lines`], exported as a metric) rather than buffered without limit. Request bodies
+//! are never logged.
 
 use std::fmt::Write as _;
 use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -34,9 +41,23 @@ const FLUSH_BYTES: usize = 64 * 1024;
 const BUFFER_CAPACITY: usize = 2 * FLUSH_BYTES;
 /// Flush at least this often.
 const FLUSH_EVERY: Duration = Duration::from_millis(50);
+/// Bytes waiting for stderr at most; lines beyond are dropped.
+pub const MAX_BUFFERED: usize = 1 << 20;
+/// The longest line written; a longer one is dropped (values are cut well before).
+pub const LINE_BYTES: usize = 16 * 1024;
+/// The longest field value written; longer values are cut and marked.
+pub const VALUE_BYTES: usize = 1024;
 
-/// Installs the global subscriber. Request bodies are logged only at `debug`; rustls only at
-/// `error` (a client sending an IP address as SNI would otherwise log a warning per handshake).
+/// Lines dropped so far (stderr too slow, or a line too long).
+static DROPPED: AtomicU64 = AtomicU64::new(0);
+
+/// Log lines dropped so far because stderr did not keep up (or a line was too long).
+pub fn dropped_lines() -> u64 {
+    DROPPED.load(Ordering::Relaxed)
+}
+
+/// Installs the global subscriber. rustls logs only at `error` (a client sending an IP address
+/// as SNI would otherwise log a warning per handshake).
 /// Keep the guard alive for as long as the program logs.
 pub fn init(format: LogFormat) -> LogGuard {
     let filter = EnvFilter::try_from_default_env()
@@ -103,6 +124,7 @@ where
         let mut fields = Fields {
             writer: &mut writer,
             json,
+            seen_message: false,
             result: Ok(()),
         };
         event.record(&mut fields);
@@ -182,35 +204,55 @@ impl<W: std::fmt::Write> std::fmt::Write for JsonEscaped<'_, W> {
 struct Fields<'w, 'a> {
     writer: &'w mut Writer<'a>,
     json: bool,
+    /// Whether a `message` was written: a second field of that name (`warn!(message = ..,
+    /// "text")`) is written as `field.message`, so that a JSON line has one `message` key.
+    seen_message: bool,
     result: std::fmt::Result,
 }
 
 impl Fields<'_, '_> {
+    /// The key a field is written under.
+    fn name(&mut self, field: &Field) -> &'static str {
+        match field.name() {
+            "message" if self.seen_message => "field.message",
+            "message" => {
+                self.seen_message = true;
+                "message"
+            }
+            other => other,
+        }
+    }
+
     /// Writes the separator and the key (none for the text format's message).
     fn key(&mut self, field: &Field) -> std::fmt::Result {
+        let name = self.name(field);
         if self.json {
             self.writer.write_char(',')?;
-            json_string(self.writer, field.name())?;
+            json_string(self.writer, name)?;
             return self.writer.write_char(':');
         }
         self.writer.write_char(' ')?;
-        if field.name() != "message" {
-            self.writer.write_str(field.name())?;
+        if name != "message" {
+            self.writer.write_str(name)?;
             self.writer.write_char('=')?;
         }
         Ok(())
     }
 
-    /// A string value.
+    /// A string value, cut to [`VALUE_BYTES`].
     fn text(&mut self, field: &Field, value: &str) {
+        // The event's own message is written as it is in the text format; other values are
+        // quoted unless they are plain words.
+        let raw = field.name() == "message" && !self.seen_message;
+        let value = clipped(value);
         self.write(|this| {
             this.key(field)?;
             if this.json {
-                json_string(this.writer, value)
-            } else if field.name() != "message" && !is_plain(value) {
+                json_string(this.writer, &value)
+            } else if !raw && !is_plain(&value) {
                 write!(this.writer, "{value:?}")
             } else {
-                this.writer.write_str(value)
+                this.writer.write_str(&value)
             }
         });
     }
@@ -249,6 +291,57 @@ impl Fields<'_, '_> {
     }
 }
 
+/// `value`, or its first [`VALUE_BYTES`] and how long it was.
+fn clipped(value: &str) -> std::borrow::Cow<'_, str> {
+    let (head, cut) = crate::validate::field::clip(value, VALUE_BYTES);
+    if cut {
+        std::borrow::Cow::Owned(format!("{head}...({} bytes, truncated)", value.len()))
+    } else {
+        std::borrow::Cow::Borrowed(value)
+    }
+}
+
+/// Writes at most [`VALUE_BYTES`] of what is written through it, then a mark.
+struct Limited<W: std::fmt::Write> {
+    inner: W,
+    left: usize,
+    cut: bool,
+}
+
+impl<W: std::fmt::Write> Limited<W> {
+    fn new(inner: W) -> Self {
+        Self {
+            inner,
+            left: VALUE_BYTES,
+            cut: false,
+        }
+    }
+
+    /// Writes `value`'s `Debug` form, cut and marked when too long.
+    fn debug(mut self, value: &dyn std::fmt::Debug) -> std::fmt::Result {
+        // The writer below stops at the limit; its error only ends the formatting.
+        let _ = write!(self, "{value:?}");
+        if self.cut {
+            self.inner.write_str("...(truncated)")?;
+        }
+        Ok(())
+    }
+}
+
+impl<W: std::fmt::Write> std::fmt::Write for Limited<W> {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        let (head, cut) = crate::validate::field::clip(text, self.left);
+        self.inner.write_str(head)?;
+        self.left -= head.len();
+        if cut {
+            self.cut = true;
+            // Stop the formatting: nothing more is wanted.
+            return Err(std::fmt::Error);
+        }
+        Ok(())
+    }
+}
+
 /// Whether a value can be printed without quotes.
 fn is_plain(text: &str) -> bool {
     !text.is_empty()
@@ -284,21 +377,23 @@ impl Visit for Fields<'_, '_> {
 
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
         // The message (every event has one) is written as it is, escaped on the way for JSON:
-        // no copy to a String first.
-        if field.name() == "message" {
+        // no copy to a String first; cut at VALUE_BYTES like any value.
+        if field.name() == "message" && !self.seen_message {
             self.write(|this| {
                 this.key(field)?;
                 if this.json {
                     this.writer.write_char('"')?;
-                    write!(JsonEscaped(this.writer), "{value:?}")?;
+                    Limited::new(JsonEscaped(this.writer)).debug(value)?;
                     this.writer.write_char('"')
                 } else {
-                    write!(this.writer, "{value:?}")
+                    Limited::new(&mut *this.writer).debug(value)
                 }
             });
             return;
         }
-        self.text(field, &format!("{value:?}"));
+        let mut text = String::new();
+        let _ = Limited::new(&mut text).debug(value);
+        self.text(field, &text);
     }
 }
 
@@ -378,12 +473,22 @@ fn write_out(bytes: &[u8]) {
 }
 
 impl Write for BatchedStderr {
+    /// Takes one line (the formatter writes each event in one call); drops it, and counts it,
+    /// when it is too long or the buffer is full.
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if buf.len() > LINE_BYTES {
+            DROPPED.fetch_add(1, Ordering::Relaxed);
+            return Ok(buf.len());
+        }
         if self.1 {
             write_out(buf);
             return Ok(buf.len());
         }
         let mut buffer = self.lock();
+        if buffer.len() + buf.len() > MAX_BUFFERED {
+            DROPPED.fetch_add(1, Ordering::Relaxed);
+            return Ok(buf.len());
+        }
         buffer.extend_from_slice(buf);
         if buffer.len() >= FLUSH_BYTES {
             self.0.wake.notify_one();
@@ -497,6 +602,58 @@ mod tests {
                 module_path!()
             )
         );
+    }
+
+    #[test]
+    fn a_message_field_does_not_make_a_second_message_key() {
+        let out = lines(LogFormat::Json, || {
+            let message = "from a field";
+            tracing::warn!(uid = 5, %message, "the event's message");
+        });
+        let line: serde_json::Value = serde_json::from_str(&out).expect("one JSON object");
+        assert_eq!(out.matches("\"message\":").count(), 1, "{out}");
+        assert_eq!(line["message"], "the event's message");
+        assert_eq!(line["field.message"], "from a field");
+        let text = lines(LogFormat::Text, || {
+            let message = "from a field";
+            tracing::warn!(%message, "the event's message");
+        });
+        assert!(
+            text.ends_with(" the event's message field.message=\"from a field\"\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn long_values_are_cut_and_lines_stay_short() {
+        let huge = "u".repeat(1 << 20);
+        for format in [LogFormat::Json, LogFormat::Text] {
+            let out = lines(format, || {
+                tracing::info!(uid = huge.as_str(), name = ?huge, "decision {}", huge);
+            });
+            assert!(out.len() < LINE_BYTES, "{} bytes", out.len());
+            assert_eq!(out.lines().count(), 1);
+            assert!(out.contains("...(1048576 bytes, truncated)"), "{out}");
+            assert!(out.contains("...(truncated)"), "{out}");
+        }
+    }
+
+    #[test]
+    fn lines_are_dropped_and_counted_when_the_buffer_is_full_or_a_line_too_long() {
+        let mut writer = BatchedStderr(Arc::new(Shared::default()), false);
+        let before = dropped_lines();
+        let line = vec![b'x'; 1000];
+        for _ in 0..(MAX_BUFFERED / line.len()) {
+            writer.write_all(&line).expect("buffered");
+        }
+        // Nobody flushes (stderr stalled): the buffer is full and stays at its bound.
+        writer.write_all(&line).expect("dropped, not an error");
+        assert!(writer.lock().len() <= MAX_BUFFERED);
+        writer
+            .write_all(&vec![b'y'; LINE_BYTES + 1])
+            .expect("dropped");
+        assert!(dropped_lines() >= before + 2);
+        assert!(!writer.lock().contains(&b'y'));
     }
 
     #[test]

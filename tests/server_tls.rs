@@ -281,29 +281,37 @@ async fn a_rotated_certificate_is_served_on_the_next_handshake() {
 }
 
 #[tokio::test]
-async fn client_certificates_are_required_with_a_client_ca() {
+async fn client_certificates_are_required_for_reviews_and_metrics_not_probes() {
     let server = TestServer::start(Options {
         client_ca: true,
         ..Options::default()
     })
     .await;
-    let refused = async {
-        let mut tls = server.connect_with(&[b"http/1.1"], None).await?;
-        // TLS 1.3 reports a missing client certificate after the client's handshake ends.
-        tls.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-            .await?;
-        let answer = read_to_close(&mut tls).await;
-        if answer.is_empty() {
-            Err(std::io::Error::other("closed"))
-        } else {
-            Ok(answer)
-        }
+    // Without a certificate (as kubelet probes): the probes answer, reviews and metrics not.
+    let mut tls = server
+        .connect_with(&[b"http/1.1"], None)
+        .await
+        .expect("handshake without a client certificate");
+    for probe in ["/healthz", "/readyz"] {
+        assert_eq!(
+            request(&mut tls, "GET", probe, b"").await.status,
+            200,
+            "{probe}"
+        );
     }
-    .await;
-    assert!(
-        refused.is_err(),
-        "served without a client certificate: {refused:?}"
+    let refused = request(&mut tls, "POST", "/validate", &fixture(ALLOWED)).await;
+    assert_eq!(refused.status, 401);
+    assert_eq!(
+        refused.body,
+        "/validate needs a client certificate signed by --client-ca-file (the apiserver's client identity); /healthz and /readyz do not\n"
     );
+    // (The refused body was not read: the server closes that connection.)
+    let mut tls = server
+        .connect_with(&[b"http/1.1"], None)
+        .await
+        .expect("handshake without a client certificate");
+    assert_eq!(request(&mut tls, "GET", "/metrics", b"").await.status, 401);
+    // With one from the client CA: everything.
     let client = server
         .ca
         .issue_client("kube-apiserver")
@@ -318,6 +326,8 @@ async fn client_certificates_are_required_with_a_client_ca() {
             .status,
         200
     );
+    assert_eq!(request(&mut tls, "GET", "/metrics", b"").await.status, 200);
+    assert_eq!(request(&mut tls, "GET", "/healthz", b"").await.status, 200);
 }
 
 /// A lookup that tells the test when a request reached it and waits to be released.
@@ -437,9 +447,10 @@ async fn slow_headers_are_cut_off_by_the_header_timeout() {
     );
 }
 
-/// The real binary: SIGTERM stops it accepting, drains, and it exits 0.
+/// The real binary: SIGHUP is logged and ignored; SIGTERM stops it accepting, drains, and it
+/// exits 0.
 #[test]
-fn serve_exits_0_on_sigterm() {
+fn serve_ignores_sighup_and_exits_0_on_sigterm() {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
 
@@ -469,11 +480,23 @@ fn serve_exits_0_on_sigterm() {
         assert!(read > 0, "serve exited before serving: {lines:#?}");
         lines.push(line.clone());
     }
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(killed.success());
+    let signal = |name: &str| {
+        let sent = Command::new("kill")
+            .args([&format!("-{name}"), &child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(sent.success());
+    };
+    // SIGHUP: a log line, and the process goes on (it writes the line only if it is alive).
+    signal("HUP");
+    while !line.contains("signal ignored") {
+        line.clear();
+        let read = log.read_line(&mut line).expect("read the log");
+        assert!(read > 0, "serve exited on SIGHUP: {lines:#?}");
+        lines.push(line.clone());
+    }
+    assert!(line.contains("SIGHUP"), "{line}");
+    signal("TERM");
     // A watchdog: a serve still running after 30 s is killed, and the test fails below.
     let (done, finished) = std::sync::mpsc::channel::<()>();
     let pid = child.id().to_string();
@@ -496,4 +519,88 @@ fn serve_exits_0_on_sigterm() {
     ] {
         assert!(rest.contains(expected), "no {expected:?} in {rest}");
     }
+}
+
+/// The real binary with a request in flight that never completes (a body that stops coming):
+/// SIGTERM still ends it, once --shutdown-timeout has passed.
+#[test]
+fn sigterm_ends_serve_within_the_shutdown_timeout_with_work_in_flight() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = backendtls_webhook::certs::DevCa::new("test CA").expect("ca");
+    common::write_server_pair(&ca, dir.path());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_backendtls-webhook"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--objects"])
+        .arg(common::fixtures().join("objects"))
+        .arg("--tls-cert-file")
+        .arg(dir.path().join("tls.crt"))
+        .arg("--tls-key-file")
+        .arg(dir.path().join("tls.key"))
+        .args(["--shutdown-timeout", "1s", "--body-timeout", "5m"])
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn serve");
+    let mut log = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    while !line.contains("serving https://127.0.0.1:") {
+        line.clear();
+        assert!(log.read_line(&mut line).expect("read the log") > 0);
+    }
+    let port: u16 = line
+        .split("https://127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|p| p.parse().ok())
+        .expect("the port in the log line");
+    // A client that sends the head of a review and half its body, then nothing.
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let _stalled = runtime.block_on(async {
+        let server = TestServer::running_at(([127, 0, 0, 1], port).into(), ca, dir);
+        let mut tls = server.connect().await;
+        let body = fixture(ALLOWED);
+        let head = format!(
+            "POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        tls.write_all(head.as_bytes()).await.expect("head");
+        tls.write_all(&body[..body.len() / 2]).await.expect("half a body");
+        tls.flush().await.expect("flush");
+        // Wait until the server has the request in a handler (its in-flight gauge says so).
+        let mut metrics = server.connect().await;
+        while !request(&mut metrics, "GET", "/metrics", b"")
+            .await
+            .body
+            .contains("backendtls_webhook_requests_in_flight 1")
+        {
+            tokio::task::yield_now().await;
+        }
+        (server, tls)
+    });
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let (done, finished) = std::sync::mpsc::channel::<()>();
+    let pid = child.id().to_string();
+    let watchdog = std::thread::spawn(move || {
+        if finished.recv_timeout(Duration::from_secs(30)).is_err() {
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+        }
+    });
+    let rest: Vec<String> = log.lines().map(|l| l.expect("log line")).collect();
+    let status = child.wait().expect("wait");
+    let _ = done.send(());
+    watchdog.join().expect("watchdog");
+    assert_eq!(status.code(), Some(0), "{rest:#?}");
+    let rest = rest.join("\n");
+    assert!(
+        rest.contains("shutdown timeout elapsed with connections still open"),
+        "{rest}"
+    );
 }

@@ -12,7 +12,9 @@
 //! Entries keep the full key bytes and every hit compares them, so two different requests can
 //! never share an answer; lookups hash the request's parts in place and copy nothing.
 //! Only verdicts are cached (allowed or denied on validation grounds); errors such as a failed
-//! lookup are not. The cache is bounded and cleared when full.
+//! lookup are not. The cache is bounded in entries and in bytes (keys hold whole objects): an
+//! entry over [`MAX_ENTRY_BYTES`] is not cached at all, expired entries are dropped once per
+//! TTL, and the cache is cleared when it is still full.
 //!
 //! The price: keying on the raw objects means decoding the envelope with them left unparsed,
 //! so a miss reads them twice (to find their end, then to parse them), where a reviewer
@@ -41,6 +43,24 @@ struct Entry {
     key: Box<[u8]>,
     answer: Arc<Answer>,
     at: i64,
+    /// What the entry holds, in bytes (key and answer), as counted against the budget.
+    bytes: usize,
+}
+
+/// Default byte budget of the cache.
+pub const DEFAULT_MAX_BYTES: usize = 8 << 20;
+/// Entries larger than this (key and answer) are not cached: a request this big is rare, and
+/// one would take a large share of the budget.
+pub const MAX_ENTRY_BYTES: usize = 256 << 10;
+
+impl Answer {
+    /// Bytes the answer holds: its encoding, and the status and warnings it was encoded from
+    /// (about as large again).
+    fn bytes(&self) -> usize {
+        let encoded = self.encoded_rest.as_ref().map_or(0, |e| e.len());
+        let warnings: usize = self.warnings.iter().map(String::len).sum();
+        encoded.max(warnings) * 2 + 256
+    }
 }
 
 /// A request's key: its parts joined, and their hash.
@@ -53,10 +73,20 @@ pub(crate) struct Key {
 /// Decisions by request content, indexed by the hash of the key (one entry per hash: a rare
 /// collision replaces the older entry).
 pub(crate) struct DecisionCache {
-    entries: Mutex<HashMap<u64, Entry, foldhash::fast::RandomState>>,
+    entries: Mutex<Entries>,
     hasher: foldhash::fast::RandomState,
     capacity: usize,
+    max_bytes: usize,
     ttl_secs: i64,
+}
+
+#[derive(Default)]
+struct Entries {
+    map: HashMap<u64, Entry, foldhash::fast::RandomState>,
+    /// The sum of the entries' `bytes`.
+    bytes: usize,
+    /// When expired entries were last dropped.
+    swept_at: i64,
 }
 
 /// Separates key parts; 0xFF never occurs in UTF-8 or JSON text.
@@ -66,11 +96,24 @@ impl DecisionCache {
     /// A cache of at most `capacity` decisions, each reused for at most `ttl_secs`.
     pub fn new(capacity: usize, ttl_secs: i64) -> Self {
         Self {
-            entries: Mutex::new(HashMap::default()),
+            entries: Mutex::new(Entries::default()),
             hasher: foldhash::fast::RandomState::default(),
             capacity,
+            max_bytes: DEFAULT_MAX_BYTES,
             ttl_secs,
         }
+    }
+
+    /// The same cache with a byte budget of `max_bytes`.
+    pub fn with_max_bytes(mut self, max_bytes: usize) -> Self {
+        self.max_bytes = max_bytes;
+        self
+    }
+
+    /// Bytes held now (keys and answers).
+    #[cfg(test)]
+    pub fn bytes(&self) -> usize {
+        self.lock().bytes
     }
 
     /// Hashes a request's parts without joining them.
@@ -104,28 +147,41 @@ impl DecisionCache {
     pub fn get(&self, parts: &[&[u8]], generation: u64, now: i64) -> Option<Arc<Answer>> {
         let hash = self.hash(parts, generation);
         let entries = self.lock();
-        let entry = entries.get(&hash)?;
+        let entry = entries.map.get(&hash)?;
         let fresh = now.saturating_sub(entry.at) < self.ttl_secs;
         (fresh && same_key(&entry.key, parts, generation)).then(|| Arc::clone(&entry.answer))
     }
 
-    /// Remembers an answer.
+    /// Remembers an answer, unless it is too big to (see the module documentation).
     pub fn put(&self, key: Key, answer: Answer, now: i64) {
         if self.capacity == 0 {
             return;
         }
-        let mut entries = self.lock();
-        if entries.len() >= self.capacity {
-            entries.clear();
+        let bytes = key.bytes.len() + answer.bytes();
+        if bytes > MAX_ENTRY_BYTES.min(self.max_bytes) {
+            return;
         }
-        entries.insert(
-            key.hash,
-            Entry {
-                key: key.bytes,
-                answer: Arc::new(answer),
-                at: now,
-            },
-        );
+        let mut entries = self.lock();
+        if now.saturating_sub(entries.swept_at) >= self.ttl_secs {
+            let ttl = self.ttl_secs;
+            entries.map.retain(|_, e| now.saturating_sub(e.at) < ttl);
+            entries.bytes = entries.map.values().map(|e| e.bytes).sum();
+            entries.swept_at = now;
+        }
+        if entries.map.len() >= self.capacity || entries.bytes + bytes > self.max_bytes {
+            entries.map.clear();
+            entries.bytes = 0;
+        }
+        let entry = Entry {
+            key: key.bytes,
+            answer: Arc::new(answer),
+            at: now,
+            bytes,
+        };
+        entries.bytes += bytes;
+        if let Some(replaced) = entries.map.insert(key.hash, entry) {
+            entries.bytes -= replaced.bytes;
+        }
     }
 
     /// Whether the cache is switched on.
@@ -133,7 +189,7 @@ impl DecisionCache {
         self.capacity > 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Entry, foldhash::fast::RandomState>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
         // Entries are inserted whole, so a poisoned map is still consistent.
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -203,5 +259,42 @@ mod tests {
         let off = DecisionCache::new(0, 30);
         off.put(off.key(&[b"x"], 0), answer(), 0);
         assert!(off.get(&[b"x"], 0, 0).is_none());
+    }
+
+    #[test]
+    fn the_cache_is_bounded_in_bytes() {
+        let cache = DecisionCache::new(1024, 30).with_max_bytes(64 << 10);
+        // An entry over the per-entry limit is not cached at all.
+        let huge = vec![b'x'; MAX_ENTRY_BYTES];
+        cache.put(cache.key(&[&huge], 0), answer(), 0);
+        assert!(cache.get(&[&huge], 0, 0).is_none());
+        assert_eq!(cache.bytes(), 0);
+        // Entries of 10 KiB: the budget holds six; the seventh clears the cache first.
+        let body = |i: u8| vec![i; 10 << 10];
+        for i in 0..6 {
+            cache.put(cache.key(&[&body(i)], 0), answer(), 0);
+        }
+        assert!(cache.bytes() > 60 << 10 && cache.bytes() <= 64 << 10);
+        assert!(cache.get(&[&body(0)], 0, 0).is_some());
+        cache.put(cache.key(&[&body(6)], 0), answer(), 0);
+        assert!(cache.get(&[&body(0)], 0, 0).is_none());
+        assert!(cache.get(&[&body(6)], 0, 0).is_some());
+        assert!(cache.bytes() <= 64 << 10);
+    }
+
+    #[test]
+    fn expired_entries_are_dropped() {
+        let cache = DecisionCache::new(1024, 30);
+        cache.put(cache.key(&[b"old"], 0), answer(), 100);
+        let held = cache.bytes();
+        assert!(held > 0);
+        // A put a TTL later drops what has expired, even with room to spare.
+        cache.put(cache.key(&[b"new"], 0), answer(), 130);
+        assert!(cache.get(&[b"new"], 0, 130).is_some());
+        assert_eq!(cache.lock().map.len(), 1);
+        assert_eq!(
+            cache.bytes(),
+            cache.lock().map.values().map(|e| e.bytes).sum::<usize>()
+        );
     }
 }

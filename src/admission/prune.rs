@@ -11,8 +11,21 @@
 //!
 //! A `metadata`, `data` or `binaryData` that is not an object is kept as it is, so that the
 //! schema walk reports its type.
+//!
+//! The tree built is bounded by the body it comes from. A JSON value takes 32 bytes in memory
+//! whatever its text (`0` is one byte), and an object's first member allocates a map node of
+//! about 640 bytes, so a body of a few MiB of `[{"a":0},...]` would otherwise decode into
+//! hundreds of MiB. Each decoding has a [`Budget`] in units of one value's size: a value costs
+//! one unit, an object's first member 20 more, each further member 2. [`budget_for`] gives a
+//! body of `n` bytes `(n + 256 KiB) / 32` units: its decoded structure takes at most about its
+//! own size plus 256 KiB (its strings, bounded by the body limit, at most their own size).
+//! Past the budget, decoding stops with an error. No object a rule could judge comes close: a
+//! BackendTLSPolicy with every list at its maximum (16 targets, 8 CA references, 5 SANs, 16
+//! options) and a full status take under 3,000 units; what the budget refuses are lists of
+//! thousands of items, far past any `maxItems`.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::fmt;
 
 use serde::Deserializer;
@@ -30,7 +43,56 @@ const METADATA_KEPT: [&str; 5] = [
     "creationTimestamp",
 ];
 
-/// Decodes an optional object (`null` gives `None`), pruned as described above.
+/// Units of decoding budget per byte of body are 1/32: see the module documentation.
+const BYTES_PER_UNIT: usize = 32;
+/// Units every body gets besides its share.
+const BASE_UNITS: usize = 256 * 1024 / BYTES_PER_UNIT;
+/// Cost of an object's first member (a map node), in units.
+const MAP_NODE_UNITS: usize = 20;
+/// Cost of each further member, in units.
+const MEMBER_UNITS: usize = 2;
+
+/// The decoding budget of a body of `bytes` bytes, in units.
+pub(crate) fn budget_for(bytes: usize) -> usize {
+    BASE_UNITS + bytes / BYTES_PER_UNIT
+}
+
+thread_local! {
+    /// Units left to the decoding in progress on this thread ([`Budget::run`]); `usize::MAX`
+    /// outside one.
+    static UNITS_LEFT: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+/// The decoding budget of one body, shared by its objects: set for the duration of a
+/// (synchronous) decoding on this thread, read by the pruning visitor.
+pub(crate) struct Budget;
+
+impl Budget {
+    /// Runs `decode` with `units` of budget for the objects it decodes.
+    pub(crate) fn run<T>(units: usize, decode: impl FnOnce() -> T) -> T {
+        let outer = UNITS_LEFT.replace(units);
+        let result = decode();
+        UNITS_LEFT.set(outer);
+        result
+    }
+
+    /// Spends `units`, or fails when the budget is exhausted.
+    fn spend<E: de::Error>(units: usize) -> Result<(), E> {
+        UNITS_LEFT.with(|left| match left.get().checked_sub(units) {
+            Some(rest) => {
+                left.set(rest);
+                Ok(())
+            }
+            None => Err(E::custom(format_args!(
+                "too many JSON values: its decoded form would take more memory than its body                  allows ({} bytes per value; no BackendTLSPolicy or ConfigMap comes near this)",
+                BYTES_PER_UNIT
+            ))),
+        })
+    }
+}
+
+/// Decodes an optional object (`null` gives `None`), pruned as described above, within the
+/// [`Budget`] in force.
 pub(crate) fn object<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<Value>, D::Error> {
@@ -47,22 +109,24 @@ enum Level {
     Metadata,
     /// Its `data` or `binaryData`.
     Data,
+    /// Anything else: kept whole.
+    Whole,
 }
 
 impl Level {
     fn keeps(self, key: &str) -> bool {
         match self {
-            Self::Object => true,
+            Self::Object | Self::Whole => true,
             Self::Metadata => METADATA_KEPT.contains(&key),
             Self::Data => key == CA_KEY,
         }
     }
 
-    fn child(self, key: &str) -> Option<Level> {
+    fn child(self, key: &str) -> Level {
         match (self, key) {
-            (Self::Object, "metadata") => Some(Self::Metadata),
-            (Self::Object, "data" | "binaryData") => Some(Self::Data),
-            _ => None,
+            (Self::Object, "metadata") => Self::Metadata,
+            (Self::Object, "data" | "binaryData") => Self::Data,
+            _ => Self::Whole,
         }
     }
 }
@@ -97,7 +161,7 @@ impl<'de> serde::Deserialize<'de> for Key<'de> {
     }
 }
 
-/// Reads a value, pruning maps at the given level; non-map values are read whole.
+/// Reads a value, pruning maps at the given level, spending the [`Budget`] on what it keeps.
 struct Pruning(Level);
 
 impl<'de> DeserializeSeed<'de> for Pruning {
@@ -116,54 +180,70 @@ impl<'de> Visitor<'de> for Pruning {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        Budget::spend(1)?;
         let mut out = Map::new();
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
             if !self.0.keeps(&key) {
                 map.next_value::<IgnoredAny>()?;
                 continue;
             }
-            let value = match self.0.child(&key) {
-                Some(level) => map.next_value_seed(Pruning(level))?,
-                None => map.next_value::<Value>()?,
-            };
+            Budget::spend(if out.is_empty() {
+                MAP_NODE_UNITS
+            } else {
+                MEMBER_UNITS
+            })?;
+            let value = map.next_value_seed(Pruning(self.0.child(&key)))?;
             out.insert(key.into_owned(), value);
         }
         Ok(Value::Object(out))
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Value, A::Error> {
-        serde::Deserialize::deserialize(de::value::SeqAccessDeserializer::new(seq))
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        Budget::spend(1)?;
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+        while let Some(item) = seq.next_element_seed(Pruning(Level::Whole))? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Budget::spend(1)?;
         Ok(Value::Null)
     }
 
     fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+        Budget::spend(1)?;
         Ok(Value::Null)
     }
 
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        Budget::spend(1)?;
         Ok(Value::Bool(v))
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        Budget::spend(1)?;
         Ok(Value::from(v))
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        Budget::spend(1)?;
         Ok(Value::from(v))
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        Budget::spend(1)?;
         Ok(Value::from(v))
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        Budget::spend(1)?;
         Ok(Value::String(v.to_owned()))
     }
 
     fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        Budget::spend(1)?;
         Ok(Value::String(v))
     }
 }

@@ -20,9 +20,16 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(serve(args))?;
+    let served = runtime.block_on(serve(args));
+    // The server has drained (within --shutdown-timeout); a review still running on a worker
+    // thread does not keep the process alive.
+    runtime.shutdown_timeout(EXIT_GRACE);
+    served?;
     Ok(EXIT_OK)
 }
+
+/// How long work left after the drain may delay the exit.
+const EXIT_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
 
 async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     let bundles = Arc::new(BundleCache::default());
@@ -53,7 +60,8 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     let ttl = i64::try_from(args.decision_cache_ttl.as_secs()).unwrap_or(i64::MAX);
     let reviewer = Arc::new(
         Reviewer::new(args.policy.settings(), lookup, bundles, Clock::System)
-            .with_decision_cache(args.decision_cache_size, ttl),
+            .with_decision_cache(args.decision_cache_size, ttl)
+            .with_decision_cache_bytes(args.decision_cache_bytes),
     );
     let config = ServeConfig {
         listen: args.listen,
@@ -65,10 +73,17 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         },
         limits: Limits {
             body_bytes: args.max_body_bytes,
+            body_budget: args.max_inflight_body_bytes,
             max_connections: args.max_connections.max(1),
+            review_workers: args
+                .review_workers
+                .unwrap_or_else(crate::server::default_review_workers)
+                .max(1),
             handshake_timeout: args.handshake_timeout,
             header_timeout: args.header_timeout,
             body_timeout: args.body_timeout,
+            write_timeout: args.write_timeout,
+            idle_timeout: args.idle_timeout,
             shutdown_timeout: args.shutdown_timeout,
             ..Limits::default()
         },

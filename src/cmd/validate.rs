@@ -533,7 +533,7 @@ fn mark_duplicates(checked: &mut [Checked<'_>]) {
                 let error = FieldError::new(
                     FieldPath::root().field("metadata").field("name"),
                     ErrorKind::Duplicate,
-                    validate::BadValue::Str(name.to_owned()),
+                    validate::BadValue::str(name),
                     format!(
                         "{} {namespace}/{name} is already defined at {source}:{first_line}:{first_column}",
                         item.subject.kind()

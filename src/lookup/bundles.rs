@@ -8,14 +8,23 @@ use std::sync::{Arc, Mutex, PoisonError};
 use crate::validate::CaText;
 use crate::validate::ca_bundle::{self, ParsedBundle};
 
-/// Parsed bundles by content. Bounded: when full, it is cleared (bundles are small and
-/// re-parsing is cheap; what matters is that a hot bundle is not parsed per request).
+/// Parsed bundles by content. Bounded in entries and in bytes of text (a parsed bundle takes
+/// about as much again): when full, it is cleared (re-parsing is cheap; what matters is that a
+/// hot bundle is not parsed per request).
 #[derive(Debug)]
 pub struct BundleCache {
-    entries: Mutex<HashMap<Arc<str>, Arc<ParsedBundle>, foldhash::fast::RandomState>>,
+    entries: Mutex<Entries>,
     capacity: usize,
     max_text: usize,
 }
+
+type Entries = (
+    HashMap<Arc<str>, Arc<ParsedBundle>, foldhash::fast::RandomState>,
+    usize,
+);
+
+/// Bytes of bundle text the cache holds at most.
+const MAX_BYTES: usize = 16 << 20;
 
 impl Default for BundleCache {
     fn default() -> Self {
@@ -27,7 +36,7 @@ impl BundleCache {
     /// A cache of at most `capacity` bundles, each cached only when at most `max_text` bytes.
     pub fn new(capacity: usize, max_text: usize) -> Self {
         Self {
-            entries: Mutex::new(HashMap::default()),
+            entries: Mutex::new((HashMap::default(), 0)),
             capacity,
             max_text,
         }
@@ -40,7 +49,7 @@ impl BundleCache {
 
     /// The text and its parsed form, both shared with every other holder of the same text.
     pub fn get(&self, text: &str) -> CaText {
-        if let Some((key, hit)) = self.lock().get_key_value(text) {
+        if let Some((key, hit)) = self.lock().0.get_key_value(text) {
             return CaText {
                 text: Arc::clone(key),
                 bundle: Arc::clone(hit),
@@ -50,10 +59,14 @@ impl BundleCache {
         let key: Arc<str> = Arc::from(text);
         if text.len() <= self.max_text {
             let mut entries = self.lock();
-            if entries.len() >= self.capacity {
-                entries.clear();
+            let (map, bytes) = &mut *entries;
+            if map.len() >= self.capacity || *bytes + text.len() > MAX_BYTES {
+                map.clear();
+                *bytes = 0;
             }
-            entries.insert(Arc::clone(&key), Arc::clone(&parsed));
+            if map.insert(Arc::clone(&key), Arc::clone(&parsed)).is_none() {
+                *bytes += text.len();
+            }
         }
         CaText {
             text: key,
@@ -63,7 +76,7 @@ impl BundleCache {
 
     /// How many bundles are cached.
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().0.len()
     }
 
     /// Whether the cache is empty.
@@ -71,10 +84,7 @@ impl BundleCache {
         self.len() == 0
     }
 
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, Arc<ParsedBundle>, foldhash::fast::RandomState>>
-    {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
         // The map is always left consistent, so a panic elsewhere cannot corrupt it.
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }

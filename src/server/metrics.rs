@@ -26,6 +26,34 @@ pub struct RequestLabels {
     pub verdict: &'static str,
 }
 
+/// Why a request was shed (answered 503 with `Retry-After`) rather than reviewed.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum Shed {
+    /// No room in the body budget in time.
+    BodyBudget,
+    /// No review worker free within the request's budget.
+    Workers,
+    /// The request's budget passed before its review could start.
+    Deadline,
+}
+
+impl Shed {
+    /// The metrics label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::BodyBudget => "body_budget",
+            Self::Workers => "review_workers",
+            Self::Deadline => "deadline",
+        }
+    }
+}
+
+/// Labels of the shed-request counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ShedLabels {
+    reason: &'static str,
+}
+
 /// Labels of the CA certificate expiry gauge.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CaCertificateLabels {
@@ -46,6 +74,11 @@ pub struct Metrics {
     decision_cache_hits: Counter,
     certificate_expiry: Gauge<i64, AtomicI64>,
     ca_certificate_expiry: Family<CaCertificateLabels, Gauge<i64, AtomicI64>>,
+    shed: Family<ShedLabels, Counter>,
+    connections_open: Gauge,
+    connections_evicted: Counter,
+    body_bytes_in_flight: Gauge,
+    log_lines_dropped: Counter,
     /// Counts replacements of the CA series, for whoever waits for one (tests).
     ca_updates: watch::Sender<u64>,
 }
@@ -108,6 +141,36 @@ impl Metrics {
             "notAfter of each CA certificate in ConfigMaps referenced by BackendTLSPolicies, in Unix seconds",
             ca_certificate_expiry.clone(),
         );
+        let shed = Family::<ShedLabels, Counter>::default();
+        registry.register(
+            "requests_shed",
+            "Requests answered 503 with Retry-After instead of reviewed, by reason (body_budget, review_workers, deadline)",
+            shed.clone(),
+        );
+        let connections_open = Gauge::default();
+        registry.register(
+            "connections_open",
+            "Client connections open (TLS handshakes included)",
+            connections_open.clone(),
+        );
+        let connections_evicted = Counter::default();
+        registry.register(
+            "connections_evicted",
+            "Idle or handshaking connections closed to make room for new ones (--max-connections)",
+            connections_evicted.clone(),
+        );
+        let body_bytes_in_flight = Gauge::default();
+        registry.register(
+            "body_bytes_in_flight",
+            "Bytes of request bodies reserved from the budget (--max-inflight-body-bytes)",
+            body_bytes_in_flight.clone(),
+        );
+        let log_lines_dropped = Counter::default();
+        registry.register(
+            "log_lines_dropped",
+            "Log lines dropped because stderr did not keep up (the log buffer is bounded)",
+            log_lines_dropped.clone(),
+        );
         Self {
             registry,
             requests,
@@ -116,6 +179,11 @@ impl Metrics {
             decision_cache_hits,
             certificate_expiry,
             ca_certificate_expiry,
+            shed,
+            connections_open,
+            connections_evicted,
+            body_bytes_in_flight,
+            log_lines_dropped,
             ca_updates: watch::Sender::new(0),
         }
     }
@@ -135,6 +203,37 @@ impl Metrics {
     pub fn in_flight(self: &Arc<Self>) -> InFlight {
         self.in_flight.inc();
         InFlight(Arc::clone(self))
+    }
+
+    /// Counts a request shed under load.
+    pub fn shed(&self, why: Shed) {
+        self.shed
+            .get_or_create(&ShedLabels {
+                reason: why.label(),
+            })
+            .inc();
+    }
+
+    /// Sets what the server reads on each scrape: its connections (when it has slots), the
+    /// body bytes in flight and the log lines dropped so far.
+    pub fn set_server_state(
+        &self,
+        slots: Option<&crate::server::connections::Slots>,
+        body_bytes: usize,
+        dropped_lines: u64,
+    ) {
+        if let Some(slots) = slots {
+            self.connections_open
+                .set(i64::try_from(slots.open()).unwrap_or(i64::MAX));
+            self.connections_evicted
+                .inner()
+                .store(slots.evicted(), std::sync::atomic::Ordering::Relaxed);
+        }
+        self.body_bytes_in_flight
+            .set(i64::try_from(body_bytes).unwrap_or(i64::MAX));
+        self.log_lines_dropped
+            .inner()
+            .store(dropped_lines, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Sets the serving certificate's expiry.

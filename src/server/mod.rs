@@ -1,21 +1,36 @@
-//! The HTTPS server: an axum router behind a hand-written accept loop.
+//! The HTTPS server: an axum router behind a hand-written accept loop, with every resource a
+//! client can consume bounded.
 //!
-//! Each TCP connection is handed to its own task at once; the TLS handshake happens there,
-//! under a timeout, so a client that stalls its handshake never holds up the accept loop (axum's
-//! `serve` would handshake inside `accept`, one connection at a time). A plain-HTTP request to
-//! the TLS port is answered with a one-line 400, like Go's servers do. Connections beyond
-//! `max_connections` wait in the kernel's accept backlog until a slot frees; idle keep-alive
-//! connections are closed after `header_timeout` (hyper applies its header-read timer to the
-//! wait for the next request too), so idle clients cannot hold slots for long.
+//! - Connections ([`connections`]): at most `max_connections`; when all are taken, the one idle
+//!   or handshaking the longest is closed to make room. Each connection is handed to its own
+//!   task at once; the TLS handshake happens there, under a timeout, so a client that stalls
+//!   its handshake never holds up the accept loop (axum's `serve` would handshake inside
+//!   `accept`, one connection at a time). Writes that make no progress for `write_timeout`
+//!   drop the connection; connections idle for `idle_timeout` are closed (HTTP/1.1 keep-alive
+//!   waits are also cut by the header timeout). A plain-HTTP request to the TLS port is
+//!   answered with a one-line 400, like Go's servers do.
+//! - Bodies ([`budget`]): each request reserves its body's size from a global budget before
+//!   reading it, waiting (without reading) for room, and is answered 503 with `Retry-After` when
+//!   none is made in time; small bodies always have a share.
+//! - Work: a review of a body over [`budget::SMALL_BODY`] runs on a bounded pool of blocking
+//!   threads (`review_workers` at once), so a 7 MiB review never stalls the workers that accept
+//!   connections and answer probes; a request whose deadline (the apiserver's `?timeout=`, else
+//!   `default_budget`) passes while it waits for a worker, or whose client has gone, is not
+//!   reviewed. Every review is bounded in CPU by design (linear checks, bounded decoding).
+//! - Client certificates: with `--client-ca-file`, `/validate` and `/metrics` require one;
+//!   `/healthz` and `/readyz` do not, so that kubelet's HTTPS probes work.
 //!
 //! On SIGTERM the server stops accepting, lets in-flight requests finish (idle connections are
 //! closed at once), and returns within `shutdown_timeout`.
 
+pub mod budget;
+pub mod connections;
 pub mod metrics;
 pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -26,17 +41,19 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt;
 use tracing::{debug, info, warn};
 
-use self::metrics::{Metrics, RequestLabels};
+use self::budget::Budget;
+use self::connections::{Activity, Slots, TimedIo};
+use self::metrics::{Metrics, RequestLabels, Shed};
 use self::tls::{ReloadingCert, TlsOptions};
-use crate::admission::{Reviewer, Verdict};
+use crate::admission::{Decision, Reviewer, Verdict};
+use crate::validate::field::Echo;
 
 /// Limits and timeouts of the server.
 #[derive(Clone, Debug)]
@@ -44,14 +61,24 @@ pub struct Limits {
     /// Largest request body; larger ones get 413. An UPDATE carries two objects of up to
     /// about 1 MiB each, hence 7 MiB.
     pub body_bytes: usize,
-    /// Connections served at once; more wait in the accept backlog.
+    /// Bytes of request bodies in flight at once (see [`budget`]); must leave room for one
+    /// body of `body_bytes` besides the share kept for small bodies.
+    pub body_budget: usize,
+    /// Connections served at once; when all are taken, the longest-idle one is closed.
     pub max_connections: usize,
+    /// Reviews of big bodies run at once, on blocking threads.
+    pub review_workers: usize,
     /// Time allowed for the TLS handshake.
     pub handshake_timeout: Duration,
-    /// Time allowed to send request headers, and to stay idle between keep-alive requests.
+    /// Time allowed to send request headers, and to stay idle between HTTP/1.1 requests.
     pub header_timeout: Duration,
-    /// Time allowed to send a request body.
+    /// Time allowed to send a request body; also the longest wait for room in the body budget
+    /// (which the request's own budget may shorten).
     pub body_timeout: Duration,
+    /// Time a write to the client may make no progress before the connection is dropped.
+    pub write_timeout: Duration,
+    /// Time a connection may go without a request (HTTP/2 in particular) before it is closed.
+    pub idle_timeout: Duration,
     /// Lookup budget when the apiserver does not send `?timeout=`.
     pub default_budget: Duration,
     /// Time allowed to drain in-flight requests on shutdown.
@@ -62,13 +89,42 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             body_bytes: 7 << 20,
-            max_connections: 4096,
+            body_budget: 16 << 20,
+            max_connections: 1024,
+            review_workers: default_review_workers(),
             handshake_timeout: Duration::from_secs(10),
             header_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(90),
             default_budget: Duration::from_secs(10),
             shutdown_timeout: Duration::from_secs(20),
         }
+    }
+}
+
+/// One worker for big reviews per CPU but one (the other answers everything else), at least one.
+pub fn default_review_workers() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get().saturating_sub(1))
+        .max(1)
+}
+
+impl Limits {
+    /// Why these limits cannot work together, if they cannot.
+    pub fn check(&self) -> Result<(), String> {
+        let budget = Budget::new(self.body_budget);
+        let for_big = self.body_budget - budget.reserve();
+        if self.body_bytes > budget::SMALL_BODY && self.body_bytes > for_big {
+            return Err(format!(
+                "--max-inflight-body-bytes {} leaves {for_big} bytes for big bodies (it keeps {} for small ones): it must be at least {} to admit one body of --max-body-bytes {}",
+                self.body_budget,
+                budget.reserve(),
+                self.body_bytes + budget.reserve(),
+                self.body_bytes
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -97,7 +153,15 @@ pub enum ServeError {
         /// Why.
         error: std::io::Error,
     },
+    /// The limits contradict each other.
+    #[error("{0}")]
+    Limits(String),
 }
+
+/// Whether the client of a request presented a verified certificate; inserted into requests
+/// only when client certificates are configured.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientCertificate(pub bool);
 
 /// Shared by every request.
 pub struct AppState {
@@ -105,6 +169,9 @@ pub struct AppState {
     metrics: Arc<Metrics>,
     cert: Option<Arc<ReloadingCert>>,
     limits: Limits,
+    budget: Arc<Budget>,
+    workers: Arc<Semaphore>,
+    slots: Option<Arc<Slots>>,
 }
 
 impl AppState {
@@ -120,8 +187,17 @@ impl AppState {
             reviewer,
             metrics,
             cert,
+            budget: Budget::new(limits.body_budget),
+            workers: Arc::new(Semaphore::new(limits.review_workers.max(1))),
             limits,
+            slots: None,
         }
+    }
+
+    /// The same state, reporting these connection slots in its metrics.
+    pub fn with_slots(mut self, slots: Arc<Slots>) -> Self {
+        self.slots = Some(slots);
+        self
     }
 }
 
@@ -155,7 +231,7 @@ fn method_not_allowed(
         let message = format!(
             "method {} not allowed on {}: use {allow}\n",
             request.method(),
-            request.uri().path()
+            Echo(request.uri().path())
         );
         let mut response = text(StatusCode::METHOD_NOT_ALLOWED, message);
         response
@@ -170,7 +246,7 @@ async fn not_found_handler(request: Request) -> Response {
         StatusCode::NOT_FOUND,
         format!(
             "no route for {}: the webhook answers POST /validate\n",
-            request.uri().path()
+            Echo(request.uri().path())
         ),
     )
 }
@@ -182,6 +258,21 @@ fn text(status: StatusCode, message: String) -> Response {
         message,
     )
         .into_response()
+}
+
+/// The 401 for a request without a client certificate where one is required; `None` when the
+/// request may go on.
+fn require_client_certificate(request: &Request) -> Option<Response> {
+    match request.extensions().get::<ClientCertificate>() {
+        Some(ClientCertificate(false)) => Some(text(
+            StatusCode::UNAUTHORIZED,
+            format!(
+                "{} needs a client certificate signed by --client-ca-file (the apiserver's client identity); /healthz and /readyz do not\n",
+                Echo(request.uri().path())
+            ),
+        )),
+        _ => None,
+    }
 }
 
 async fn readyz_handler(State(state): State<Arc<AppState>>) -> Response {
@@ -203,10 +294,18 @@ async fn readyz_handler(State(state): State<Arc<AppState>>) -> Response {
     }
 }
 
-async fn metrics_handler(State(state): State<Arc<AppState>>) -> Response {
+async fn metrics_handler(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    if let Some(refused) = require_client_certificate(&request) {
+        return refused;
+    }
     if let Some(cert) = &state.cert {
         state.metrics.set_certificate_expiry(cert.not_after());
     }
+    state.metrics.set_server_state(
+        state.slots.as_deref(),
+        state.budget.used(),
+        crate::telemetry::dropped_lines(),
+    );
     (
         [(
             header::CONTENT_TYPE,
@@ -219,6 +318,9 @@ async fn metrics_handler(State(state): State<Arc<AppState>>) -> Response {
 
 async fn validate_handler(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let started = Instant::now();
+    if let Some(refused) = require_client_certificate(&request) {
+        return refused;
+    }
     let _in_flight = state.metrics.in_flight();
     let limit = state.limits.body_bytes;
     let budget = request
@@ -226,78 +328,26 @@ async fn validate_handler(State(state): State<Arc<AppState>>, request: Request) 
         .query()
         .and_then(timeout_parameter)
         .unwrap_or(state.limits.default_budget);
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
+    let body = match read_body(&state, request, budget, started).await {
+        Ok(body) => body,
+        Err(refusal) => return refusal,
+    };
+    let (bytes, _reservation) = body;
+    if bytes.len() > limit {
         return too_large(&state, limit, started);
     }
-    let body = match crate::timeout::within(
-        state.limits.body_timeout,
-        axum::body::to_bytes(request.into_body(), limit),
-    )
-    .await
-    {
-        Some(Ok(body)) => body,
-        Some(Err(error)) if is_length_limit(&error) => return too_large(&state, limit, started),
-        Some(Err(error)) => {
-            return refuse(
-                &state,
-                StatusCode::BAD_REQUEST,
-                format!("cannot read the request body: {error}"),
-                started,
-            );
-        }
-        None => {
-            let message = format!(
-                "request body not received within {:?}",
-                state.limits.body_timeout
-            );
-            return refuse(&state, StatusCode::REQUEST_TIMEOUT, message, started);
+    let review = if bytes.len() <= budget::SMALL_BODY {
+        state.reviewer.review(&bytes, budget).await
+    } else {
+        match review_on_pool(&state, bytes, budget, started).await {
+            Ok(review) => review,
+            Err(refusal) => return refusal,
         }
     };
-    debug!(body = %String::from_utf8_lossy(&body), "request body");
-    match state.reviewer.review(&body, budget).await {
+    match review {
         Ok((decision, review)) => {
             let elapsed = started.elapsed();
-            let seconds = elapsed.as_secs_f64();
-            match &decision {
-                Some(decision) => {
-                    let labels = RequestLabels {
-                        kind: decision.subject.label(),
-                        operation: decision.operation.map_or("unknown", |o| o.as_str()),
-                        verdict: decision.verdict.label(),
-                    };
-                    info!(
-                        uid = review.response().uid.as_str(),
-                        kind = labels.kind,
-                        namespace = decision.namespace.as_str(),
-                        name = decision.name.as_str(),
-                        operation = labels.operation,
-                        verdict = labels.verdict,
-                        warnings = review.response().warnings.len(),
-                        cached = decision.cached,
-                        latency_us = elapsed.as_micros() as u64,
-                        "decision"
-                    );
-                    state.metrics.observe(labels, seconds);
-                    if decision.cached {
-                        state.metrics.decision_cache_hit();
-                    }
-                }
-                None => {
-                    let message = review
-                        .response()
-                        .status
-                        .as_ref()
-                        .and_then(|s| s.message.as_deref())
-                        .unwrap_or("");
-                    warn!(uid = %review.response().uid, %message, "bad AdmissionReview answered with 400");
-                    state.metrics.observe(error_labels(), seconds);
-                }
-            }
+            record(&state, decision.as_ref(), &review, elapsed);
             (
                 [(header::CONTENT_TYPE, "application/json")],
                 Body::from(review.to_json()),
@@ -305,6 +355,170 @@ async fn validate_handler(State(state): State<Arc<AppState>>, request: Request) 
                 .into_response()
         }
         Err(bad) => refuse(&state, StatusCode::BAD_REQUEST, bad.message, started),
+    }
+}
+
+/// Reads the body within the body budget: waits for room at most `body_timeout` (and at most
+/// the request's lookup budget: waiting past the apiserver's own timeout helps nobody), then
+/// allows `body_timeout` for the body to arrive. The body and its reservation, or the answer
+/// that refuses it.
+async fn read_body(
+    state: &AppState,
+    request: Request,
+    budget: Duration,
+    started: Instant,
+) -> Result<(axum::body::Bytes, budget::Reservation), Response> {
+    let limit = state.limits.body_bytes;
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large(state, limit, started));
+    }
+    // A body without a length may be as long as the limit.
+    let reserve = declared.map_or(limit, |n| n as usize);
+    let wait = state
+        .limits
+        .body_timeout
+        .min(crate::admission::lookup_budget(budget))
+        .saturating_sub(started.elapsed());
+    let Some(reservation) = state.budget.acquire(reserve, wait).await else {
+        return Err(overloaded(
+            state,
+            Shed::BodyBudget,
+            format!(
+                "too many request bodies in flight (--max-inflight-body-bytes {}): no room for {reserve} bytes within {wait:?}",
+                state.limits.body_budget
+            ),
+            started,
+        ));
+    };
+    let read = tokio::time::timeout(
+        state.limits.body_timeout,
+        axum::body::to_bytes(request.into_body(), limit),
+    );
+    match read.await {
+        Ok(Ok(body)) => Ok((body, reservation)),
+        Ok(Err(error)) if is_length_limit(&error) => Err(too_large(state, limit, started)),
+        Ok(Err(error)) => Err(refuse(
+            state,
+            StatusCode::BAD_REQUEST,
+            format!("cannot read the request body: {error}"),
+            started,
+        )),
+        Err(_) => {
+            let message = format!(
+                "request body not received within {:?}",
+                state.limits.body_timeout
+            );
+            Err(refuse(state, StatusCode::REQUEST_TIMEOUT, message, started))
+        }
+    }
+}
+
+/// What [`Reviewer::review`] answers.
+type ReviewResult =
+    Result<(Option<Decision>, crate::admission::AdmissionReview), crate::admission::BadReview>;
+
+/// Reviews a big body on the blocking pool, once a worker is free: not at all when the
+/// request's lookup budget passes first, or when its client has gone by the time a worker
+/// takes it.
+async fn review_on_pool(
+    state: &AppState,
+    body: axum::body::Bytes,
+    budget: Duration,
+    started: Instant,
+) -> Result<ReviewResult, Response> {
+    let deadline = started + crate::admission::lookup_budget(budget);
+    let wait = deadline.saturating_duration_since(Instant::now());
+    let worker = tokio::time::timeout(wait, Arc::clone(&state.workers).acquire_owned()).await;
+    let Ok(Ok(worker)) = worker else {
+        return Err(overloaded(
+            state,
+            Shed::Workers,
+            format!(
+                "every review worker is busy with a big request (--review-workers {}); none was free within the request's budget",
+                state.limits.review_workers
+            ),
+            started,
+        ));
+    };
+    // Set when this handler is dropped (the client went away): the work is then skipped.
+    let gone = Arc::new(AtomicBool::new(false));
+    let _on_drop = SetOnDrop(Arc::clone(&gone));
+    let reviewer = Arc::clone(&state.reviewer);
+    let runtime = tokio::runtime::Handle::current();
+    let work = tokio::task::spawn_blocking(move || {
+        let _worker = worker;
+        if gone.load(Ordering::Relaxed) || Instant::now() >= deadline {
+            return None;
+        }
+        Some(runtime.block_on(reviewer.review(&body, budget)))
+    });
+    match work.await {
+        Ok(Some(review)) => Ok(review),
+        Ok(None) | Err(_) => Err(overloaded(
+            state,
+            Shed::Deadline,
+            "the request's budget passed before a review worker could start".to_owned(),
+            started,
+        )),
+    }
+}
+
+/// Sets its flag when dropped.
+struct SetOnDrop(Arc<AtomicBool>);
+
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Logs and counts an answered review.
+fn record(
+    state: &AppState,
+    decision: Option<&Decision>,
+    review: &crate::admission::AdmissionReview,
+    elapsed: Duration,
+) {
+    let seconds = elapsed.as_secs_f64();
+    let response = review.response();
+    match decision {
+        Some(decision) => {
+            let labels = RequestLabels {
+                kind: decision.subject.label(),
+                operation: decision.operation.map_or("unknown", |o| o.as_str()),
+                verdict: decision.verdict.label(),
+            };
+            info!(
+                uid = response.uid.as_str(),
+                kind = labels.kind,
+                namespace = decision.namespace.as_str(),
+                name = decision.name.as_str(),
+                operation = labels.operation,
+                verdict = labels.verdict,
+                warnings = response.warnings.len(),
+                cached = decision.cached,
+                latency_us = elapsed.as_micros() as u64,
+                "decision"
+            );
+            state.metrics.observe(labels, seconds);
+            if decision.cached {
+                state.metrics.decision_cache_hit();
+            }
+        }
+        None => {
+            let error = response
+                .status
+                .as_ref()
+                .and_then(|s| s.message.as_deref())
+                .unwrap_or("");
+            warn!(uid = %response.uid, %error, "bad AdmissionReview answered with 400");
+            state.metrics.observe(error_labels(), seconds);
+        }
     }
 }
 
@@ -321,9 +535,23 @@ fn too_large(state: &AppState, limit: usize, started: Instant) -> Response {
     refuse(state, StatusCode::PAYLOAD_TOO_LARGE, message, started)
 }
 
+/// Seconds a client told to come back (503) should wait.
+const RETRY_AFTER_SECONDS: &str = "1";
+
+/// A 503 with `Retry-After` for a request shed under load.
+fn overloaded(state: &AppState, why: Shed, message: String, started: Instant) -> Response {
+    state.metrics.shed(why);
+    let mut response = refuse(state, StatusCode::SERVICE_UNAVAILABLE, message, started);
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from_static(RETRY_AFTER_SECONDS),
+    );
+    response
+}
+
 /// Answers a body that carries no AdmissionReview with a status and a one-line message.
 fn refuse(state: &AppState, status: StatusCode, message: String, started: Instant) -> Response {
-    warn!(status = status.as_u16(), %message, "request refused");
+    warn!(status = status.as_u16(), error = %message, "request refused");
     state
         .metrics
         .observe(error_labels(), started.elapsed().as_secs_f64());
@@ -387,6 +615,8 @@ pub struct Server {
     acceptor: TlsAcceptor,
     router: Router,
     limits: Limits,
+    slots: Arc<Slots>,
+    client_auth: bool,
 }
 
 impl Server {
@@ -399,13 +629,9 @@ impl Server {
     ) -> Result<Self, ServeError> {
         let limits = config.limits.clone();
         // The certificate-expiry gauge is set on each scrape of /metrics.
-        Self::bind_router(config, move |cert| {
-            router(Arc::new(AppState::new(
-                reviewer,
-                metrics,
-                Some(cert),
-                limits,
-            )))
+        Self::bind_router(config, move |cert, slots| {
+            let state = AppState::new(reviewer, metrics, Some(cert), limits).with_slots(slots);
+            router(Arc::new(state))
         })
         .await
     }
@@ -414,18 +640,22 @@ impl Server {
     /// load benchmark's null webhook uses this).
     pub async fn bind_router(
         config: &ServeConfig,
-        make_router: impl FnOnce(Arc<ReloadingCert>) -> Router,
+        make_router: impl FnOnce(Arc<ReloadingCert>, Arc<Slots>) -> Router,
     ) -> Result<Self, ServeError> {
+        config.limits.check().map_err(ServeError::Limits)?;
         let (tls_config, cert) = tls::server_config(&config.tls)?;
         let listener = listen(config.listen).map_err(|source| ServeError::Bind {
             addr: config.listen,
             error: source,
         })?;
+        let slots = Slots::new(config.limits.max_connections);
         Ok(Self {
             listener,
             acceptor: TlsAcceptor::from(tls_config),
-            router: make_router(cert),
+            router: make_router(cert, Arc::clone(&slots)),
             limits: config.limits.clone(),
+            slots,
+            client_auth: config.tls.client_ca_file.is_some(),
         })
     }
 
@@ -444,30 +674,37 @@ impl Server {
             acceptor,
             router,
             limits,
+            slots,
+            client_auth,
         } = self;
-        let graceful = GracefulShutdown::new();
-        let slots = Arc::new(Semaphore::new(limits.max_connections));
+        let (draining, drain) = watch::channel(false);
         let mut http1 = auto::Builder::new(TokioExecutor::new()).http1_only();
         http1
             .http1()
             .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_timeout);
+            .header_read_timeout(limits.header_timeout)
+            .max_buf_size(HTTP1_BUFFER_BYTES)
+            .max_headers(MAX_HEADERS);
         let mut http2 = auto::Builder::new(TokioExecutor::new()).http2_only();
         http2
             .http2()
             .timer(TokioTimer::new())
-            .max_concurrent_streams(128)
+            .max_concurrent_streams(HTTP2_STREAMS)
+            .max_header_list_size(HTTP2_HEADER_BYTES)
+            .max_send_buf_size(HTTP2_SEND_BUFFER_BYTES)
             .keep_alive_interval(Some(limits.header_timeout))
             .keep_alive_timeout(limits.handshake_timeout);
+        let template = Arc::new(Connection {
+            acceptor,
+            router,
+            limits: limits.clone(),
+            http1,
+            http2,
+            client_auth,
+            drain,
+        });
         tokio::pin!(shutdown);
         loop {
-            let permit = tokio::select! {
-                () = &mut shutdown => break,
-                permit = Arc::clone(&slots).acquire_owned() => match permit {
-                    Ok(permit) => permit,
-                    Err(_) => break,
-                },
-            };
             let (tcp, peer) = tokio::select! {
                 () = &mut shutdown => break,
                 accepted = listener.accept() => match accepted {
@@ -480,29 +717,48 @@ impl Server {
                     }
                 },
             };
-            let connection = Connection {
-                acceptor: acceptor.clone(),
-                router: router.clone(),
-                handshake_timeout: limits.handshake_timeout,
-                http1: http1.clone(),
-                http2: http2.clone(),
-                watcher: graceful.watcher(),
+            // A slot for this connection (closing an idle one if need be); until one is free,
+            // further connections wait in the kernel's backlog.
+            let slot = tokio::select! {
+                () = &mut shutdown => break,
+                slot = slots.admit() => slot,
             };
+            let connection = Arc::clone(&template);
             // No per-connection span: entering a span on every poll of a keep-alive connection
             // costs more than the decision's own log line. Connection events name the peer.
             tokio::spawn(async move {
-                connection.serve(tcp, peer).await;
-                drop(permit);
+                let activity = Arc::clone(slot.activity());
+                tokio::select! {
+                    () = connection.serve(tcp, peer, &activity) => {}
+                    () = activity.evicted() => debug!(%peer, "closed to make room for a new connection"),
+                }
+                drop(slot);
             });
         }
         drop(listener);
         info!(timeout = ?limits.shutdown_timeout, "shutting down: draining in-flight requests");
-        match tokio::time::timeout(limits.shutdown_timeout, graceful.shutdown()).await {
+        let _ = draining.send(true);
+        match tokio::time::timeout(limits.shutdown_timeout, slots.all_closed()).await {
             Ok(()) => info!("all connections closed"),
-            Err(_) => warn!("shutdown timeout elapsed with connections still open"),
+            Err(_) => warn!(
+                open = slots.open(),
+                "shutdown timeout elapsed with connections still open"
+            ),
         }
     }
 }
+
+/// hyper's HTTP/1.1 read buffer at most (request heads must fit; the apiserver's are a few
+/// hundred bytes).
+const HTTP1_BUFFER_BYTES: usize = 64 * 1024;
+/// Request headers at most.
+const MAX_HEADERS: usize = 64;
+/// HTTP/2 streams per connection at once.
+const HTTP2_STREAMS: u32 = 32;
+/// HTTP/2 header block at most.
+const HTTP2_HEADER_BYTES: u32 = 64 * 1024;
+/// HTTP/2 answer bytes buffered per stream at most.
+const HTTP2_SEND_BUFFER_BYTES: usize = 256 * 1024;
 
 /// Connections the kernel queues while every slot is busy (std's default is 128).
 const ACCEPT_BACKLOG: u32 = 1024;
@@ -520,18 +776,20 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(ACCEPT_BACKLOG)
 }
 
-/// One accepted TCP connection and what it needs.
+/// What every connection needs, shared.
 struct Connection {
     acceptor: TlsAcceptor,
     router: Router,
-    handshake_timeout: Duration,
+    limits: Limits,
     http1: auto::Builder<TokioExecutor>,
     http2: auto::Builder<TokioExecutor>,
-    watcher: hyper_util::server::graceful::Watcher,
+    client_auth: bool,
+    /// Becomes `true` when the server shuts down.
+    drain: watch::Receiver<bool>,
 }
 
 impl Connection {
-    async fn serve(self, tcp: TcpStream, peer: SocketAddr) {
+    async fn serve(&self, tcp: TcpStream, peer: SocketAddr, activity: &Arc<Activity>) {
         let _ = tcp.set_nodelay(true);
         let handshake = async {
             if speaks_plain_http(&tcp).await {
@@ -542,7 +800,7 @@ impl Connection {
                 None
             })
         };
-        let stream = match tokio::time::timeout(self.handshake_timeout, handshake).await {
+        let stream = match tokio::time::timeout(self.limits.handshake_timeout, handshake).await {
             Ok(Ok(stream)) => stream,
             Ok(Err(Some(mut plain))) => {
                 debug!(%peer, "plain HTTP on the TLS port");
@@ -558,14 +816,57 @@ impl Connection {
                 return;
             }
         };
-        let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
-        let service = TowerToHyperService::new(self.router);
+        let (_, session) = stream.get_ref();
+        let h2 = session.alpn_protocol() == Some(b"h2");
+        let identity = self
+            .client_auth
+            .then(|| ClientCertificate(session.peer_certificates().is_some()));
+        let router = self.router.clone();
+        let requests = Arc::clone(activity);
+        let service = hyper::service::service_fn(move |request: hyper::Request<_>| {
+            let in_flight = requests.begin();
+            let mut request = request.map(Body::new);
+            if let Some(identity) = identity {
+                request.extensions_mut().insert(identity);
+            }
+            let response = router.clone().oneshot(request);
+            async move {
+                let response = response.await;
+                drop(in_flight);
+                response
+            }
+        });
         let builder = if h2 { &self.http2 } else { &self.http1 };
-        let connection = builder
-            .serve_connection(TokioIo::new(stream), service)
-            .into_owned();
-        if let Err(error) = self.watcher.watch(connection).await {
-            debug!(%peer, %error, "connection ended with an error");
+        let io = TokioIo::new(TimedIo::new(stream, self.limits.write_timeout));
+        let connection = builder.serve_connection(io, service);
+        tokio::pin!(connection);
+        let mut drain = self.drain.clone();
+        let idle_timeout = self.limits.idle_timeout;
+        let mut closing = false;
+        loop {
+            let idle_for = activity.idle_for();
+            let idle_check = tokio::time::sleep(idle_timeout.saturating_sub(idle_for));
+            tokio::select! {
+                result = connection.as_mut() => {
+                    if let Err(error) = result {
+                        debug!(%peer, %error, "connection ended with an error");
+                    }
+                    return;
+                }
+                changed = drain.changed(), if !closing => {
+                    // Shutdown (or the server gone): finish what is in flight, then close.
+                    let _ = changed;
+                    closing = true;
+                    connection.as_mut().graceful_shutdown();
+                }
+                () = idle_check, if !closing => {
+                    if activity.idle_for() >= idle_timeout {
+                        debug!(%peer, ?idle_timeout, "closing an idle connection");
+                        closing = true;
+                        connection.as_mut().graceful_shutdown();
+                    }
+                }
+            }
         }
     }
 }
@@ -579,14 +880,34 @@ async fn speaks_plain_http(tcp: &TcpStream) -> bool {
     }
 }
 
-/// Completes on SIGTERM or Ctrl-C.
+/// Completes on SIGTERM or Ctrl-C. SIGHUP, SIGUSR1 and SIGUSR2, which would otherwise end the
+/// process on the spot, are logged and ignored: there is nothing to reload (certificates
+/// reload on their own).
 pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
     #[cfg(unix)]
     let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        use tokio::signal::unix::{SignalKind, signal};
+        let ignored = [
+            (SignalKind::hangup(), "SIGHUP"),
+            (SignalKind::user_defined1(), "SIGUSR1"),
+            (SignalKind::user_defined2(), "SIGUSR2"),
+        ];
+        for (kind, name) in ignored {
+            if let Ok(mut stream) = signal(kind) {
+                tokio::spawn(async move {
+                    while stream.recv().await.is_some() {
+                        info!(
+                            signal = name,
+                            "signal ignored: nothing to reload (certificates reload on their own); SIGTERM stops the server"
+                        );
+                    }
+                });
+            }
+        }
+        match signal(SignalKind::terminate()) {
             Ok(mut signal) => {
                 signal.recv().await;
             }

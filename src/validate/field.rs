@@ -7,6 +7,27 @@ use std::fmt::{self, Write as _};
 
 use serde_json::Value;
 
+/// At most this many bytes of a value read from the input are echoed (in causes, messages,
+/// warnings and logs): longer values are cut at a character boundary and marked as truncated,
+/// with their full length, so that no answer grows with the input.
+pub const ECHO_BYTES: usize = 256;
+
+/// At most this many errors, and as many warnings, are kept in a [`Report`]; more are counted,
+/// not built.
+pub const REPORT_ITEMS: usize = 256;
+
+/// `text` cut to at most `max` bytes at a character boundary, and whether it was cut.
+pub fn clip(text: &str, max: usize) -> (&str, bool) {
+    if text.len() <= max {
+        return (text, false);
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    (&text[..end], true)
+}
+
 /// One step of a [`FieldPath`].
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Segment {
@@ -120,13 +141,18 @@ impl FieldPath {
 }
 
 impl fmt::Display for FieldPath {
+    /// Names from the input are written as [`Echo`] writes them: unprintable characters
+    /// escaped as Go's `%q` escapes them (a field named `"\x1b[31m"` cannot colour a terminal),
+    /// clipped to [`ECHO_BYTES`] and marked.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, segment) in self.0.iter().enumerate() {
             match segment {
-                Segment::Field(name) if i == 0 => f.write_str(name)?,
-                Segment::Field(name) => write!(f, ".{name}")?,
+                Segment::Field(Cow::Borrowed(name)) if i == 0 => f.write_str(name)?,
+                Segment::Field(Cow::Borrowed(name)) => write!(f, ".{name}")?,
+                Segment::Field(Cow::Owned(name)) if i == 0 => write!(f, "{}", Echo(name))?,
+                Segment::Field(Cow::Owned(name)) => write!(f, ".{}", Echo(name))?,
                 Segment::Index(index) => write!(f, "[{index}]")?,
-                Segment::Key(key) => write!(f, "[{key}]")?,
+                Segment::Key(key) => write!(f, "[{}]", Echo(key))?,
             }
         }
         Ok(())
@@ -218,18 +244,37 @@ impl ErrorKind {
 pub enum BadValue {
     /// Nothing is shown (Required, Forbidden, and errors about whole objects or lists).
     None,
-    /// A string, shown quoted.
+    /// A string of at most [`ECHO_BYTES`] bytes, shown quoted.
     Str(String),
+    /// A longer string: its first [`ECHO_BYTES`] bytes (at most) and its length, shown quoted
+    /// and marked as truncated.
+    Clipped {
+        /// The first bytes.
+        head: String,
+        /// The length of the whole value, in bytes.
+        bytes: usize,
+    },
     /// A number or other literal, shown as is.
     Raw(String),
 }
 
 impl BadValue {
+    /// A string value: kept whole when short, else clipped to [`ECHO_BYTES`].
+    pub fn str(value: &str) -> Self {
+        match clip(value, ECHO_BYTES) {
+            (whole, false) => Self::Str(whole.to_owned()),
+            (head, true) => Self::Clipped {
+                head: head.to_owned(),
+                bytes: value.len(),
+            },
+        }
+    }
+
     /// The value to show for a JSON node: strings quoted, scalars as is, compound values omitted
     /// (as the current apiserver does for object and list nodes).
     pub fn of(value: &Value) -> Self {
         match value {
-            Value::String(s) => Self::Str(s.clone()),
+            Value::String(s) => Self::str(s),
             Value::Array(_) | Value::Object(_) => Self::None,
             other => Self::Raw(other.to_string()),
         }
@@ -287,12 +332,7 @@ impl FieldError {
 
     /// `Invalid value: "<value>": <detail>` for a string value.
     pub fn invalid_str(path: FieldPath, value: &str, detail: impl Into<String>) -> Self {
-        Self::new(
-            path,
-            ErrorKind::Invalid,
-            BadValue::Str(value.to_owned()),
-            detail,
-        )
+        Self::new(path, ErrorKind::Invalid, BadValue::str(value), detail)
     }
 
     /// `Forbidden: <detail>`.
@@ -309,12 +349,7 @@ impl FieldError {
             }
             let _ = write!(detail, "{}", Quoted(s));
         }
-        Self::new(
-            path,
-            ErrorKind::NotSupported,
-            BadValue::Str(value.to_owned()),
-            detail,
-        )
+        Self::new(path, ErrorKind::NotSupported, BadValue::str(value), detail)
     }
 
     /// The error text without its field path (what `details.causes[].message` carries).
@@ -324,6 +359,10 @@ impl FieldError {
             BadValue::None => {}
             BadValue::Str(s) => {
                 let _ = write!(out, ": {}", Quoted(s));
+            }
+            BadValue::Clipped { head, bytes } => {
+                out.push_str(": ");
+                let _ = quote(&mut out, head, *bytes);
             }
             BadValue::Raw(s) => {
                 let _ = write!(out, ": {s}");
@@ -364,31 +403,70 @@ impl fmt::Display for Warning {
 
 /// A string shown in Go's `%q` style (`strconv.Quote`), as the apiserver shows string values:
 /// double quotes; `\"` and `\\`; `\a \b \f \n \r \t \v`; other ASCII control characters
-/// as `\xNN`; characters Go does not count as printable as `\uNNNN` or `\UNNNNNNNN`.
+/// as `\xNN`; characters Go does not count as printable as `\uNNNN` or `\UNNNNNNNN`. A string
+/// longer than [`ECHO_BYTES`] shows its first bytes, then `...(N bytes, truncated)`.
 pub struct Quoted<'a>(pub &'a str);
 
 impl fmt::Display for Quoted<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_char('"')?;
-        for c in self.0.chars() {
-            match c {
-                '"' => f.write_str("\\\"")?,
-                '\\' => f.write_str("\\\\")?,
-                '\u{7}' => f.write_str("\\a")?,
-                '\u{8}' => f.write_str("\\b")?,
-                '\u{c}' => f.write_str("\\f")?,
-                '\n' => f.write_str("\\n")?,
-                '\r' => f.write_str("\\r")?,
-                '\t' => f.write_str("\\t")?,
-                '\u{b}' => f.write_str("\\v")?,
-                c if c.is_ascii_control() => write!(f, "\\x{:02x}", c as u32)?,
-                c if is_printable(c) => f.write_char(c)?,
-                c if (c as u32) < 0x1_0000 => write!(f, "\\u{:04x}", c as u32)?,
-                c => write!(f, "\\U{:08x}", c as u32)?,
-            }
-        }
-        f.write_char('"')
+        let (head, _) = clip(self.0, ECHO_BYTES);
+        quote(f, head, self.0.len())
     }
+}
+
+/// A name or value from the input shown without quotes: unprintable characters escaped as
+/// [`Quoted`] escapes them, clipped to [`ECHO_BYTES`] and then marked `...(N bytes, truncated)`.
+pub struct Echo<'a>(pub &'a str);
+
+impl fmt::Display for Echo<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (head, cut) = clip(self.0, ECHO_BYTES);
+        escape(f, head, false)?;
+        if cut {
+            write!(f, "...({} bytes, truncated)", self.0.len())?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes `head` quoted, marked as truncated when the whole value had more than its bytes.
+fn quote(f: &mut impl fmt::Write, head: &str, bytes: usize) -> fmt::Result {
+    f.write_char('"')?;
+    escape(f, head, true)?;
+    f.write_char('"')?;
+    if bytes > head.len() {
+        write!(f, "...({bytes} bytes, truncated)")?;
+    }
+    Ok(())
+}
+
+/// Writes `text` with Go's `%q` escapes; quotes and backslashes escaped only `in_quotes`.
+fn escape(f: &mut impl fmt::Write, text: &str, in_quotes: bool) -> fmt::Result {
+    // Most names and values need no escape: write them in one piece.
+    if text
+        .bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && (!in_quotes || (b != b'"' && b != b'\\')))
+    {
+        return f.write_str(text);
+    }
+    for c in text.chars() {
+        match c {
+            '"' if in_quotes => f.write_str("\\\"")?,
+            '\\' if in_quotes => f.write_str("\\\\")?,
+            '\u{7}' => f.write_str("\\a")?,
+            '\u{8}' => f.write_str("\\b")?,
+            '\u{c}' => f.write_str("\\f")?,
+            '\n' => f.write_str("\\n")?,
+            '\r' => f.write_str("\\r")?,
+            '\t' => f.write_str("\\t")?,
+            '\u{b}' => f.write_str("\\v")?,
+            c if c.is_ascii_control() => write!(f, "\\x{:02x}", c as u32)?,
+            c if is_printable(c) => f.write_char(c)?,
+            c if (c as u32) < 0x1_0000 => write!(f, "\\u{:04x}", c as u32)?,
+            c => write!(f, "\\U{:08x}", c as u32)?,
+        }
+    }
+    Ok(())
 }
 
 /// Go's `unicode.IsPrint` for the characters that matter in a value: not a control character
@@ -414,52 +492,112 @@ fn is_printable(c: char) -> bool {
 }
 
 /// What validation found: errors deny, warnings only inform.
+///
+/// Bounded: at most [`REPORT_ITEMS`] errors and as many warnings are kept; the rest are
+/// counted in `omitted_errors` and `omitted_warnings`. Rules that can find something for every
+/// item of a long list report through [`error_with`](Self::error_with),
+/// [`warn_with`](Self::warn_with) and friends, which build nothing once the report is full.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Report {
     /// Field errors, in document order.
     pub errors: Vec<FieldError>,
     /// Warnings, in document order.
     pub warnings: Vec<Warning>,
+    /// Errors found once `errors` was full: counted, not kept.
+    pub omitted_errors: usize,
+    /// Warnings found once `warnings` was full: counted, not kept.
+    pub omitted_warnings: usize,
 }
 
 impl Report {
-    /// Whether the object is admitted.
+    /// Whether the object is admitted (an omitted error denies as much as a kept one).
     pub fn is_allowed(&self) -> bool {
-        self.errors.is_empty()
+        self.errors.is_empty() && self.omitted_errors == 0
+    }
+
+    /// Every error found, kept or omitted.
+    pub fn error_count(&self) -> usize {
+        self.errors.len() + self.omitted_errors
+    }
+
+    /// Every warning found, kept or omitted.
+    pub fn warning_count(&self) -> usize {
+        self.warnings.len() + self.omitted_warnings
     }
 
     /// Adds an error.
     pub fn error(&mut self, error: FieldError) {
-        self.errors.push(error);
+        self.error_with(|| error);
+    }
+
+    /// Adds the error `make` builds, or only counts it when the report is full.
+    pub fn error_with(&mut self, make: impl FnOnce() -> FieldError) {
+        if self.errors.len() < REPORT_ITEMS {
+            self.errors.push(make());
+        } else {
+            self.omitted_errors += 1;
+        }
     }
 
     /// Adds a warning at `path`.
     pub fn warn(&mut self, path: FieldPath, message: impl Into<String>) {
-        self.warnings.push(Warning {
-            path,
-            message: message.into(),
-        });
+        self.warn_with(|| (path, message.into()));
+    }
+
+    /// Adds the warning `make` builds (a path and a message), or only counts it when the report
+    /// is full.
+    pub fn warn_with(&mut self, make: impl FnOnce() -> (FieldPath, String)) {
+        if self.warnings.len() < REPORT_ITEMS {
+            let (path, message) = make();
+            self.warnings.push(Warning { path, message });
+        } else {
+            self.omitted_warnings += 1;
+        }
     }
 
     /// What the spec discourages but allows: `error` under `--strict`, else `warning` at the
     /// error's path.
     pub fn discouraged(&mut self, strict: bool, error: FieldError, warning: impl Into<String>) {
+        self.discouraged_with(strict, || (error, warning.into()));
+    }
+
+    /// [`discouraged`](Self::discouraged), building the error and the warning text only when
+    /// the report has room.
+    pub fn discouraged_with(&mut self, strict: bool, make: impl FnOnce() -> (FieldError, String)) {
         if strict {
-            self.error(error);
+            self.error_with(|| make().0);
         } else {
-            self.warn(error.path, warning);
+            self.warn_with(|| {
+                let (error, warning) = make();
+                (error.path, warning)
+            });
         }
     }
 
     /// Adds `error` as an error under [`Enforcement::Deny`], or its text as a warning under
     /// [`Enforcement::Warn`].
     pub fn enforce(&mut self, enforcement: Enforcement, error: FieldError) {
+        self.enforce_with(enforcement, || error);
+    }
+
+    /// [`enforce`](Self::enforce), building the error only when the report has room.
+    pub fn enforce_with(&mut self, enforcement: Enforcement, make: impl FnOnce() -> FieldError) {
         match enforcement {
-            Enforcement::Deny => self.error(error),
-            Enforcement::Warn => {
+            Enforcement::Deny => self.error_with(make),
+            Enforcement::Warn => self.warn_with(|| {
+                let error = make();
                 let message = warning_text(&error);
-                self.warn(error.path, message);
-            }
+                (error.path, message)
+            }),
+        }
+    }
+
+    /// Counts `n` findings that were not built: errors under [`Enforcement::Deny`], warnings
+    /// under [`Enforcement::Warn`].
+    pub fn omit(&mut self, enforcement: Enforcement, n: usize) {
+        match enforcement {
+            Enforcement::Deny => self.omitted_errors += n,
+            Enforcement::Warn => self.omitted_warnings += n,
         }
     }
 

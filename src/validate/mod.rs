@@ -168,7 +168,7 @@ impl FromStr for Operation {
             "UPDATE" => Ok(Self::Update),
             "DELETE" => Ok(Self::Delete),
             "CONNECT" => Ok(Self::Connect),
-            other => Err(format!("unknown operation {other:?}")),
+            other => Err(format!("unknown operation {}", field::Quoted(other))),
         }
     }
 }
@@ -234,7 +234,8 @@ pub fn policy(
             let mut walker = Walker::new(&mut report);
             walker.check(Some("status"), &schema::STATUS, status);
             let unknown = std::mem::take(&mut walker.unknown_fields);
-            policy::check_unknown_fields(&unknown, settings, &mut report);
+            let omitted = walker.unknown_omitted;
+            policy::check_unknown_fields(&unknown, omitted, settings, &mut report);
         }
     } else {
         policy_main(
@@ -266,9 +267,9 @@ fn policy_main(
     let mut walker = Walker::new(report);
     walker.check(None, &schema::MAIN, object);
     let unknown = std::mem::take(&mut walker.unknown_fields);
-    let skipped_rules = walker.skipped_rules;
+    let (omitted, skipped_rules) = (walker.unknown_omitted, walker.skipped_rules);
     policy::check_metadata(object, report);
-    policy::check_unknown_fields(&unknown, settings, report);
+    policy::check_unknown_fields(&unknown, omitted, settings, report);
     let Some(spec) = object.get("spec").and_then(Value::as_object) else {
         return;
     };

@@ -3,11 +3,13 @@
 //! They read the object leniently: a field of the wrong type was reported by the schema walk
 //! and is skipped here.
 
+use std::collections::HashMap;
+
 use serde_json::{Map, Value};
 
-use super::field::{BadValue, ErrorKind, FieldError, FieldPath, Quoted, Report, Segment};
+use super::field::{BadValue, Echo, ErrorKind, FieldError, FieldPath, Quoted, Report, Segment};
 use super::names;
-use super::{GroupKind, Settings};
+use super::{Enforcement, GroupKind, Settings};
 
 /// Kubernetes' own object-name rule, which the apiserver applies before any webhook.
 pub(crate) fn check_metadata(object: &Value, report: &mut Report) {
@@ -23,46 +25,38 @@ pub(crate) fn check_metadata(object: &Value, report: &mut Report) {
     }
 }
 
-/// Reports fields the schema does not declare. A `namespace` inside a reference is an error
-/// whatever the settings: the apiserver would drop it silently and the reference would
-/// resolve in the policy's own namespace instead.
+/// Reports fields the schema does not declare (`omitted` more were counted but not recorded).
+/// A `namespace` inside a reference is an error whatever the settings: the apiserver would
+/// drop it silently and the reference would resolve in the policy's own namespace instead.
 pub(crate) fn check_unknown_fields(
     unknown: &[FieldPath],
+    omitted: usize,
     settings: &Settings,
     report: &mut Report,
 ) {
     for path in unknown {
-        if is_reference_namespace(path) {
-            report.error(FieldError::forbidden(
+        if super::schema::is_reference_namespace(path) {
+            report.error_with(|| FieldError::forbidden(
                 path.clone(),
                 "cross-namespace references are not allowed: targets and CA certificates must be in the policy's namespace",
             ));
             continue;
         }
         let hint = unknown_field_hint(path);
-        let error = FieldError::new(
-            path.clone(),
-            ErrorKind::Forbidden,
-            BadValue::None,
-            format!("unknown field{hint}"),
-        );
-        match settings.unknown_fields {
-            super::Enforcement::Deny => report.error(error),
-            super::Enforcement::Warn => report.warn(
+        report.enforce_with(settings.unknown_fields, || match settings.unknown_fields {
+            super::Enforcement::Deny => FieldError::new(
+                path.clone(),
+                ErrorKind::Forbidden,
+                BadValue::None,
+                format!("unknown field{hint}"),
+            ),
+            super::Enforcement::Warn => FieldError::forbidden(
                 path.clone(),
                 format!("unknown field, ignored (pruned by the apiserver){hint}"),
             ),
-        }
+        });
     }
-}
-
-fn is_reference_namespace(path: &FieldPath) -> bool {
-    let rendered = path.to_string();
-    let Some(parent) = rendered.strip_suffix(".namespace") else {
-        return false;
-    };
-    let list = parent.rsplit_once('[').map_or("", |(list, _)| list);
-    list == "spec.targetRefs" || list == "spec.validation.caCertificateRefs"
+    report.omit(settings.unknown_fields, omitted);
 }
 
 /// Hints for the usual mistakes: v1alpha2 field names and backendRef habits.
@@ -115,102 +109,110 @@ fn check_targets(targets: &[Value], path: &FieldPath, settings: &Settings, repor
             format!("{} targets: {detail}", targets.len()),
         );
     }
+    let allowed = settings.target_kinds();
     for (i, target) in targets.iter().enumerate() {
         let group = target.get("group").and_then(Value::as_str);
         let kind = target.get("kind").and_then(Value::as_str);
         if let (Some(group), Some(kind)) = (group, kind)
             && !(group.is_empty() && kind == "Service")
         {
-            check_target_kind(group, kind, &path.index(i), settings, report);
+            check_target_kind(group, kind, &allowed, &|| path.index(i), report);
         }
         if let Some(name) = target.get("name").and_then(Value::as_str)
             && name.contains('/')
         {
-            let at = path.index(i).field("name");
+            let at = || path.index(i).field("name");
             warn_namespaced_name(name, kind.unwrap_or("object"), &at, report);
         }
     }
 }
 
-/// Targets are core Services unless the operator admitted more kinds.
+/// Targets are core Services unless the operator admitted more kinds. `path` builds the
+/// target's path, only when there is something to report and room to report it.
 fn check_target_kind(
     group: &str,
     kind: &str,
-    path: &FieldPath,
-    settings: &Settings,
+    allowed: &[GroupKind],
+    path: &dyn Fn() -> FieldPath,
     report: &mut Report,
 ) {
-    let allowed = settings.target_kinds();
     if allowed
         .iter()
         .any(|gk| gk.group == group && gk.kind == kind)
     {
         return;
     }
-    let typos = typos(group, kind, &allowed, path);
-    if !typos.is_empty() {
-        typos.into_iter().for_each(|e| report.error(e));
+    if report_typos(group, kind, allowed, path, Enforcement::Deny, "", report) {
         return;
     }
-    let shown: Vec<String> = allowed.iter().map(GroupKind::to_string).collect();
-    let shown: Vec<&str> = shown.iter().map(String::as_str).collect();
-    let value = GroupKind {
-        group: group.to_owned(),
-        kind: kind.to_owned(),
-    }
-    .to_string();
-    report.error(FieldError::not_supported(
-        path.field("kind"),
-        &value,
-        &shown,
-    ));
+    report.error_with(|| {
+        let shown: Vec<String> = allowed.iter().map(GroupKind::to_string).collect();
+        let shown: Vec<&str> = shown.iter().map(String::as_str).collect();
+        let value = GroupKind {
+            group: group.to_owned(),
+            kind: kind.to_owned(),
+        }
+        .to_string();
+        FieldError::not_supported(path().field("kind"), &value, &shown)
+    });
 }
 
-/// `group: core` and kinds in the wrong case are almost always typos: say what was meant
-/// (both, when both are wrong).
-pub(crate) fn typos(
+/// `group: core` and kinds in the wrong case are almost always typos: says what was meant
+/// (both, when both are wrong) under `enforcement`, each detail followed by `suffix`. Whether
+/// `group`/`kind` was such a typo of one of `allowed`.
+pub(crate) fn report_typos(
     group: &str,
     kind: &str,
     allowed: &[GroupKind],
-    path: &FieldPath,
-) -> Vec<FieldError> {
+    path: &dyn Fn() -> FieldPath,
+    enforcement: Enforcement,
+    suffix: &str,
+    report: &mut Report,
+) -> bool {
     let core_meant = group.eq_ignore_ascii_case("core") || group == "v1";
     let Some(intended) = allowed.iter().find(|gk| {
         gk.kind.eq_ignore_ascii_case(kind)
             && (gk.group == group || (core_meant && gk.group.is_empty()))
     }) else {
-        return Vec::new();
+        return false;
     };
-    let mut errors = Vec::new();
     if intended.group != group {
-        errors.push(FieldError::invalid_str(
-            path.field("group"),
-            group,
-            r#"the core API group is written as "" (an empty string), not "core""#,
-        ));
+        report.enforce_with(enforcement, || {
+            FieldError::invalid_str(
+                path().field("group"),
+                group,
+                format!(
+                    r#"the core API group is written as "" (an empty string), not "core"{suffix}"#
+                ),
+            )
+        });
     }
     if intended.kind != kind {
-        errors.push(FieldError::invalid_str(
-            path.field("kind"),
-            kind,
-            format!(
-                "kinds are case-sensitive: did you mean {}?",
-                Quoted(&intended.kind)
-            ),
-        ));
+        report.enforce_with(enforcement, || {
+            FieldError::invalid_str(
+                path().field("kind"),
+                kind,
+                format!(
+                    "kinds are case-sensitive: did you mean {}?{suffix}",
+                    Quoted(&intended.kind)
+                ),
+            )
+        });
     }
-    errors
+    true
 }
 
-fn warn_namespaced_name(name: &str, kind: &str, path: &FieldPath, report: &mut Report) {
+fn warn_namespaced_name(name: &str, kind: &str, path: &dyn Fn() -> FieldPath, report: &mut Report) {
     if let Some((namespace, _)) = name.split_once('/') {
-        report.warn(
-            path.clone(),
-            format!(
-                "{} looks like namespace/name, but references are same-namespace only: no {kind} can have this name (namespace {namespace:?} is ignored)",
-                Quoted(name)
-            ),
-        );
+        report.warn_with(|| {
+            let message = format!(
+                "{} looks like namespace/name, but references are same-namespace only: no {} can have this name (namespace {} is ignored)",
+                Quoted(name),
+                Echo(kind),
+                Quoted(namespace)
+            );
+            (path(), message)
+        });
     }
 }
 
@@ -245,7 +247,8 @@ fn check_validation(
             if let Some(name) = reference.get("name").and_then(Value::as_str)
                 && name.contains('/')
             {
-                warn_namespaced_name(name, "ConfigMap", &list.index(i).field("name"), report);
+                let at = || list.index(i).field("name");
+                warn_namespaced_name(name, "ConfigMap", &at, report);
             }
         }
         duplicates(refs, &list, "CA certificate reference", settings, report);
@@ -293,25 +296,29 @@ fn check_san(san: &Value, list: &FieldPath, i: usize, settings: &Settings, repor
     if let Some(hostname) = san.get("hostname").and_then(Value::as_str) {
         let wildcard = hostname.starts_with("*.");
         if let Some(problem) = dns_name_problem(hostname.strip_prefix("*.").unwrap_or(hostname)) {
-            report.error(FieldError::invalid_str(at("hostname"), hostname, problem));
+            report.error_with(|| FieldError::invalid_str(at("hostname"), hostname, problem));
         }
         if wildcard {
             let detail = "wildcard SAN hostnames are allowed by the CRD but the API reference says they are not; prefer exact names";
-            report.discouraged(
-                settings.strict,
-                FieldError::invalid_str(at("hostname"), hostname, format!("--strict: {detail}")),
-                detail,
-            );
+            report.discouraged_with(settings.strict, || {
+                let error = FieldError::invalid_str(
+                    at("hostname"),
+                    hostname,
+                    format!("--strict: {detail}"),
+                );
+                (error, detail.to_owned())
+            });
         }
     }
     if let Some(uri) = san.get("uri").and_then(Value::as_str)
         && let Some(problem) = names::uri_problem(uri)
     {
-        report.error(FieldError::invalid_str(at("uri"), uri, problem));
+        report.error_with(|| FieldError::invalid_str(at("uri"), uri, problem));
     }
 }
 
-/// Warns (or, with `--strict`, errs) on list items equal to an earlier item.
+/// Warns (or, with `--strict`, errs) on list items equal to an earlier item. Linear: each item
+/// is looked up in a hash map of the items before it.
 fn duplicates(
     items: &[Value],
     path: &FieldPath,
@@ -319,20 +326,25 @@ fn duplicates(
     settings: &Settings,
     report: &mut Report,
 ) {
+    if items.len() < 2 {
+        return;
+    }
+    let mut first_of: HashMap<&Value, usize, foldhash::fast::RandomState> =
+        HashMap::with_capacity_and_hasher(items.len(), Default::default());
     for (i, item) in items.iter().enumerate() {
-        let Some(first) = items[..i].iter().position(|earlier| earlier == item) else {
+        let first = *first_of.entry(item).or_insert(i);
+        if first == i {
             continue;
-        };
-        report.discouraged(
-            settings.strict,
-            FieldError::new(
+        }
+        report.discouraged_with(settings.strict, || {
+            let error = FieldError::new(
                 path.index(i),
                 ErrorKind::Duplicate,
                 BadValue::of(item),
                 format!("same as item {first}"),
-            ),
-            format!("duplicate {what}: same as item {first}"),
-        );
+            );
+            (error, format!("duplicate {what}: same as item {first}"))
+        });
     }
 }
 
@@ -343,24 +355,22 @@ fn check_options(
     report: &mut Report,
 ) {
     for key in options.keys() {
-        let at = path.key(key);
         let problems = names::qualified_name_problems(key);
         if !problems.is_empty() {
-            report.error(FieldError::invalid_str(
-                at,
-                key,
-                format!(
+            report.error_with(|| {
+                let detail = format!(
                     "option keys must be qualified names: {}",
                     problems.join("; ")
-                ),
-            ));
+                );
+                FieldError::invalid_str(path.key(key), key, detail)
+            });
         } else if !key.contains('/') {
             let detail = "un-prefixed option keys are reserved for Gateway API; implementation-specific keys MUST be domain-prefixed (example.com/key)";
-            report.discouraged(
-                settings.strict,
-                FieldError::invalid_str(at, key, format!("--strict: {detail}")),
-                detail,
-            );
+            report.discouraged_with(settings.strict, || {
+                let error =
+                    FieldError::invalid_str(path.key(key), key, format!("--strict: {detail}"));
+                (error, detail.to_owned())
+            });
         }
     }
 }

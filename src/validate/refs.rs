@@ -1,9 +1,11 @@
 //! Checks that need the referenced objects: CA ConfigMaps and their bundles, target Services
 //! and their ports, and other policies on the same targets.
 
+use std::collections::HashMap;
+
 use serde_json::{Map, Value};
 
-use super::ca_bundle::{self, Severity};
+use super::ca_bundle::{self, Finding, Severity};
 use super::field::{BadValue, ErrorKind, FieldError, FieldPath, Quoted, Report};
 use super::snapshot::{ConfigMapEntry, PolicySummary, Snapshot, TargetKey, is_core_config_map};
 use super::{GroupKind, Settings};
@@ -27,8 +29,9 @@ pub(crate) fn check_ca_refs(
         .field("spec")
         .field("validation")
         .field("caCertificateRefs");
+    // The findings on each ConfigMap, worked out once however often it is referenced.
+    let mut assessed: HashMap<&str, Vec<Finding>, foldhash::fast::RandomState> = HashMap::default();
     for (i, reference) in refs.iter().enumerate() {
-        let path = list.index(i);
         let (Some(group), Some(kind), Some(name)) = (
             reference.get("group").and_then(Value::as_str),
             reference.get("kind").and_then(Value::as_str),
@@ -37,28 +40,33 @@ pub(crate) fn check_ca_refs(
             continue;
         };
         if !is_core_config_map(reference) {
-            for error in invalid_kind(group, kind, &path) {
-                report.enforce(settings.invalid_refs, error);
-            }
+            invalid_kind(group, kind, &|| list.index(i), settings, report);
             continue;
         }
         match snapshot.config_maps.get(name) {
-            None => report.enforce(
-                settings.missing_refs,
+            None => report.enforce_with(settings.missing_refs, || {
                 FieldError::new(
-                    path,
+                    list.index(i),
                     ErrorKind::NotFound,
-                    BadValue::Str(name.to_owned()),
+                    BadValue::str(name),
                     format!(
                         "ConfigMap {} not found in {}: ResolvedRefs=False until created",
                         Quoted(name),
                         Quoted(namespace)
                     ),
-                ),
-            ),
+                )
+            }),
             Some(entry) => {
                 let about = Phrasing::Reference { config_map: name };
-                check_config_map(entry, &about, &path, settings, now, report);
+                let findings = entry.ca_crt.as_ref().map(|ca| {
+                    assessed
+                        .entry(name)
+                        .or_insert_with(|| {
+                            ca_bundle::assess(&ca.bundle, now, settings.expiry_window_secs)
+                        })
+                        .as_slice()
+                });
+                report_config_map(entry, findings, &about, &|| list.index(i), settings, report);
             }
         }
     }
@@ -66,27 +74,33 @@ pub(crate) fn check_ca_refs(
 
 /// Why a CA reference is not a core ConfigMap (InvalidKind): the typo hints targets get
 /// (`group: core`, a kind in the wrong case; both when both are wrong), else Unsupported value.
-fn invalid_kind(group: &str, kind: &str, path: &FieldPath) -> Vec<FieldError> {
+fn invalid_kind(
+    group: &str,
+    kind: &str,
+    path: &dyn Fn() -> FieldPath,
+    settings: &Settings,
+    report: &mut Report,
+) {
+    const SUFFIX: &str = " (ResolvedRefs=False, InvalidKind)";
     let config_map = GroupKind {
         group: String::new(),
         kind: "ConfigMap".to_owned(),
     };
-    let mut errors = super::policy::typos(group, kind, std::slice::from_ref(&config_map), path);
-    if errors.is_empty() {
+    let enforcement = settings.invalid_refs;
+    let allowed = std::slice::from_ref(&config_map);
+    if super::policy::report_typos(group, kind, allowed, path, enforcement, SUFFIX, report) {
+        return;
+    }
+    report.enforce_with(enforcement, || {
         let value = GroupKind {
             group: group.to_owned(),
             kind: kind.to_owned(),
         };
-        errors.push(FieldError::not_supported(
-            path.field("kind"),
-            &value.to_string(),
-            &["ConfigMap"],
-        ));
-    }
-    for error in &mut errors {
-        error.detail.push_str(" (ResolvedRefs=False, InvalidKind)");
-    }
-    errors
+        let mut error =
+            FieldError::not_supported(path().field("kind"), &value.to_string(), &["ConfigMap"]);
+        error.detail.push_str(SUFFIX);
+        error
+    });
 }
 
 /// How findings about a ConfigMap are worded: from a policy's reference (`ConfigMap "ca"
@@ -143,31 +157,53 @@ pub(crate) fn check_config_map(
     now: i64,
     report: &mut Report,
 ) {
-    let Some(ca) = &entry.ca_crt else {
+    let findings = entry
+        .ca_crt
+        .as_ref()
+        .map(|ca| ca_bundle::assess(&ca.bundle, now, settings.expiry_window_secs));
+    report_config_map(
+        entry,
+        findings.as_deref(),
+        about,
+        &|| path.clone(),
+        settings,
+        report,
+    );
+}
+
+/// Reports what [`check_config_map`] finds: a missing `ca.crt` (when `findings` is `None`),
+/// else the findings on its bundle. `path` is built only for what is reported.
+fn report_config_map(
+    entry: &ConfigMapEntry,
+    findings: Option<&[Finding]>,
+    about: &Phrasing<'_>,
+    path: &dyn Fn() -> FieldPath,
+    settings: &Settings,
+    report: &mut Report,
+) {
+    let Some(findings) = findings else {
         let hint = if entry.binary_ca_crt {
             ": it is in binaryData, but implementations read PEM text from data"
         } else {
             ""
         };
-        report.enforce(
-            settings.missing_refs,
+        report.enforce_with(settings.missing_refs, || {
             FieldError::new(
-                path.clone(),
+                path(),
                 ErrorKind::NotFound,
-                BadValue::Str("ca.crt".to_owned()),
+                BadValue::str("ca.crt"),
                 about.missing_key(hint),
-            ),
-        );
+            )
+        });
         return;
     };
-    for finding in ca_bundle::assess(&ca.bundle, now, settings.expiry_window_secs) {
-        let message = about.finding(&finding.message);
+    for finding in findings {
         match finding.severity() {
-            Severity::Invalid => report.enforce(
-                settings.invalid_refs,
-                FieldError::new(path.clone(), ErrorKind::Invalid, BadValue::None, message),
-            ),
-            Severity::Warning => report.warn(path.clone(), message),
+            Severity::Invalid => report.enforce_with(settings.invalid_refs, || {
+                let message = about.finding(&finding.message);
+                FieldError::new(path(), ErrorKind::Invalid, BadValue::None, message)
+            }),
+            Severity::Warning => report.warn_with(|| (path(), about.finding(&finding.message))),
         }
     }
 }
@@ -183,6 +219,7 @@ pub(crate) fn check_targets(
         return;
     };
     let path = FieldPath::root().field("spec").field("targetRefs");
+    let rivals = rivals_by_target(own, snapshot);
     for (i, raw) in list.iter().enumerate() {
         // Malformed entries have their schema errors already.
         let Some(target) = TargetKey::from_ref(raw) else {
@@ -192,7 +229,7 @@ pub(crate) fn check_targets(
         if target.group.is_empty() && target.kind == "Service" {
             check_service(&target, &own.namespace, snapshot, &at, report);
         }
-        check_conflicts(own, &target, snapshot, &at, report);
+        check_conflicts(own, &target, &rivals, &at, report);
     }
 }
 
@@ -204,19 +241,19 @@ fn check_service(
     report: &mut Report,
 ) {
     let Some(service) = snapshot.services.get(&target.name) else {
-        report.warn(
-            path(),
-            format!(
+        report.warn_with(|| {
+            let message = format!(
                 "Service {} not found in {}: Accepted=False (TargetNotFound) until created",
                 Quoted(&target.name),
                 Quoted(namespace)
-            ),
-        );
+            );
+            (path(), message)
+        });
         return;
     };
     match &target.section {
         Some(section) => match service.ports.iter().find(|p| &p.name == section) {
-            None => {
+            None => report.warn_with(|| {
                 let names: Vec<String> = service
                     .ports
                     .iter()
@@ -228,33 +265,31 @@ fn check_service(
                 } else {
                     names.join(", ")
                 };
-                report.warn(
-                    path().field("sectionName"),
-                    format!(
-                        "Service {} has no port {} (ports: {known}): not attached",
-                        Quoted(&target.name),
-                        Quoted(section)
-                    ),
+                let message = format!(
+                    "Service {} has no port {} (ports: {known}): not attached",
+                    Quoted(&target.name),
+                    Quoted(section)
                 );
-            }
-            Some(port) if port.protocol == "UDP" => report.warn(
-                path().field("sectionName"),
-                format!(
+                (path().field("sectionName"), message)
+            }),
+            Some(port) if port.protocol == "UDP" => report.warn_with(|| {
+                let message = format!(
                     "port {} of Service {} is UDP: TLS needs TCP (Accepted=False, Invalid)",
                     Quoted(section),
                     Quoted(&target.name)
-                ),
-            ),
+                );
+                (path().field("sectionName"), message)
+            }),
             Some(_) => {}
         },
         None if !service.ports.is_empty() && service.ports.iter().all(|p| p.protocol == "UDP") => {
-            report.warn(
-                path(),
-                format!(
+            report.warn_with(|| {
+                let message = format!(
                     "every port of Service {} is UDP: TLS needs TCP (Accepted=False, Invalid)",
                     Quoted(&target.name)
-                ),
-            )
+                );
+                (path(), message)
+            })
         }
         None => {}
     }
@@ -265,48 +300,66 @@ fn check_service(
 fn check_conflicts(
     own: &PolicySummary,
     target: &TargetKey,
-    snapshot: &Snapshot,
+    rivals_of: &HashMap<&TargetKey, Vec<&PolicySummary>, foldhash::fast::RandomState>,
     path: &dyn Fn() -> FieldPath,
     report: &mut Report,
 ) {
-    let mut rivals: Vec<&PolicySummary> = snapshot
-        .policies
-        .iter()
-        .map(AsRef::as_ref)
-        .filter(|p| p.namespace == own.namespace && p.name != own.name)
-        .filter(|p| p.targets.iter().any(|t| t == target))
-        .collect();
-    if rivals.is_empty() {
+    let Some(rivals) = rivals_of.get(target) else {
         return;
-    }
-    rivals.sort_by_key(|p| p.precedence());
+    };
     let own_key = own.precedence();
     for rival in rivals {
-        let rival_key = rival.precedence();
-        // Equal creation times (or none known) are decided by `namespace/name`.
-        let wins = if rival_key.0 == own_key.0 {
-            "wins (same age, first by namespace/name)"
-        } else {
-            "is older and wins"
-        };
-        let verdict = if rival_key < own_key {
-            format!(
-                "{} {wins}: this policy will be Accepted=False (Conflicted)",
-                rival.id()
-            )
-        } else {
-            format!(
-                "this policy {wins}: {} will be Accepted=False (Conflicted)",
-                rival.id()
-            )
-        };
-        report.warn(
-            path(),
-            format!(
+        report.warn_with(|| {
+            let rival_key = rival.precedence();
+            // Equal creation times (or none known) are decided by `namespace/name`.
+            let wins = if rival_key.0 == own_key.0 {
+                "wins (same age, first by namespace/name)"
+            } else {
+                "is older and wins"
+            };
+            let verdict = if rival_key < own_key {
+                format!(
+                    "{} {wins}: this policy will be Accepted=False (Conflicted)",
+                    rival.id()
+                )
+            } else {
+                format!(
+                    "this policy {wins}: {} will be Accepted=False (Conflicted)",
+                    rival.id()
+                )
+            };
+            let message = format!(
                 "BackendTLSPolicy {} also targets {}; {verdict}",
                 rival.id(),
                 target.describe()
-            ),
-        );
+            );
+            (path(), message)
+        });
     }
+}
+
+/// The other policies in `own`'s namespace by target, each list in precedence order: one pass
+/// over the snapshot, so that checking every target costs one lookup each.
+fn rivals_by_target<'s>(
+    own: &PolicySummary,
+    snapshot: &'s Snapshot,
+) -> HashMap<&'s TargetKey, Vec<&'s PolicySummary>, foldhash::fast::RandomState> {
+    let mut rivals: HashMap<&TargetKey, Vec<&PolicySummary>, foldhash::fast::RandomState> =
+        HashMap::default();
+    for policy in snapshot.policies.iter().map(AsRef::as_ref) {
+        if policy.namespace != own.namespace || policy.name == own.name {
+            continue;
+        }
+        for target in &policy.targets {
+            let list = rivals.entry(target).or_default();
+            // A policy naming the same target twice is one rival.
+            if !list.last().is_some_and(|p| std::ptr::eq(*p, policy)) {
+                list.push(policy);
+            }
+        }
+    }
+    for list in rivals.values_mut() {
+        list.sort_by_cached_key(|p| p.precedence());
+    }
+    rivals
 }

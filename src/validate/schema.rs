@@ -15,7 +15,9 @@ use regex::Regex;
 use serde_json::{Map, Value};
 
 use super::cel;
-use super::field::{BadValue, ErrorKind, FieldError, FieldPath, Quoted, Report};
+use super::field::{
+    BadValue, ErrorKind, FieldError, FieldPath, Quoted, REPORT_ITEMS, Report, Segment,
+};
 
 /// A regular expression from the CRD, with its source text for messages.
 pub struct Pattern {
@@ -474,8 +476,11 @@ enum Step<'v> {
 /// Checks values against a schema, collecting errors and the paths of unknown fields.
 pub struct Walker<'r> {
     report: &'r mut Report,
-    /// Paths of fields the schema does not declare (the caller decides how to report them).
+    /// Paths of fields the schema does not declare (the caller decides how to report them):
+    /// the first [`REPORT_ITEMS`], and every `namespace` inside a reference.
     pub unknown_fields: Vec<FieldPath>,
+    /// Unknown fields found beyond those: counted, not built.
+    pub unknown_omitted: usize,
     /// Whether some rule was skipped because the node it sits on was invalid.
     pub skipped_rules: bool,
     steps: Vec<Step<'r>>,
@@ -487,6 +492,7 @@ impl<'r> Walker<'r> {
         Self {
             report,
             unknown_fields: Vec::new(),
+            unknown_omitted: 0,
             skipped_rules: false,
             steps: Vec::with_capacity(8),
         }
@@ -500,44 +506,48 @@ impl<'r> Walker<'r> {
         self.node(schema, value);
     }
 
-    fn path(&self) -> FieldPath {
-        let mut path = FieldPath::root();
-        for step in &self.steps {
-            path = match step {
-                Step::Field(name) => path.field(name),
-                Step::Unknown(name) => path.field_owned(name),
-                Step::Index(i) => path.index(*i),
-                Step::Key(key) => path.key(key),
-            };
-        }
-        path
-    }
-
     fn path_with(&mut self, step: Step<'r>) -> FieldPath {
         self.steps.push(step);
-        let path = self.path();
+        let path = path_of(&self.steps);
         self.steps.pop();
         path
     }
 
-    fn error(&mut self, kind: ErrorKind, value: BadValue, detail: String) {
-        let path = self.path();
-        self.report
-            .error(FieldError::new(path, kind, value, detail));
+    /// Records a field the schema does not declare: its path while there is room, and always
+    /// when it is a `namespace` inside a reference (an error, which must not go uncounted as a
+    /// warning); otherwise only counts it.
+    fn unknown(&mut self, key: &'r str) {
+        let room = self.unknown_fields.len() < REPORT_ITEMS;
+        if room || key == "namespace" {
+            let path = self.path_with(Step::Unknown(key));
+            if room || is_reference_namespace(&path) {
+                self.unknown_fields.push(path);
+                return;
+            }
+        }
+        self.unknown_omitted += 1;
+    }
+
+    /// Reports an error at the current path: `make` turns the rendered path into the value
+    /// and the detail. Nothing is built once the report is full (the error is only counted).
+    fn fail(&mut self, kind: ErrorKind, make: impl FnOnce(&FieldPath) -> (BadValue, String)) {
+        let Self { report, steps, .. } = self;
+        report.error_with(|| {
+            let path = path_of(steps);
+            let (value, detail) = make(&path);
+            FieldError::new(path, kind, value, detail)
+        });
     }
 
     fn type_error(&mut self, expected: &str, value: &Value) {
         let actual = json_type(value);
-        let detail = format!(
-            "{} in body must be of type {expected}: {}",
-            self.path(),
-            Quoted(actual)
-        );
-        self.error(
-            ErrorKind::TypeInvalid,
-            BadValue::Str(actual.to_owned()),
-            detail,
-        );
+        self.fail(ErrorKind::TypeInvalid, |path| {
+            let detail = format!(
+                "{path} in body must be of type {expected}: {}",
+                Quoted(actual)
+            );
+            (BadValue::str(actual), detail)
+        });
     }
 
     /// Walks one node; returns whether its subtree is free of type errors (CEL rules read
@@ -572,11 +582,10 @@ impl<'r> Walker<'r> {
             if let Some(max) = schema.max_properties
                 && entries > max
             {
-                self.error(
-                    ErrorKind::TooMany,
-                    BadValue::Raw(entries.to_string()),
-                    format!("must have at most {max} items"),
-                );
+                self.fail(ErrorKind::TooMany, |_| {
+                    let detail = format!("must have at most {max} items");
+                    (BadValue::Raw(entries.to_string()), detail)
+                });
             }
             for (key, item) in map.iter().filter(|(_, v)| !v.is_null()) {
                 self.steps.push(Step::Key(key));
@@ -590,8 +599,7 @@ impl<'r> Walker<'r> {
             let mut seen = 0u64;
             for (key, child) in map {
                 let Some(i) = schema.properties.iter().position(|p| p.name == key) else {
-                    let path = self.path_with(Step::Unknown(key));
-                    self.unknown_fields.push(path);
+                    self.unknown(key);
                     continue;
                 };
                 if child.is_null() {
@@ -609,8 +617,12 @@ impl<'r> Walker<'r> {
                     _ => present(map, required).is_some(),
                 };
                 if !is_present {
-                    let path = self.path_with(Step::Field(required));
-                    self.report.error(FieldError::required(path, ""));
+                    let Self { report, steps, .. } = &mut *self;
+                    report.error_with(|| {
+                        let mut path = path_of(steps);
+                        path = path.field(required);
+                        FieldError::required(path, "")
+                    });
                 }
             }
         }
@@ -632,22 +644,19 @@ impl<'r> Walker<'r> {
         if let Some(max) = schema.max_items
             && too_many
         {
-            self.error(
-                ErrorKind::TooMany,
-                BadValue::Raw(items.len().to_string()),
-                format!("must have at most {max} items"),
-            );
+            self.fail(ErrorKind::TooMany, |_| {
+                let detail = format!("must have at most {max} items");
+                (BadValue::Raw(items.len().to_string()), detail)
+            });
         }
         if let Some(min) = schema.min_items
             && items.len() < min
         {
             // The apiserver shows the list's size as the bad value.
-            let detail = format!("{} in body should have at least {min} items", self.path());
-            self.error(
-                ErrorKind::Invalid,
-                BadValue::Raw(items.len().to_string()),
-                detail,
-            );
+            self.fail(ErrorKind::Invalid, |path| {
+                let detail = format!("{path} in body should have at least {min} items");
+                (BadValue::Raw(items.len().to_string()), detail)
+            });
         }
         for (i, item) in items.iter().enumerate() {
             self.steps.push(Step::Index(i));
@@ -672,40 +681,35 @@ impl<'r> Walker<'r> {
         if !items.iter().all(|v| v.is_object() || v.is_null()) {
             return;
         }
-        // Keys counted by their JSON text: linear in the length of the list, however long.
-        let mut seen: HashMap<String, usize> = HashMap::with_capacity(items.len());
+        // Keys counted in a hash map: linear in the length of the list, however long.
+        let mut seen: HashMap<Vec<Option<&Value>>, usize, foldhash::fast::RandomState> =
+            HashMap::with_capacity_and_hasher(items.len(), Default::default());
         for (i, item) in items.iter().enumerate() {
             // A null key is pruned by the apiserver: unspecified, like a missing one.
             let key: Vec<Option<&Value>> = keys
                 .iter()
                 .map(|k| item.get(k).filter(|v| !v.is_null()))
                 .collect();
-            // Serializing borrowed values cannot fail (every map key is a string).
-            let text = serde_json::to_string(&key).unwrap_or_default();
-            let times = seen.entry(text).or_insert(0);
+            let times = seen.entry(key.clone()).or_insert(0);
             *times += 1;
             if *times != 2 {
                 continue;
             }
-            let mut shown: Vec<(&str, &Value)> = keys
-                .iter()
-                .zip(key)
-                .filter_map(|(k, v)| Some((*k, v?)))
-                .collect();
-            shown.sort_by_key(|(k, _)| *k);
-            let entries: Vec<String> = shown
-                .iter()
-                .map(|(k, v)| format!("{}:{}", Quoted(k), go_value(v)))
-                .collect();
             self.steps.push(Step::Index(i));
-            self.error(
-                ErrorKind::Duplicate,
-                BadValue::Raw(format!(
-                    "map[string]interface {{}}{{{}}}",
-                    entries.join(", ")
-                )),
-                String::new(),
-            );
+            self.fail(ErrorKind::Duplicate, |_| {
+                let mut shown: Vec<(&str, &Value)> = keys
+                    .iter()
+                    .zip(key)
+                    .filter_map(|(k, v)| Some((*k, v?)))
+                    .collect();
+                shown.sort_by_key(|(k, _)| *k);
+                let entries: Vec<String> = shown
+                    .iter()
+                    .map(|(k, v)| format!("{}:{}", Quoted(k), go_value(v)))
+                    .collect();
+                let shown = format!("map[string]interface {{}}{{{}}}", entries.join(", "));
+                (BadValue::Raw(shown), String::new())
+            });
             self.steps.pop();
         }
     }
@@ -724,42 +728,38 @@ impl<'r> Walker<'r> {
             if let Some(max) = schema.max_length
                 && length > max
             {
-                self.error(
-                    ErrorKind::TooLong,
-                    BadValue::None,
-                    format!("may not be more than {max} bytes"),
-                );
+                self.fail(ErrorKind::TooLong, |_| {
+                    (BadValue::None, format!("may not be more than {max} bytes"))
+                });
             }
             if let Some(min) = schema.min_length
                 && length < min
             {
-                let detail = format!(
-                    "{} in body should be at least {min} chars long",
-                    self.path()
-                );
-                self.error(ErrorKind::Invalid, BadValue::Str(s.to_owned()), detail);
+                self.fail(ErrorKind::Invalid, |path| {
+                    let detail = format!("{path} in body should be at least {min} chars long");
+                    (BadValue::str(s), detail)
+                });
             }
         }
         if let Some(pattern) = schema.pattern
             && !pattern.is_match(s)
         {
-            let detail = format!("{} in body should match '{}'", self.path(), pattern.source);
-            self.error(ErrorKind::Invalid, BadValue::Str(s.to_owned()), detail);
+            self.fail(ErrorKind::Invalid, |path| {
+                let detail = format!("{path} in body should match '{}'", pattern.source);
+                (BadValue::str(s), detail)
+            });
         }
         if !schema.enum_values.is_empty() && !schema.enum_values.contains(&s) {
-            let path = self.path();
-            self.report
-                .error(FieldError::not_supported(path, s, schema.enum_values));
+            let Self { report, steps, .. } = &mut *self;
+            report.error_with(|| FieldError::not_supported(path_of(steps), s, schema.enum_values));
         }
         if let Some(Format::DateTime) = schema.format
             && !is_date_time(s)
         {
-            let detail = format!(
-                "{} in body must be of type date-time: {}",
-                self.path(),
-                Quoted(s)
-            );
-            self.error(ErrorKind::Invalid, BadValue::Str(s.to_owned()), detail);
+            self.fail(ErrorKind::Invalid, |path| {
+                let detail = format!("{path} in body must be of type date-time: {}", Quoted(s));
+                (BadValue::str(s), detail)
+            });
         }
         true
     }
@@ -770,30 +770,29 @@ impl<'r> Walker<'r> {
             return false;
         };
         if schema.int32 && i32::try_from(n).is_err() {
-            let detail = format!(
-                "{} in body must be of type int32: {}",
-                self.path(),
-                Quoted(&n.to_string())
-            );
-            self.error(ErrorKind::Invalid, BadValue::Raw(n.to_string()), detail);
+            self.fail(ErrorKind::Invalid, |path| {
+                let detail = format!(
+                    "{path} in body must be of type int32: {}",
+                    Quoted(&n.to_string())
+                );
+                (BadValue::Raw(n.to_string()), detail)
+            });
         }
         if let Some(min) = schema.minimum
             && n < min
         {
-            let detail = format!(
-                "{} in body should be greater than or equal to {min}",
-                self.path()
-            );
-            self.error(ErrorKind::Invalid, BadValue::Raw(n.to_string()), detail);
+            self.fail(ErrorKind::Invalid, |path| {
+                let detail = format!("{path} in body should be greater than or equal to {min}");
+                (BadValue::Raw(n.to_string()), detail)
+            });
         }
         if let Some(max) = schema.maximum
             && n > max
         {
-            let detail = format!(
-                "{} in body should be less than or equal to {max}",
-                self.path()
-            );
-            self.error(ErrorKind::Invalid, BadValue::Raw(n.to_string()), detail);
+            self.fail(ErrorKind::Invalid, |path| {
+                let detail = format!("{path} in body should be less than or equal to {max}");
+                (BadValue::Raw(n.to_string()), detail)
+            });
         }
         true
     }
@@ -801,9 +800,45 @@ impl<'r> Walker<'r> {
     fn rules(&mut self, rules: &[CelRule], value: &Value) {
         for rule in rules {
             if (rule.eval)(value) == Some(false) {
-                self.error(ErrorKind::Invalid, BadValue::None, rule.message.to_owned());
+                self.fail(ErrorKind::Invalid, |_| {
+                    (BadValue::None, rule.message.to_owned())
+                });
             }
         }
+    }
+}
+
+/// The path the walker is at.
+fn path_of(steps: &[Step<'_>]) -> FieldPath {
+    let mut path = FieldPath::root();
+    for step in steps {
+        path = match step {
+            Step::Field(name) => path.field(name),
+            Step::Unknown(name) => path.field_owned(name),
+            Step::Index(i) => path.index(*i),
+            Step::Key(key) => path.key(key),
+        };
+    }
+    path
+}
+
+/// Whether `path` is a `namespace` field inside a target or CA reference (an unknown field
+/// there would silently make the reference resolve in the policy's own namespace).
+pub(crate) fn is_reference_namespace(path: &FieldPath) -> bool {
+    fn is(segment: &Segment, name: &str) -> bool {
+        matches!(segment, Segment::Field(field) if field == name)
+    }
+    match path.segments() {
+        [spec, list, Segment::Index(_), last] => {
+            is(spec, "spec") && is(list, "targetRefs") && is(last, "namespace")
+        }
+        [spec, validation, list, Segment::Index(_), last] => {
+            is(spec, "spec")
+                && is(validation, "validation")
+                && is(list, "caCertificateRefs")
+                && is(last, "namespace")
+        }
+        _ => false,
     }
 }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::ca_bundle::ParsedBundle;
+use super::field::Echo;
 
 /// A target as the policy names it (same namespace as the policy).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -36,13 +37,13 @@ impl TargetKey {
     /// `Service payments-backend` or `Service payments-backend port https`, for messages.
     pub fn describe(&self) -> String {
         let kind = if self.group.is_empty() {
-            self.kind.clone()
+            Echo(&self.kind).to_string()
         } else {
-            format!("{}.{}", self.kind, self.group)
+            format!("{}.{}", Echo(&self.kind), Echo(&self.group))
         };
         match &self.section {
-            Some(section) => format!("{kind} {}, section {section}", self.name),
-            None => format!("{kind} {}", self.name),
+            Some(section) => format!("{kind} {}, section {}", Echo(&self.name), Echo(section)),
+            None => format!("{kind} {}", Echo(&self.name)),
         }
     }
 }
@@ -87,13 +88,14 @@ impl PolicySummary {
 
     /// `namespace/name`.
     pub fn id(&self) -> String {
-        format!("{}/{}", self.namespace, self.name)
+        format!("{}/{}", Echo(&self.namespace), Echo(&self.name))
     }
 
     /// The spec's precedence key: older first, then `namespace/name`. A policy without a
     /// creation time (not stored yet) sorts last among equals in time.
     pub fn precedence(&self) -> (i64, String) {
-        (self.created.unwrap_or(i64::MAX), self.id())
+        let id = format!("{}/{}", self.namespace, self.name);
+        (self.created.unwrap_or(i64::MAX), id)
     }
 }
 

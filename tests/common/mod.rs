@@ -2,6 +2,7 @@
 //! and a TLS client that trusts the generated CA and sends SNI as the apiserver does.
 #![allow(dead_code)]
 
+pub mod attacks;
 pub mod fake_apiserver;
 
 use std::net::SocketAddr;
@@ -32,6 +33,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     pub ca: DevCa,
     pub dir: tempfile::TempDir,
+    /// The server's metrics (what `/metrics` would show), to wait for server-side states.
+    pub metrics: Arc<Metrics>,
     shutdown: Option<oneshot::Sender<()>>,
     pub task: Option<JoinHandle<()>>,
 }
@@ -91,7 +94,8 @@ impl TestServer {
         } else {
             reviewer
         });
-        let server = Server::bind(&config, reviewer, Arc::new(Metrics::new()))
+        let metrics = Arc::new(Metrics::new());
+        let server = Server::bind(&config, reviewer, Arc::clone(&metrics))
             .await
             .expect("binds");
         let addr = server.local_addr();
@@ -103,8 +107,30 @@ impl TestServer {
             addr,
             ca,
             dir,
+            metrics,
             shutdown: Some(tx),
             task: Some(task),
+        }
+    }
+
+    /// A server started elsewhere (the real binary) at `addr`, whose certificate `ca` issued.
+    pub fn running_at(addr: SocketAddr, ca: DevCa, dir: tempfile::TempDir) -> Self {
+        Self {
+            addr,
+            ca,
+            dir,
+            metrics: Arc::new(Metrics::new()),
+            shutdown: None,
+            task: None,
+        }
+    }
+
+    /// Waits (yielding, never sleeping) until `requests_in_flight` is `n`: that many requests
+    /// are in handlers.
+    pub async fn until_in_flight(&self, n: usize) {
+        let line = format!("backendtls_webhook_requests_in_flight {n}\n");
+        while !self.metrics.encode().contains(&line) {
+            tokio::task::yield_now().await;
         }
     }
 
