@@ -108,6 +108,10 @@ kind-load: ## Load the image into a kind cluster (KIND_CLUSTER, default kind)
 bench-instructions: ## Instructions per review under callgrind, in process and whole server under wrk (noise-free A/B; needs valgrind, wrk; ~5 min)
 	CARGO="$(CARGO)" bench/instructions.sh
 
+.PHONY: bench-hostile
+bench-hostile: ## Hostile clients against serve: CPU per request and per MiB, answer sizes, RSS, good clients served (~5 min)
+	CARGO="$(CARGO)" bench/hostile.sh
+
 .PHONY: bench-memory
 bench-memory: ## Resident memory: cluster mode with 5,000 unrelated 10 KiB ConfigMaps, and idle
 	CARGO="$(CARGO)" bench/memory.sh

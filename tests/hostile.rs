@@ -1348,3 +1348,49 @@ async fn many_warnings_are_bounded_and_counted() {
     // 300 unknown fields, and the deprecation-free sample's own warnings (none).
     assert_eq!(256 + more, 300, "{last}");
 }
+
+#[tokio::test]
+async fn long_lists_of_equal_items_get_bounded_answers() {
+    // Within the decoding budget: 250 references to the same ConfigMap (its bundle is judged
+    // once) and 250 identical SANs (duplicates found by hashing). Both lists are far past their
+    // maxItems; the answer is a bounded denial, and the server goes on.
+    let server = start(Limits::default()).await;
+    for (body, field) in [
+        (
+            attacks::ca_refs(250, false),
+            "spec.validation.caCertificateRefs",
+        ),
+        (attacks::san_same(250), "spec.validation.subjectAltNames"),
+    ] {
+        let response = post(&server, &body).await;
+        assert_eq!(response.status, 200);
+        assert!(response.body.len() < 256 * 1024);
+        let answer = response.json();
+        let answer = &answer["response"];
+        assert_eq!(answer["allowed"], false);
+        let causes = answer["status"]["details"]["causes"]
+            .as_array()
+            .expect("causes");
+        assert!(
+            causes.iter().any(|c| c["field"] == field
+                && c["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("Too many: 250"))),
+            "{causes:?}"
+        );
+        // Each repeat is a duplicate warning (the first 256 listed, the rest counted).
+        let warnings = answer["warnings"].as_array().expect("warnings");
+        assert!(
+            warnings
+                .iter()
+                .filter_map(Value::as_str)
+                .filter(|w| w.contains(": duplicate "))
+                .count()
+                >= 200,
+            "{warnings:?}"
+        );
+        assert!(warnings.len() <= 257);
+    }
+    let mut tls = server.connect().await;
+    validate_allowed(&mut tls).await;
+}

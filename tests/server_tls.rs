@@ -540,7 +540,8 @@ fn sigterm_ends_serve_within_the_shutdown_timeout_with_work_in_flight() {
         .arg(dir.path().join("tls.key"))
         .args(["--shutdown-timeout", "1s", "--body-timeout", "5m"])
         .env_remove("KUBERNETES_SERVICE_HOST")
-        .env_remove("RUST_LOG")
+        // Everything logged, to check that no request body is.
+        .env("RUST_LOG", "trace")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -561,6 +562,14 @@ fn sigterm_ends_serve_within_the_shutdown_timeout_with_work_in_flight() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let _stalled = runtime.block_on(async {
         let server = TestServer::running_at(([127, 0, 0, 1], port).into(), ca, dir);
+        // A review with a secret-looking annotation (pruned, never logged), answered.
+        let mut review: serde_json::Value =
+            serde_json::from_slice(&fixture(ALLOWED)).expect("json");
+        review["request"]["object"]["metadata"]["annotations"] =
+            serde_json::json!({"example.com/token": BODY_MARKER});
+        let mut tls = server.connect().await;
+        let body = serde_json::to_vec(&review).expect("json");
+        assert_eq!(request(&mut tls, "POST", "/validate", &body).await.status, 200);
         let mut tls = server.connect().await;
         let body = fixture(ALLOWED);
         let head = format!(
@@ -603,4 +612,12 @@ fn sigterm_ends_serve_within_the_shutdown_timeout_with_work_in_flight() {
         rest.contains("shutdown timeout elapsed with connections still open"),
         "{rest}"
     );
+    assert!(rest.contains("decision"), "the review was logged");
+    assert!(
+        !rest.contains(BODY_MARKER),
+        "a request body reached the log"
+    );
 }
+
+/// A value only a request body holds.
+const BODY_MARKER: &str = "s3cr3t-b0dy-m4rker";

@@ -16,14 +16,17 @@ pub struct BundleCache {
     entries: Mutex<Entries>,
     capacity: usize,
     max_text: usize,
+    max_bytes: usize,
 }
 
-type Entries = (
-    HashMap<Arc<str>, Arc<ParsedBundle>, foldhash::fast::RandomState>,
-    usize,
-);
+#[derive(Debug, Default)]
+struct Entries {
+    map: HashMap<Arc<str>, Arc<ParsedBundle>, foldhash::fast::RandomState>,
+    /// Bytes of text of the bundles in `map`.
+    bytes: usize,
+}
 
-/// Bytes of bundle text the cache holds at most.
+/// Bytes of bundle text the cache holds at most, by default.
 const MAX_BYTES: usize = 16 << 20;
 
 impl Default for BundleCache {
@@ -36,9 +39,10 @@ impl BundleCache {
     /// A cache of at most `capacity` bundles, each cached only when at most `max_text` bytes.
     pub fn new(capacity: usize, max_text: usize) -> Self {
         Self {
-            entries: Mutex::new((HashMap::default(), 0)),
+            entries: Mutex::new(Entries::default()),
             capacity,
             max_text,
+            max_bytes: MAX_BYTES,
         }
     }
 
@@ -49,7 +53,7 @@ impl BundleCache {
 
     /// The text and its parsed form, both shared with every other holder of the same text.
     pub fn get(&self, text: &str) -> CaText {
-        if let Some((key, hit)) = self.lock().0.get_key_value(text) {
+        if let Some((key, hit)) = self.lock().map.get_key_value(text) {
             return CaText {
                 text: Arc::clone(key),
                 bundle: Arc::clone(hit),
@@ -59,13 +63,16 @@ impl BundleCache {
         let key: Arc<str> = Arc::from(text);
         if text.len() <= self.max_text {
             let mut entries = self.lock();
-            let (map, bytes) = &mut *entries;
-            if map.len() >= self.capacity || *bytes + text.len() > MAX_BYTES {
-                map.clear();
-                *bytes = 0;
+            if entries.map.len() >= self.capacity || entries.bytes + text.len() > self.max_bytes {
+                entries.map.clear();
+                entries.bytes = 0;
             }
-            if map.insert(Arc::clone(&key), Arc::clone(&parsed)).is_none() {
-                *bytes += text.len();
+            if entries
+                .map
+                .insert(Arc::clone(&key), Arc::clone(&parsed))
+                .is_none()
+            {
+                entries.bytes += text.len();
             }
         }
         CaText {
@@ -76,7 +83,7 @@ impl BundleCache {
 
     /// How many bundles are cached.
     pub fn len(&self) -> usize {
-        self.lock().0.len()
+        self.lock().map.len()
     }
 
     /// Whether the cache is empty.
@@ -103,6 +110,21 @@ mod tests {
         assert_eq!(cache.len(), 1);
         let c = cache.parse("another");
         assert!(!Arc::ptr_eq(&a, &c));
+    }
+
+    #[test]
+    fn the_cache_is_bounded_in_bytes_of_text() {
+        let cache = BundleCache {
+            max_bytes: 10,
+            ..BundleCache::new(100, 8)
+        };
+        cache.parse("1234");
+        cache.parse("5678");
+        assert_eq!(cache.len(), 2);
+        // 8 + 4 > 10: cleared first.
+        cache.parse("abcd");
+        assert_eq!(cache.len(), 1);
+        assert_eq!(cache.lock().bytes, 4);
     }
 
     #[test]

@@ -322,7 +322,6 @@ async fn validate_handler(State(state): State<Arc<AppState>>, request: Request) 
         return refused;
     }
     let _in_flight = state.metrics.in_flight();
-    let limit = state.limits.body_bytes;
     let budget = request
         .uri()
         .query()
@@ -333,9 +332,6 @@ async fn validate_handler(State(state): State<Arc<AppState>>, request: Request) 
         Err(refusal) => return refusal,
     };
     let (bytes, _reservation) = body;
-    if bytes.len() > limit {
-        return too_large(&state, limit, started);
-    }
     let review = if bytes.len() <= budget::SMALL_BODY {
         state.reviewer.review(&bytes, budget).await
     } else {
