@@ -715,32 +715,34 @@ impl<'r> Walker<'r> {
             self.type_error("string", value);
             return false;
         };
-        if schema.max_length.is_some() || schema.min_length.is_some() {
-            let length = if s.is_ascii() {
+        // As the apiserver's schema validator (kube-openapi's stringValidator): maxLength, then
+        // minLength, then pattern, and only the first that fails is reported (`hostname: ""`
+        // gets the length error, not also the pattern's). Enum and format are separate
+        // validators there and are checked independently.
+        let length = || {
+            if s.is_ascii() {
                 s.len()
             } else {
                 s.chars().count()
-            };
-            if let Some(max) = schema.max_length
-                && length > max
-            {
-                self.error(
-                    ErrorKind::TooLong,
-                    BadValue::None,
-                    format!("may not be more than {max} bytes"),
-                );
             }
-            if let Some(min) = schema.min_length
-                && length < min
-            {
-                let detail = format!(
-                    "{} in body should be at least {min} chars long",
-                    self.path()
-                );
-                self.error(ErrorKind::Invalid, BadValue::Str(s.to_owned()), detail);
-            }
-        }
-        if let Some(pattern) = schema.pattern
+        };
+        if let Some(max) = schema.max_length
+            && length() > max
+        {
+            self.error(
+                ErrorKind::TooLong,
+                BadValue::None,
+                format!("may not be more than {max} bytes"),
+            );
+        } else if let Some(min) = schema.min_length
+            && length() < min
+        {
+            let detail = format!(
+                "{} in body should be at least {min} chars long",
+                self.path()
+            );
+            self.error(ErrorKind::Invalid, BadValue::Str(s.to_owned()), detail);
+        } else if let Some(pattern) = schema.pattern
             && !pattern.is_match(s)
         {
             let detail = format!("{} in body should match '{}'", self.path(), pattern.source);
