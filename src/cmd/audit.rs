@@ -80,6 +80,12 @@ struct AuditReport {
 }
 
 async fn audit(args: &AuditArgs) -> anyhow::Result<u8> {
+    if args.namespace.is_some() && args.all_namespaces {
+        eprintln!(
+            "backendtls-webhook audit: --namespace and --all-namespaces conflict (check BACKENDTLS_WEBHOOK_NAMESPACE and BACKENDTLS_WEBHOOK_ALL_NAMESPACES too)"
+        );
+        return Ok(EXIT_INPUT);
+    }
     let Some(client) = cluster::client(args.kubeconfig.as_deref()).await? else {
         eprintln!(
             "backendtls-webhook audit: no cluster: pass --kubeconfig PATH (or run it in a pod)"
