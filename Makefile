@@ -14,7 +14,7 @@ build: ## Build the release binary
 
 run: ## Serve on https://localhost:8443 without a cluster (creates certs/ if absent)
 	$(CARGO) run --locked --quiet -- certs --out certs --if-missing
-	$(CARGO) run --locked --quiet -- serve --listen 0.0.0.0:8443 --tls-cert-file certs/tls.crt \
+	$(CARGO) run --locked --quiet -- serve --listen localhost:8443 --tls-cert-file certs/tls.crt \
 		--tls-key-file certs/tls.key --objects tests/fixtures/objects
 
 certs: ## (Re)create development certificates in certs/

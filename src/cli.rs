@@ -48,10 +48,14 @@ pub enum Command {
 /// `serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to listen on.
+    /// Address to listen on: IP:PORT, or HOST:PORT with a host name resolved once at start
+    /// (its first IPv4 address, else its first). The default is loopback only; in a cluster
+    /// (manifests/, the image) it is 0.0.0.0:8443.
     #[arg(
         long,
-        default_value = "0.0.0.0:8443",
+        value_name = "ADDRESS:PORT",
+        default_value = "127.0.0.1:8443",
+        value_parser = parse_listen,
         env = "BACKENDTLS_WEBHOOK_LISTEN"
     )]
     pub listen: std::net::SocketAddr,
@@ -452,6 +456,33 @@ pub fn name_env_source(
     error
 }
 
+/// Parses `--listen`: `IP:PORT` (`[IPv6]:PORT`), or `HOST:PORT` with the host name resolved
+/// now, preferring its first IPv4 address (`localhost:8443` is `127.0.0.1:8443`).
+pub fn parse_listen(text: &str) -> Result<std::net::SocketAddr, String> {
+    use std::net::{SocketAddr, ToSocketAddrs};
+    if let Ok(address) = text.parse::<SocketAddr>() {
+        return Ok(address);
+    }
+    let example = "such as 127.0.0.1:8443, localhost:8443 or 0.0.0.0:8443 (all interfaces)";
+    let Some((host, port)) = text.rsplit_once(':').filter(|(host, _)| !host.is_empty()) else {
+        return Err(format!("expected ADDRESS:PORT, {example}"));
+    };
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("{port:?} is not a port number; expected ADDRESS:PORT, {example}"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let addresses: Vec<SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {host:?} ({e}); give an IP address, {example}"))?
+        .collect();
+    addresses
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or_else(|| addresses.first())
+        .copied()
+        .ok_or_else(|| format!("{host:?} resolves to no address; give an IP address, {example}"))
+}
+
 /// Parses an RFC 3339 instant to Unix seconds.
 pub fn parse_rfc3339(text: &str) -> Result<i64, String> {
     validate::snapshot::parse_time(text)
@@ -632,6 +663,43 @@ mod tests {
             "{message}"
         );
         assert!(!message.contains("BACKENDTLS_WEBHOOK"), "{message}");
+    }
+
+    #[test]
+    fn listen_takes_addresses_and_host_names() {
+        assert_eq!(
+            parse_listen("0.0.0.0:8443"),
+            Ok("0.0.0.0:8443".parse().expect("addr"))
+        );
+        assert_eq!(
+            parse_listen("[::1]:9443"),
+            Ok("[::1]:9443".parse().expect("addr"))
+        );
+        assert_eq!(
+            parse_listen("localhost:8443"),
+            Ok("127.0.0.1:8443".parse().expect("addr")),
+            "a host name is resolved, IPv4 first"
+        );
+        let error = parse_listen("localhost").expect_err("no port");
+        assert_eq!(
+            error,
+            "expected ADDRESS:PORT, such as 127.0.0.1:8443, localhost:8443 or 0.0.0.0:8443 (all interfaces)"
+        );
+        let error = parse_listen("localhost:https").expect_err("not a number");
+        assert!(
+            error.starts_with("\"https\" is not a port number"),
+            "{error}"
+        );
+        // (An unresolvable name would need a DNS query; tests send traffic to loopback only.)
+        let cli = Cli::try_parse_from(["backendtls-webhook", "serve"]).expect("parses");
+        let Command::Serve(args) = cli.command else {
+            panic!("serve")
+        };
+        assert_eq!(
+            args.listen,
+            "127.0.0.1:8443".parse().expect("addr"),
+            "loopback unless told otherwise"
+        );
     }
 
     #[test]
