@@ -189,6 +189,16 @@ pub struct ValidateArgs {
     #[arg(long, env = "BACKENDTLS_WEBHOOK_WARNINGS_AS_ERRORS", value_parser = BoolishValueParser::new())]
     pub warnings_as_errors: bool,
 
+    /// Exit 0 when the input holds no BackendTLSPolicy and no ConfigMap with ca.crt (by
+    /// default that exits 2: a mistyped path must not pass).
+    #[arg(long, env = "BACKENDTLS_WEBHOOK_ALLOW_EMPTY", value_parser = BoolishValueParser::new())]
+    pub allow_empty: bool,
+
+    /// Files found in directories that do not parse as YAML or JSON (Helm templates, ...) are
+    /// errors; by default they are skipped with a note. Files named explicitly must parse.
+    #[arg(long, env = "BACKENDTLS_WEBHOOK_STRICT_FILES", value_parser = BoolishValueParser::new())]
+    pub strict_files: bool,
+
     /// The clock (`--now`).
     #[command(flatten)]
     pub clock: ClockArgs,
