@@ -9,8 +9,12 @@ CRD_DIR ?= $(SHARED)/gateway-api
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 20
 
-build: ## Build the release binary
+build: ## Build the release binary (stripped): target/release/backendtls-webhook
 	$(CARGO) build --release --locked
+
+.PHONY: profiling
+profiling: ## The release build with symbols and line tables, for profilers: target/profiling/
+	$(CARGO) build --profile profiling --locked
 
 run: ## Serve on https://localhost:8443 without a cluster (creates certs/ if absent)
 	$(CARGO) run --locked --quiet -- certs --out certs --if-missing
