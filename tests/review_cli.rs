@@ -247,6 +247,28 @@ fn unreadable_input_exits_2_with_a_message() {
     assert_eq!(output.status.code(), Some(2));
 }
 
+/// An object where an AdmissionReview belongs, in YAML or in JSON: the message says what
+/// `review` reads and points to `validate`.
+#[test]
+fn objects_given_to_review_point_to_validate() {
+    let yaml = "tests/fixtures/validate/clean/policy.yaml";
+    let output = review(&[yaml], None);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        format!(
+            "backendtls-webhook review: {yaml}: body is not JSON: expected value at line 1 column 1\n  review answers an AdmissionReview in JSON, as the apiserver sends it; this is YAML: to check the objects in it, use `backendtls-webhook validate {yaml}`\n"
+        )
+    );
+    let bare = br#"{"apiVersion":"gateway.networking.k8s.io/v1","kind":"BackendTLSPolicy","metadata":{"name":"p"}}"#;
+    let output = review(&[], Some(bare));
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "backendtls-webhook review: -: expected apiVersion \"admission.k8s.io/v1\" and kind \"AdmissionReview\", got \"gateway.networking.k8s.io/v1\" and \"BackendTLSPolicy\": an object, not the AdmissionReview the apiserver sends about one; to check objects, use `backendtls-webhook validate FILE` (tests/fixtures/reviews/ holds AdmissionReviews as the apiserver sends them)\n"
+    );
+}
+
 #[test]
 fn a_review_with_a_uid_but_no_request_body_is_answered() {
     let output = review(&[], Some(br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u-1","operation":"CREATE"}}"#));
