@@ -71,6 +71,9 @@ use crate::validate::{
 /// How long `--cluster` may take to list ConfigMaps, Services and BackendTLSPolicies.
 const CLUSTER_SYNC_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long the `--cluster` API server may take to answer at all.
+const CLUSTER_PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The Gateway API release whose served versions are checked.
 const GATEWAY_API_RELEASE: &str = "v1.6";
 
@@ -196,12 +199,26 @@ fn connect(
         let client = cluster::client(Some(kubeconfig))
             .await?
             .context("no cluster configured")?;
+        cluster::probe(&client, CLUSTER_PROBE_TIMEOUT)
+            .await
+            .map_err(|cause| {
+                anyhow::anyhow!(
+                    "cannot reach the cluster of {}: {cause}",
+                    kubeconfig.display()
+                )
+            })?;
         let lookup = ClusterLookup::start(client, Arc::clone(bundles));
         tokio::time::timeout(CLUSTER_SYNC_TIMEOUT, lookup.wait_until_ready())
             .await
             .map_err(|_| {
+                let failures = lookup.failures();
+                let cause = if failures.is_empty() {
+                    " (not allowed to list them?)".to_owned()
+                } else {
+                    format!(": {}", failures.join("; "))
+                };
                 anyhow::anyhow!(
-                    "the cluster of {} did not list its ConfigMaps, Services and BackendTLSPolicies within {} s (unreachable, or not allowed to list them?)",
+                    "the cluster of {} did not list its ConfigMaps, Services and BackendTLSPolicies within {} s{cause}",
                     kubeconfig.display(),
                     CLUSTER_SYNC_TIMEOUT.as_secs()
                 )
