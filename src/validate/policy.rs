@@ -3,10 +3,13 @@
 //! They read the object leniently: a field of the wrong type was reported by the schema walk
 //! and is skipped here.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 use super::field::{BadValue, ErrorKind, FieldError, FieldPath, Quoted, Report, Segment};
 use super::names;
+use super::schema::UnknownField;
 use super::{GroupKind, Settings};
 
 /// Kubernetes' own object-name rule, which the apiserver applies before any webhook.
@@ -23,15 +26,16 @@ pub(crate) fn check_metadata(object: &Value, report: &mut Report) {
     }
 }
 
-/// Reports fields the schema does not declare. A `namespace` inside a reference is an error
-/// whatever the settings: the apiserver would drop it silently and the reference would
-/// resolve in the policy's own namespace instead.
+/// Reports fields the schema does not declare, with a hint for the usual mistakes or else the
+/// declared field of the same object closest in name (`did you mean "subjectAltNames"?`). A
+/// `namespace` inside a reference is an error whatever the settings: the apiserver would drop
+/// it silently and the reference would resolve in the policy's own namespace instead.
 pub(crate) fn check_unknown_fields(
-    unknown: &[FieldPath],
+    unknown: &[UnknownField],
     settings: &Settings,
     report: &mut Report,
 ) {
-    for path in unknown {
+    for UnknownField { path, closest } in unknown {
         if is_reference_namespace(path) {
             report.error(FieldError::forbidden(
                 path.clone(),
@@ -39,7 +43,10 @@ pub(crate) fn check_unknown_fields(
             ));
             continue;
         }
-        let hint = unknown_field_hint(path);
+        let hint = match (unknown_field_hint(path), closest) {
+            ("", Some(closest)) => Cow::Owned(format!(": did you mean {}?", Quoted(closest))),
+            (hint, _) => Cow::Borrowed(hint),
+        };
         let error = FieldError::new(
             path.clone(),
             ErrorKind::Forbidden,

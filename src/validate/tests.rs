@@ -1053,14 +1053,40 @@ fn v1alpha2_and_misplaced_field_names_get_a_hint() {
             "spec.validation.wellKnownCACerts: unknown field, ignored (pruned by the apiserver): v1alpha2 name; v1 uses wellKnownCACertificates",
         ]
     );
-    // A field of the same name elsewhere is not a known mistake: no hint.
+    // A name close to a declared field of the same object names it; one that is not gets no
+    // hint.
     let report = run(
-        &with(&[("/spec/validation/hostnames", json!([]))]),
+        &with(&[
+            ("/spec/validation/hostnames", json!([])),
+            ("/spec/validation/subjectAltName", json!([])),
+            ("/spec/targetRefs/0/Kind", json!("Service")),
+            ("/spec/validation/sni", json!("a")),
+        ]),
         &defaults(),
     );
     assert_eq!(
         warnings(&report),
-        ["spec.validation.hostnames: unknown field, ignored (pruned by the apiserver)"]
+        [
+            r#"spec.targetRefs[0].Kind: unknown field, ignored (pruned by the apiserver): did you mean "kind"?"#,
+            r#"spec.validation.hostnames: unknown field, ignored (pruned by the apiserver): did you mean "hostname"?"#,
+            "spec.validation.sni: unknown field, ignored (pruned by the apiserver)",
+            r#"spec.validation.subjectAltName: unknown field, ignored (pruned by the apiserver): did you mean "subjectAltNames"?"#,
+        ]
+    );
+    // Offline (`validate`), the same field is an error with the same hint.
+    let offline = Settings {
+        unknown_fields: Enforcement::Deny,
+        ..defaults()
+    };
+    let report = run(
+        &with(&[("/spec/validation/subjectAltName", json!([]))]),
+        &offline,
+    );
+    assert_eq!(
+        errors(&report),
+        [
+            r#"spec.validation.subjectAltName: Forbidden: unknown field: did you mean "subjectAltNames"?"#
+        ]
     );
 }
 
