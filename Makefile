@@ -16,7 +16,7 @@ build: ## Build the release binary (stripped): target/release/backendtls-webhook
 profiling: ## The release build with symbols and line tables, for profilers: target/profiling/
 	$(CARGO) build --profile profiling --locked
 
-run: ## Serve on https://localhost:8443 without a cluster (creates certs/ if absent)
+run: ## Serve on https://localhost:8443, loopback only, without a cluster (creates certs/ if absent)
 	$(CARGO) run --locked --quiet -- certs --out certs --if-missing
 	$(CARGO) run --locked --quiet -- serve --listen localhost:8443 --tls-cert-file certs/tls.crt \
 		--tls-key-file certs/tls.key --objects tests/fixtures/objects
