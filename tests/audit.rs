@@ -251,18 +251,7 @@ async fn audit_finds_the_cluster_as_kubectl_does() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_cluster_is_reported_at_once_with_the_cause() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let closed = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.local_addr().expect("addr")
-    };
-    let path = dir.path().join("kubeconfig");
-    std::fs::write(
-        &path,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: http://{closed}\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\nusers:\n- name: u\n  user: {{}}\n"
-        ),
-    )
-    .expect("kubeconfig");
+    let (closed, path) = common::unreachable_kubeconfig(dir.path());
     let output = audit_with_env(
         &["--kubeconfig", path.to_str().expect("utf-8")],
         &[("HOME", dir.path())],

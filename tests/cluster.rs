@@ -290,18 +290,7 @@ async fn a_bad_kubeconfig_is_a_clear_error() {
 #[tokio::test]
 async fn readyz_names_what_fails_when_the_api_is_unreachable() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let closed = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.local_addr().expect("addr")
-    };
-    let path = dir.path().join("kubeconfig");
-    std::fs::write(
-        &path,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: http://{closed}\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\nusers:\n- name: u\n  user: {{}}\n"
-        ),
-    )
-    .expect("kubeconfig");
+    let (_, path) = common::unreachable_kubeconfig(dir.path());
     let client = cluster::client(Some(&path))
         .await
         .expect("client")
