@@ -12,8 +12,10 @@ RUN cargo build --release --locked --bin backendtls-webhook \
 # glibc and libgcc only (TLS is rustls), no shell; runs as the distroless nonroot user.
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=builder /backendtls-webhook /usr/local/bin/backendtls-webhook
-# Where manifests/ mounts the Secret backendtls-webhook-tls; flags override these.
-ENV BACKENDTLS_WEBHOOK_TLS_CERT_FILE=/etc/backendtls-webhook/tls/tls.crt \
+# Where manifests/ mounts the Secret backendtls-webhook-tls, and every interface (the binary's
+# own default is loopback); flags override these.
+ENV BACKENDTLS_WEBHOOK_LISTEN=0.0.0.0:8443 \
+    BACKENDTLS_WEBHOOK_TLS_CERT_FILE=/etc/backendtls-webhook/tls/tls.crt \
     BACKENDTLS_WEBHOOK_TLS_KEY_FILE=/etc/backendtls-webhook/tls/tls.key
 USER 65532:65532
 EXPOSE 8443

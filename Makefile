@@ -4,17 +4,21 @@ CARGO ?= cargo
 SHARED ?= ../shared
 CRD_DIR ?= $(SHARED)/gateway-api
 
-.PHONY: help build run certs test fmt fmt-check lint unit fuzz-check crds bench fixtures-certs
+.PHONY: help build run certs test toolchain fmt fmt-check lint unit fuzz-check crds bench fixtures-certs
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 20
 
-build: ## Build the release binary
+build: ## Build the release binary (stripped): target/release/backendtls-webhook
 	$(CARGO) build --release --locked
 
-run: ## Serve on https://localhost:8443 without a cluster (creates certs/ if absent)
+.PHONY: profiling
+profiling: ## The release build with symbols and line tables, for profilers: target/profiling/
+	$(CARGO) build --profile profiling --locked
+
+run: ## Serve on https://localhost:8443, loopback only, without a cluster (creates certs/ if absent)
 	$(CARGO) run --locked --quiet -- certs --out certs --if-missing
-	$(CARGO) run --locked --quiet -- serve --listen 0.0.0.0:8443 --tls-cert-file certs/tls.crt \
+	$(CARGO) run --locked --quiet -- serve --listen localhost:8443 --tls-cert-file certs/tls.crt \
 		--tls-key-file certs/tls.key --objects tests/fixtures/objects
 
 certs: ## (Re)create development certificates in certs/
@@ -22,13 +26,21 @@ certs: ## (Re)create development certificates in certs/
 
 test: fmt-check lint unit fuzz-check manifests-check ## Everything CI runs: formatting, clippy, all tests, fuzz targets compile, manifests
 
-fmt: ## Format the code
+# `make test` installs what it needs by itself: rustfmt and clippy through rustup when they are
+# missing, and kubernetes-validate (pinned) in a virtual environment under target/ on first use.
+# What it does not install: the Rust toolchain, python3 (with venv), kubectl, curl and a C++
+# compiler (see the README's Development section).
+toolchain: ## Add rustfmt and clippy to the Rust toolchain when they are missing (rustup)
+	@$(CARGO) fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+	@$(CARGO) clippy --version >/dev/null 2>&1 || rustup component add clippy
+
+fmt: toolchain ## Format the code
 	$(CARGO) fmt --all
 
-fmt-check: ## Fail if the code is not formatted
+fmt-check: toolchain ## Fail if the code is not formatted
 	$(CARGO) fmt --all -- --check
 
-lint: ## Clippy, warnings are errors
+lint: toolchain ## Clippy, warnings are errors
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 
 unit: ## Unit and integration tests
@@ -58,12 +70,24 @@ IMAGE ?= backendtls-webhook:dev
 KIND_CLUSTER ?= kind
 KUBECTL ?= kubectl
 PYTHON ?= python3
+# kubernetes-validate for manifests-check, pinned, in a project-local virtual environment
+# (created on first use, reused after; `rm -rf target/venv` to start over).
+KUBERNETES_VALIDATE_VERSION ?= 1.37.0
+VENV ?= target/venv
+KUBERNETES_VALIDATE := $(VENV)/.kubernetes-validate-$(KUBERNETES_VALIDATE_VERSION)
 # The Kubernetes version whose schemas manifests-check validates against (kubernetes-validate).
 MANIFESTS_KUBE_VERSION ?= 1.33.0
 # The caBundle of manifests/base: base64 of "REPLACE_WITH_BASE64_CA_PEM".
 CA_BUNDLE_PLACEHOLDER := UkVQTEFDRV9XSVRIX0JBU0U2NF9DQV9QRU0=
 
 .PHONY: manifests manifests-check image kind-load
+
+$(KUBERNETES_VALIDATE):
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "manifests-check: $(PYTHON) not found: it runs kubernetes-validate (Python 3.9 or newer, with venv)" >&2; exit 1; }
+	@rm -rf $(VENV)
+	@$(PYTHON) -m venv $(VENV) || { echo "manifests-check: $(PYTHON) -m venv failed (on Debian and Ubuntu: apt-get install python3-venv)" >&2; exit 1; }
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check 'kubernetes-validate==$(KUBERNETES_VALIDATE_VERSION)'
+	@touch $@
 
 manifests: ## Print the install (base + certs/ca.crt as caBundle + TLS Secret) on stdout
 	@$(CARGO) run --locked --quiet -- certs --out certs --if-missing \
@@ -78,9 +102,8 @@ manifests: ## Print the install (base + certs/ca.crt as caBundle + TLS Secret) o
 	$(KUBECTL) create secret tls backendtls-webhook-tls --namespace backendtls-webhook \
 		--cert certs/tls.crt --key certs/tls.key --dry-run=client -o yaml
 
-manifests-check: ## Render manifests/ (base, cert-manager overlay, make manifests) and validate them offline
+manifests-check: $(KUBERNETES_VALIDATE) ## Render manifests/ (base, cert-manager overlay, make manifests) and validate them offline
 	@command -v $(KUBECTL) >/dev/null 2>&1 || { echo "manifests-check: $(KUBECTL) not found: it renders manifests/ (kubectl kustomize; kubectl 1.27 or newer)" >&2; exit 1; }
-	@$(PYTHON) -m kubernetes_validate --version >/dev/null 2>&1 || { echo "manifests-check: kubernetes-validate not found: $(PYTHON) -m pip install kubernetes-validate (.ci/run pins the version)" >&2; exit 1; }
 	@mkdir -p target/manifests-check
 	@$(KUBECTL) kustomize manifests/base > target/manifests-check/base.yaml
 	@$(KUBECTL) kustomize manifests/overlays/cert-manager > target/manifests-check/cert-manager.yaml
@@ -90,7 +113,7 @@ manifests-check: ## Render manifests/ (base, cert-manager overlay, make manifest
 	@# skipped by name; any other kind without a schema fails the check.
 	@for name in base cert-manager install; do \
 		file=target/manifests-check/$$name.yaml; log=target/manifests-check/$$name.log; \
-		$(PYTHON) -m kubernetes_validate --strict --kubernetes-version $(MANIFESTS_KUBE_VERSION) $$file > $$log 2>&1 \
+		$(VENV)/bin/python -m kubernetes_validate --strict --kubernetes-version $(MANIFESTS_KUBE_VERSION) $$file > $$log 2>&1 \
 			|| { cat $$log; echo "manifests-check: $$file is not valid" >&2; exit 1; }; \
 		if grep -v ' with api version cert-manager.io/v1 ' $$log | grep -qv '^INFO '; then \
 			cat $$log; echo "manifests-check: $$file: only cert-manager.io/v1 kinds may go unvalidated" >&2; exit 1; \

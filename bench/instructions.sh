@@ -34,9 +34,11 @@ SERVER_WARMUP=${SERVER_WARMUP:-2}
 SERVER_SECONDS=${SERVER_SECONDS:-10}
 SERVER=${SERVER:-1}
 CARGO=${CARGO:-cargo}
-BIN=$ROOT/target/release/examples/review-loop
-SERVE_BIN=$ROOT/target/release/backendtls-webhook
-NULL_BIN=$ROOT/target/release/examples/null-webhook
+# The profiling profile: the release build's code, with the symbols and line tables the shipped
+# (stripped) binary lacks, so that callgrind's output names functions and lines.
+BIN=$ROOT/target/profiling/examples/review-loop
+SERVE_BIN=$ROOT/target/profiling/backendtls-webhook
+NULL_BIN=$ROOT/target/profiling/examples/null-webhook
 SAMPLES=$ROOT/tests/fixtures/samples
 
 log() { printf '[bench-instructions] %s\n' "$*" >&2; }
@@ -47,8 +49,8 @@ die() { log "error: $*"; exit 1; }
 need_command valgrind valgrind
 [ "$SERVER" = 0 ] || load_prerequisites
 
-log "building the release binaries"
-"$CARGO" build --release --locked --example review-loop --example null-webhook \
+log "building the profiling binaries (release with symbols)"
+"$CARGO" build --profile profiling --locked --example review-loop --example null-webhook \
     --bin backendtls-webhook >&2
 
 # instructions REQUEST SERVER N: instructions of one run of N iterations.

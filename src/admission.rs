@@ -410,16 +410,25 @@ fn decode_envelope<'a, O: ObjectSlot<'a>>(body: &'a [u8]) -> Result<RawRequest<'
     }
 }
 
-/// Why an envelope is not an `admission.k8s.io/v1` AdmissionReview, if it is not.
+/// Why an envelope is not an `admission.k8s.io/v1` AdmissionReview, if it is not, with what to
+/// do: an older AdmissionReview version is the registration's `admissionReviewVersions`; an
+/// object of another kind is an object sent where its review belongs.
 fn check_envelope(api_version: Option<&str>, kind: Option<&str>) -> Result<(), String> {
-    if kind != Some(REVIEW_KIND) || api_version != Some(API_VERSION) {
-        return Err(format!(
-            "expected apiVersion {API_VERSION:?} and kind {REVIEW_KIND:?}, got {:?} and {:?} (register the webhook with admissionReviewVersions: [v1])",
-            api_version.unwrap_or(""),
-            kind.unwrap_or("")
-        ));
+    if kind == Some(REVIEW_KIND) && api_version == Some(API_VERSION) {
+        return Ok(());
     }
-    Ok(())
+    let got = format!(
+        "expected apiVersion {API_VERSION:?} and kind {REVIEW_KIND:?}, got {:?} and {:?}",
+        api_version.unwrap_or(""),
+        kind.unwrap_or("")
+    );
+    Err(match kind {
+        // The kind is already in `got` (the apiserver's webhook never sends an object bare).
+        Some(kind) if kind != REVIEW_KIND && !kind.is_empty() => format!(
+            "{got}: an object, not the AdmissionReview the apiserver sends about one; to check objects, use `backendtls-webhook validate FILE` (tests/fixtures/reviews/ holds AdmissionReviews as the apiserver sends them)"
+        ),
+        _ => format!("{got} (register the webhook with admissionReviewVersions: [v1])"),
+    })
 }
 
 /// An envelope field, its expected JSON type and the check for it.

@@ -1,10 +1,22 @@
-//! Command-line arguments (clap derive). Every flag of `serve` has an environment-variable
-//! twin named `BACKENDTLS_WEBHOOK_<FLAG>`; the validation settings are shared by `serve`,
-//! `review` and `validate`, with the same defaults everywhere.
+//! Command-line arguments (clap derive). Every flag of every subcommand has an
+//! environment-variable twin, `BACKENDTLS_WEBHOOK_` and the flag's long name in capitals with
+//! `_` for `-` (`--missing-refs`: `BACKENDTLS_WEBHOOK_MISSING_REFS`); the exceptions are
+//! `--allow-target-kind` (`BACKENDTLS_WEBHOOK_ALLOW_TARGET_KINDS`, a list) and the flags of
+//! `certs`, whose names start `BACKENDTLS_WEBHOOK_CERTS_` (their `--namespace` is not
+//! `audit`'s). Subcommands share a variable only where their flags mean the same thing
+//! (`--output`, `--now`, `--kubeconfig`, `--objects`). A flag on the command line wins over its
+//! variable; repeatable flags take a comma-separated list; boolean variables take `1`/`0`,
+//! `true`/`false`, `yes`/`no` or `on`/`off`, in any case. A unit test below walks the command
+//! tree and fails for a flag without its twin. [`parse`] names the variable when its value is
+//! invalid. The validation settings are shared by `serve`, `review`, `validate` and `audit`,
+//! with the same defaults everywhere.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::builder::BoolishValueParser;
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::admission::Clock;
 use crate::validate::{self, Enforcement, GroupKind, Settings};
@@ -36,10 +48,14 @@ pub enum Command {
 /// `serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to listen on.
+    /// Address to listen on: IP:PORT, or HOST:PORT with a host name resolved once at start
+    /// (its first IPv4 address, else its first). The default is loopback only; in a cluster
+    /// (manifests/, the image) it is 0.0.0.0:8443.
     #[arg(
         long,
-        default_value = "0.0.0.0:8443",
+        value_name = "ADDRESS:PORT",
+        default_value = "127.0.0.1:8443",
+        value_parser = parse_listen,
         env = "BACKENDTLS_WEBHOOK_LISTEN"
     )]
     pub listen: std::net::SocketAddr,
@@ -65,7 +81,7 @@ pub struct ServeArgs {
     pub client_ca_file: Option<PathBuf>,
 
     /// Offer HTTP/2 through ALPN (the apiserver uses HTTP/1.1 for webhooks).
-    #[arg(long, env = "BACKENDTLS_WEBHOOK_HTTP2")]
+    #[arg(long, env = "BACKENDTLS_WEBHOOK_HTTP2", value_parser = BoolishValueParser::new())]
     pub http2: bool,
 
     /// Watch this cluster (kubeconfig file). In a pod the service account is used without
@@ -184,16 +200,31 @@ pub struct ValidateArgs {
     pub paths: Vec<PathBuf>,
 
     /// Also resolve references against the live cluster (this kubeconfig).
-    #[arg(long, value_name = "KUBECONFIG")]
+    #[arg(long, value_name = "KUBECONFIG", env = "BACKENDTLS_WEBHOOK_CLUSTER")]
     pub cluster: Option<PathBuf>,
 
     /// Output format.
-    #[arg(long, value_enum, default_value = "text")]
+    #[arg(
+        long,
+        value_enum,
+        default_value = "text",
+        env = "BACKENDTLS_WEBHOOK_OUTPUT"
+    )]
     pub output: OutputFormat,
 
     /// Exit 1 when there are warnings, not only errors.
-    #[arg(long)]
+    #[arg(long, env = "BACKENDTLS_WEBHOOK_WARNINGS_AS_ERRORS", value_parser = BoolishValueParser::new())]
     pub warnings_as_errors: bool,
+
+    /// Exit 0 when the input holds no BackendTLSPolicy and no ConfigMap with ca.crt (by
+    /// default that exits 2: a mistyped path must not pass).
+    #[arg(long, env = "BACKENDTLS_WEBHOOK_ALLOW_EMPTY", value_parser = BoolishValueParser::new())]
+    pub allow_empty: bool,
+
+    /// Files found in directories that do not parse as YAML or JSON (Helm templates, ...) are
+    /// errors; by default they are skipped with a note. Files named explicitly must parse.
+    #[arg(long, env = "BACKENDTLS_WEBHOOK_STRICT_FILES", value_parser = BoolishValueParser::new())]
+    pub strict_files: bool,
 
     /// The clock (`--now`).
     #[command(flatten)]
@@ -212,15 +243,20 @@ pub struct AuditArgs {
     pub kubeconfig: Option<PathBuf>,
 
     /// Only this namespace.
-    #[arg(long, short = 'n', conflicts_with = "all_namespaces")]
+    #[arg(long, short = 'n', env = "BACKENDTLS_WEBHOOK_NAMESPACE")]
     pub namespace: Option<String>,
 
-    /// Every namespace (the default when --namespace is not given).
-    #[arg(long, short = 'A')]
+    /// Every namespace (the default when --namespace is not given; the two conflict).
+    #[arg(long, short = 'A', env = "BACKENDTLS_WEBHOOK_ALL_NAMESPACES", value_parser = BoolishValueParser::new())]
     pub all_namespaces: bool,
 
     /// Output format.
-    #[arg(long, value_enum, default_value = "text")]
+    #[arg(
+        long,
+        value_enum,
+        default_value = "text",
+        env = "BACKENDTLS_WEBHOOK_OUTPUT"
+    )]
     pub output: OutputFormat,
 
     /// The clock (`--now`).
@@ -236,19 +272,27 @@ pub struct AuditArgs {
 #[derive(Debug, Args)]
 pub struct CertsArgs {
     /// Folder to write ca.crt, tls.crt and tls.key into.
-    #[arg(long, default_value = "certs")]
+    #[arg(long, default_value = "certs", env = "BACKENDTLS_WEBHOOK_CERTS_OUT")]
     pub out: PathBuf,
 
     /// Name of the webhook's Service (the certificate is valid for NAME.NS.svc).
-    #[arg(long, default_value = "backendtls-webhook")]
+    #[arg(
+        long,
+        default_value = "backendtls-webhook",
+        env = "BACKENDTLS_WEBHOOK_CERTS_SERVICE"
+    )]
     pub service: String,
 
     /// Namespace of the webhook's Service.
-    #[arg(long, default_value = "backendtls-webhook")]
+    #[arg(
+        long,
+        default_value = "backendtls-webhook",
+        env = "BACKENDTLS_WEBHOOK_CERTS_NAMESPACE"
+    )]
     pub namespace: String,
 
     /// Only write certificates when they do not exist yet.
-    #[arg(long)]
+    #[arg(long, env = "BACKENDTLS_WEBHOOK_CERTS_IF_MISSING", value_parser = BoolishValueParser::new())]
     pub if_missing: bool,
 }
 
@@ -261,7 +305,12 @@ pub struct ReviewArgs {
 
     /// YAML or JSON files or directories (multi-document) of ConfigMaps, Services and
     /// BackendTLSPolicies that form the lookup snapshot. Repeatable.
-    #[arg(long, value_name = "PATH")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "BACKENDTLS_WEBHOOK_OBJECTS",
+        value_delimiter = ','
+    )]
     pub objects: Vec<PathBuf>,
 
     /// The clock (`--now`).
@@ -295,7 +344,7 @@ impl From<EnforcementArg> for Enforcement {
 #[derive(Debug, Clone, Args)]
 pub struct ClockArgs {
     /// Evaluate certificate validity at this instant (RFC 3339) instead of the system clock.
-    #[arg(long, value_name = "RFC3339", value_parser = parse_rfc3339)]
+    #[arg(long, value_name = "RFC3339", value_parser = parse_rfc3339, env = "BACKENDTLS_WEBHOOK_NOW")]
     pub now: Option<i64>,
 }
 
@@ -340,7 +389,7 @@ pub struct PolicyArgs {
 
     /// Deny what the spec discourages: several targetRefs, duplicate CA refs or SANs,
     /// un-prefixed option keys, wildcard SAN hostnames.
-    #[arg(long, env = "BACKENDTLS_WEBHOOK_STRICT")]
+    #[arg(long, env = "BACKENDTLS_WEBHOOK_STRICT", value_parser = BoolishValueParser::new())]
     pub strict: bool,
 
     /// Warn about CA certificates that expire within this window (e.g. 30d, 720h).
@@ -360,6 +409,115 @@ impl PolicyArgs {
             unknown_fields: Enforcement::Warn,
         }
     }
+}
+
+/// The prefix of every flag's environment variable.
+pub const ENV_PREFIX: &str = "BACKENDTLS_WEBHOOK_";
+
+/// Parses the process's arguments (and the flags' environment variables), exiting with clap's
+/// usage error on failure. When an invalid value came from an environment variable rather than
+/// the command line, the error names the variable.
+pub fn parse() -> Cli {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    Cli::try_parse_from(&args)
+        .unwrap_or_else(|error| name_env_source(error, &args, |name| std::env::var_os(name)).exit())
+}
+
+/// Rewrites an invalid-value error whose value came from a flag's environment variable (the
+/// flag is not on the command line `args`, and `env` has the variable) so that it names the
+/// variable, with a tip naming its flag. Other errors are returned as they are.
+pub fn name_env_source(
+    mut error: clap::Error,
+    args: &[OsString],
+    env: impl Fn(&str) -> Option<OsString>,
+) -> clap::Error {
+    if !matches!(
+        error.kind(),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation
+    ) {
+        return error;
+    }
+    let Some(ContextValue::String(shown)) = error.get(ContextKind::InvalidArg) else {
+        return error;
+    };
+    let shown = shown.clone();
+    // `--missing-refs <MISSING_REFS>`, `--strict`.
+    let Some(long) = shown
+        .split_whitespace()
+        .next()
+        .and_then(|flag| flag.strip_prefix("--"))
+    else {
+        return error;
+    };
+    let command = Cli::command();
+    // The top-level command has no options of its own: the subcommand comes first.
+    let Some(subcommand) = args.get(1).and_then(|name| command.find_subcommand(name)) else {
+        return error;
+    };
+    let Some(arg) = subcommand
+        .get_arguments()
+        .find(|a| a.get_long() == Some(long))
+    else {
+        return error;
+    };
+    let Some(variable) = arg.get_env().and_then(|v| v.to_str()) else {
+        return error;
+    };
+    let on_command_line = args.iter().skip(2).any(|given| {
+        let given = given.to_string_lossy();
+        given
+            .strip_prefix("--")
+            .is_some_and(|rest| rest == long || rest.starts_with(&format!("{long}=")))
+            || arg.get_short().is_some_and(|short| {
+                given
+                    .strip_prefix('-')
+                    .is_some_and(|rest| !rest.starts_with('-') && rest.contains(short))
+            })
+    });
+    if on_command_line || env(variable).is_none() {
+        return error;
+    }
+    error.insert(
+        ContextKind::InvalidArg,
+        ContextValue::String(variable.to_owned()),
+    );
+    error.insert(
+        ContextKind::Suggested,
+        ContextValue::StyledStrs(vec![
+            format!(
+                "the environment variable {variable} sets '{shown}': correct or unset it (a flag on the command line wins over it)"
+            )
+            .into(),
+        ]),
+    );
+    error
+}
+
+/// Parses `--listen`: `IP:PORT` (`[IPv6]:PORT`), or `HOST:PORT` with the host name resolved
+/// now, preferring its first IPv4 address (`localhost:8443` is `127.0.0.1:8443`).
+pub fn parse_listen(text: &str) -> Result<std::net::SocketAddr, String> {
+    use std::net::{SocketAddr, ToSocketAddrs};
+    if let Ok(address) = text.parse::<SocketAddr>() {
+        return Ok(address);
+    }
+    let example = "such as 127.0.0.1:8443, localhost:8443 or 0.0.0.0:8443 (all interfaces)";
+    let Some((host, port)) = text.rsplit_once(':').filter(|(host, _)| !host.is_empty()) else {
+        return Err(format!("expected ADDRESS:PORT, {example}"));
+    };
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("{port:?} is not a port number; expected ADDRESS:PORT, {example}"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let addresses: Vec<SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {host:?} ({e}); give an IP address, {example}"))?
+        .collect();
+    addresses
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or_else(|| addresses.first())
+        .copied()
+        .ok_or_else(|| format!("{host:?} resolves to no address; give an IP address, {example}"))
 }
 
 /// Parses an RFC 3339 instant to Unix seconds.
@@ -417,6 +575,168 @@ mod tests {
         assert!(settings.strict);
         assert_eq!(settings.expiry_window_secs, 7 * 86400);
         assert_eq!(args.clock.now, Some(1_780_272_000));
+    }
+
+    /// The variable a flag of `subcommand` must have: the naming rule of the module docs.
+    fn expected_variable(subcommand: &str, long: &str) -> String {
+        let name = match long {
+            "allow-target-kind" => "allow-target-kinds",
+            other => other,
+        };
+        let prefix = if subcommand == "certs" { "CERTS_" } else { "" };
+        format!(
+            "{ENV_PREFIX}{prefix}{}",
+            name.to_uppercase().replace('-', "_")
+        )
+    }
+
+    /// Every flag of every subcommand (positional arguments, help and version excepted) has its
+    /// environment variable, named by the rule; a variable belongs to one flag name only; and a
+    /// boolean variable takes what people write in env files. A flag added without its twin
+    /// fails here.
+    #[test]
+    fn every_flag_has_an_environment_variable() {
+        use std::collections::BTreeMap;
+        let mut command = Cli::command();
+        command.build();
+        let mut problems = Vec::new();
+        let mut owners: BTreeMap<String, String> = BTreeMap::new();
+        let mut flags = 0;
+        for subcommand in command.get_subcommands() {
+            let sub = subcommand.get_name();
+            for arg in subcommand.get_arguments() {
+                if arg.is_positional()
+                    || matches!(
+                        arg.get_action(),
+                        clap::ArgAction::Help
+                            | clap::ArgAction::HelpShort
+                            | clap::ArgAction::HelpLong
+                            | clap::ArgAction::Version
+                    )
+                {
+                    continue;
+                }
+                flags += 1;
+                let Some(long) = arg.get_long() else {
+                    problems.push(format!("{sub} {}: no long name", arg.get_id()));
+                    continue;
+                };
+                let Some(variable) = arg.get_env().and_then(|v| v.to_str()) else {
+                    problems.push(format!("{sub} --{long}: no environment variable"));
+                    continue;
+                };
+                let expected = expected_variable(sub, long);
+                if variable != expected {
+                    problems.push(format!("{sub} --{long}: {variable}, expected {expected}"));
+                }
+                let owner = owners
+                    .entry(variable.to_owned())
+                    .or_insert_with(|| long.to_owned());
+                if owner != long {
+                    problems.push(format!(
+                        "{variable} is the variable of --{owner} and of {sub} --{long}"
+                    ));
+                }
+                if matches!(arg.get_action(), clap::ArgAction::SetTrue) {
+                    let accepted: Vec<String> = arg
+                        .get_value_parser()
+                        .possible_values()
+                        .map(|values| values.map(|v| v.get_name().to_owned()).collect())
+                        .unwrap_or_default();
+                    for word in ["1", "0", "true", "false", "yes", "no", "on", "off"] {
+                        if !accepted.iter().any(|a| a == word) {
+                            problems.push(format!(
+                                "{sub} --{long}: {variable}={word} is refused (use BoolishValueParser)"
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(flags >= 30, "the walk found only {flags} flags");
+        assert!(problems.is_empty(), "{problems:#?}");
+    }
+
+    #[test]
+    fn an_invalid_value_from_a_variable_names_the_variable() {
+        // clap reads the process environment, which tests do not change: the error is made on
+        // the command line, then explained as if the value came from the variable.
+        let error = Cli::try_parse_from(["backendtls-webhook", "review", "--missing-refs=maybe"])
+            .expect_err("maybe is not warn or deny");
+        let args: Vec<OsString> = ["backendtls-webhook", "review", "in.json"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        let env = |name: &str| {
+            (name == "BACKENDTLS_WEBHOOK_MISSING_REFS").then(|| OsString::from("maybe"))
+        };
+        let message = name_env_source(error, &args, env).render().to_string();
+        assert!(
+            message.starts_with(
+                "error: invalid value 'maybe' for 'BACKENDTLS_WEBHOOK_MISSING_REFS'\n"
+            ),
+            "{message}"
+        );
+        assert!(
+            message.contains("[possible values: warn, deny]"),
+            "{message}"
+        );
+        assert!(
+            message.contains(
+                "tip: the environment variable BACKENDTLS_WEBHOOK_MISSING_REFS sets '--missing-refs <MISSING_REFS>': correct or unset it"
+            ),
+            "{message}"
+        );
+        // On the command line, the flag is what is wrong.
+        let error = Cli::try_parse_from(["backendtls-webhook", "review", "--missing-refs=maybe"])
+            .expect_err("refused");
+        let args: Vec<OsString> = ["backendtls-webhook", "review", "--missing-refs=maybe"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        let message = name_env_source(error, &args, env).render().to_string();
+        assert!(
+            message.starts_with("error: invalid value 'maybe' for '--missing-refs <MISSING_REFS>'"),
+            "{message}"
+        );
+        assert!(!message.contains("BACKENDTLS_WEBHOOK"), "{message}");
+    }
+
+    #[test]
+    fn listen_takes_addresses_and_host_names() {
+        assert_eq!(
+            parse_listen("0.0.0.0:8443"),
+            Ok("0.0.0.0:8443".parse().expect("addr"))
+        );
+        assert_eq!(
+            parse_listen("[::1]:9443"),
+            Ok("[::1]:9443".parse().expect("addr"))
+        );
+        assert_eq!(
+            parse_listen("localhost:8443"),
+            Ok("127.0.0.1:8443".parse().expect("addr")),
+            "a host name is resolved, IPv4 first"
+        );
+        let error = parse_listen("localhost").expect_err("no port");
+        assert_eq!(
+            error,
+            "expected ADDRESS:PORT, such as 127.0.0.1:8443, localhost:8443 or 0.0.0.0:8443 (all interfaces)"
+        );
+        let error = parse_listen("localhost:https").expect_err("not a number");
+        assert!(
+            error.starts_with("\"https\" is not a port number"),
+            "{error}"
+        );
+        // (An unresolvable name would need a DNS query; tests send traffic to loopback only.)
+        let cli = Cli::try_parse_from(["backendtls-webhook", "serve"]).expect("parses");
+        let Command::Serve(args) = cli.command else {
+            panic!("serve")
+        };
+        assert_eq!(
+            args.listen,
+            "127.0.0.1:8443".parse().expect("addr"),
+            "loopback unless told otherwise"
+        );
     }
 
     #[test]

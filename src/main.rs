@@ -2,9 +2,8 @@
 
 use std::process::ExitCode;
 
-use backendtls_webhook::cli::{Cli, Command};
+use backendtls_webhook::cli::Command;
 use backendtls_webhook::cmd;
-use clap::Parser;
 
 /// mimalloc: reviews allocate many small, short-lived objects; it is markedly cheaper than the
 /// system allocator for that pattern (see the README's performance section).
@@ -34,7 +33,7 @@ fn tune_allocator() {
 
 fn main() -> ExitCode {
     tune_allocator();
-    let cli = Cli::parse();
+    let cli = backendtls_webhook::cli::parse();
     let result = match &cli.command {
         Command::Serve(args) => cmd::serve::run(args),
         Command::Review(args) => cmd::review::run(args),

@@ -35,6 +35,12 @@
 //! and `.json` files (in path order, skipping hidden entries); [`load_paths`] reads several paths,
 //! `-` meaning standard input. Text must be UTF-8 (a byte order mark is ignored).
 //!
+//! [`load_inputs`] is the lenient reading `validate` uses on a repository: documents that are
+//! not Kubernetes objects (a top-level list, a CI file: no string `apiVersion` and `kind`) are
+//! skipped and counted, and a file found by walking a directory that does not parse (a Helm
+//! template) is skipped and reported, unless asked to be strict; a file named explicitly must
+//! parse.
+//!
 //! Positions are 1-based lines and columns, columns counted in characters. Errors print as
 //! `source:line:column: message`; "document N" in messages counts documents from 1, while
 //! [`Document::index`] counts from 0.
@@ -636,6 +642,12 @@ struct RawDoc {
 ///
 /// `source` names the text in errors and in [`Document::source`].
 pub fn parse_str(source: &str, text: &str) -> Result<Vec<Document>, LoadError> {
+    let raws = parse_raw(source, text)?;
+    finish(source, raws, None)
+}
+
+/// The documents of a YAML stream or a stream of JSON values, converted but not yet checked.
+fn parse_raw(source: &str, text: &str) -> Result<Vec<RawDoc>, LoadError> {
     if text.len() > MAX_INPUT_BYTES {
         return Err(LoadError::TooLarge {
             source_name: source.to_owned(),
@@ -654,7 +666,7 @@ pub fn parse_str(source: &str, text: &str) -> Result<Vec<Document>, LoadError> {
     } else {
         parse_yaml(source, text)?
     };
-    finish(source, raws)
+    Ok(raws)
 }
 
 /// Loads a file, or every `.yaml`, `.yml` and `.json` file under a directory.
@@ -679,6 +691,76 @@ pub fn load_path(path: &Path) -> Result<Vec<Document>, LoadError> {
         docs.extend(load_file(&file)?);
     }
     Ok(docs)
+}
+
+/// What [`load_inputs`] read.
+#[derive(Debug, Default)]
+pub struct Inputs {
+    /// The Kubernetes objects, in input order.
+    pub documents: Vec<Document>,
+    /// Files read, standard input included, whether or not they hold objects.
+    pub files: usize,
+    /// Documents skipped because they are not Kubernetes objects: not a mapping, or a mapping
+    /// without a string `apiVersion` and `kind`.
+    pub not_objects: usize,
+    /// Files found by walking a directory that were skipped because they do not parse as YAML
+    /// or JSON (or are not UTF-8): the parse error of each.
+    pub unparsable: Vec<LoadError>,
+}
+
+/// Reads several paths in order, `-` meaning standard input, leniently (see the module docs):
+/// documents that are not Kubernetes objects are skipped and counted; a file found by walking
+/// a directory that does not parse is skipped and listed in [`Inputs::unparsable`], unless
+/// `strict_files` makes it an error, as it always is for a file named explicitly. Unreadable
+/// paths and inputs over the size limit are errors.
+pub fn load_inputs(paths: &[PathBuf], strict_files: bool) -> Result<Inputs, LoadError> {
+    let mut inputs = Inputs::default();
+    for path in paths {
+        if path.as_os_str() == STDIN_NAME {
+            let text = read_limited(io::stdin().lock(), STDIN_NAME, Path::new(STDIN_NAME))?;
+            inputs.add(parse_lenient(STDIN_NAME, &text)?);
+            continue;
+        }
+        let meta = fs::metadata(path).map_err(|error| LoadError::Io {
+            path: path.to_owned(),
+            error,
+        })?;
+        if !meta.is_dir() {
+            let (source, text) = read_file(path)?;
+            inputs.add(parse_lenient(&source, &text)?);
+            continue;
+        }
+        let mut files = Vec::new();
+        walk_dir(path, &mut files, &mut HashSet::new())?;
+        files.sort();
+        for file in files {
+            match read_file(&file).and_then(|(source, text)| parse_lenient(&source, &text)) {
+                Ok(parsed) => inputs.add(parsed),
+                Err(error @ LoadError::Parse { .. }) if !strict_files => {
+                    inputs.files += 1;
+                    inputs.unparsable.push(error);
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+    Ok(inputs)
+}
+
+impl Inputs {
+    fn add(&mut self, (documents, not_objects): (Vec<Document>, usize)) {
+        self.files += 1;
+        self.documents.extend(documents);
+        self.not_objects += not_objects;
+    }
+}
+
+/// [`parse_str`], skipping (and counting) the documents that are not Kubernetes objects.
+fn parse_lenient(source: &str, text: &str) -> Result<(Vec<Document>, usize), LoadError> {
+    let raws = parse_raw(source, text)?;
+    let mut skipped = 0;
+    let documents = finish(source, raws, Some(&mut skipped))?;
+    Ok((documents, skipped))
 }
 
 /// Loads several paths in order (see [`load_path`]); `-` reads standard input.
@@ -737,6 +819,12 @@ fn walk_dir(
 }
 
 fn load_file(path: &Path) -> Result<Vec<Document>, LoadError> {
+    let (source, text) = read_file(path)?;
+    parse_str(&source, &text)
+}
+
+/// A file's name for messages and its text (UTF-8, at most [`MAX_INPUT_BYTES`]).
+fn read_file(path: &Path) -> Result<(String, String), LoadError> {
     let source = path.display().to_string();
     let io_err = |error| LoadError::Io {
         path: path.to_owned(),
@@ -749,7 +837,7 @@ fn load_file(path: &Path) -> Result<Vec<Document>, LoadError> {
         });
     }
     let text = read_limited(file, &source, path)?;
-    parse_str(&source, &text)
+    Ok((source, text))
 }
 
 /// The bytes of a file, or of standard input for `-`: at most [`MAX_INPUT_BYTES`], else
@@ -802,7 +890,14 @@ fn read_limited(reader: impl Read, source: &str, path: &Path) -> Result<String, 
 
 /// Turns converted documents into [`Document`]s: skips empty ones, checks that each is a
 /// mapping and expands `List`s.
-fn finish(source: &str, raws: Vec<RawDoc>) -> Result<Vec<Document>, LoadError> {
+/// Turns converted documents into [`Document`]s, expanding `List`s. With `skipped`, documents
+/// (and list items) that are not Kubernetes objects are counted there and left out; without
+/// it, one that is not a mapping is an error.
+fn finish(
+    source: &str,
+    raws: Vec<RawDoc>,
+    mut skipped: Option<&mut usize>,
+) -> Result<Vec<Document>, LoadError> {
     let mut docs = Vec::with_capacity(raws.len());
     for raw in raws {
         let RawDoc {
@@ -811,6 +906,13 @@ fn finish(source: &str, raws: Vec<RawDoc>) -> Result<Vec<Document>, LoadError> {
             builder,
         } = raw;
         let number = index + 1;
+        if let Some(skipped) = skipped.as_deref_mut()
+            && !value.is_null()
+            && !is_kubernetes_object(&value)
+        {
+            *skipped += 1;
+            continue;
+        }
         let mut map = match value {
             Value::Null => continue,
             Value::Object(map) => map,
@@ -858,6 +960,12 @@ fn finish(source: &str, raws: Vec<RawDoc>) -> Result<Vec<Document>, LoadError> {
             .unwrap_or_default();
         for (i, item) in items.into_iter().enumerate() {
             let id = item_ids.get(i).copied();
+            if let Some(skipped) = skipped.as_deref_mut()
+                && !is_kubernetes_object(&item)
+            {
+                *skipped += 1;
+                continue;
+            }
             match item {
                 Value::Object(_) => docs.push(Document {
                     source: source.to_owned(),
@@ -880,6 +988,12 @@ fn finish(source: &str, raws: Vec<RawDoc>) -> Result<Vec<Document>, LoadError> {
         }
     }
     Ok(docs)
+}
+
+/// A mapping with a string `apiVersion` and `kind`, as every Kubernetes object has.
+fn is_kubernetes_object(value: &Value) -> bool {
+    value.get("apiVersion").is_some_and(Value::is_string)
+        && value.get("kind").is_some_and(Value::is_string)
 }
 
 fn describe(value: &Value) -> &'static str {

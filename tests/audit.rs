@@ -173,18 +173,98 @@ async fn audit_json_and_namespace_filter() {
     assert_eq!(expiring[0]["notAfter"], "2026-06-15T00:00:00Z");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn audit_without_a_cluster_exits_2() {
-    let output = tokio::task::spawn_blocking(|| {
+/// Runs `audit ARGS` with only the given environment for finding a cluster (`HOME`,
+/// `KUBECONFIG`): none of the test's own.
+async fn audit_with_env(args: &[&str], env: &[(&str, &std::path::Path)]) -> Output {
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    let env: Vec<(String, std::path::PathBuf)> = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.to_path_buf()))
+        .collect();
+    tokio::task::spawn_blocking(move || {
         std::process::Command::new(env!("CARGO_BIN_EXE_backendtls-webhook"))
             .arg("audit")
+            .args(args)
             .env_remove("KUBERNETES_SERVICE_HOST")
             .env_remove("BACKENDTLS_WEBHOOK_KUBECONFIG")
+            .env_remove("KUBECONFIG")
+            .env_remove("HOME")
+            .envs(env)
             .output()
             .expect("runs")
     })
     .await
-    .expect("join");
+    .expect("join")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_without_a_cluster_exits_2() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let output = audit_with_env(&[], &[("HOME", home.path())]).await;
     assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("no cluster: pass --kubeconfig"));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "backendtls-webhook audit: no cluster: pass --kubeconfig PATH, set KUBECONFIG, or create ~/.kube/config (in a pod, the service account is used)\n"
+    );
+    // A kubeconfig that cannot be read is named once, without doubled quotes.
+    let missing = home.path().join("nope");
+    let output = audit_with_env(
+        &["--kubeconfig", missing.to_str().expect("utf-8")],
+        &[("HOME", home.path())],
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        format!(
+            "backendtls-webhook audit: cannot use kubeconfig {}: No such file or directory (os error 2)\n",
+            missing.display()
+        )
+    );
+}
+
+/// As kubectl: `$KUBECONFIG`, then `~/.kube/config`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_finds_the_cluster_as_kubectl_does() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = FakeApiserver::start(objects(), &["v1"]).await;
+    let kubeconfig = server.kubeconfig(dir.path());
+    let home = tempfile::tempdir().expect("tempdir");
+    let output = audit_with_env(
+        &["--now", NOW],
+        &[("HOME", home.path()), ("KUBECONFIG", &kubeconfig)],
+    )
+    .await;
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.starts_with("BackendTLSPolicies: 4\n"), "{text}");
+    std::fs::create_dir(home.path().join(".kube")).expect("mkdir");
+    std::fs::copy(&kubeconfig, home.path().join(".kube/config")).expect("copy");
+    let output = audit_with_env(&["--now", NOW], &[("HOME", home.path())]).await;
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.starts_with("BackendTLSPolicies: 4\n"), "{text}");
+}
+
+/// An API server that does not answer is reported at once, with the cause, not after the
+/// caches' sync timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_cluster_is_reported_at_once_with_the_cause() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (closed, path) = common::unreachable_kubeconfig(dir.path());
+    let output = audit_with_env(
+        &["--kubeconfig", path.to_str().expect("utf-8")],
+        &[("HOME", dir.path())],
+    )
+    .await;
+    // This message comes from the probe before the caches start, so no sync timeout passed.
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with(&format!(
+            "backendtls-webhook audit: cannot reach the cluster at http://{closed} (kubeconfig {}): ",
+            path.display()
+        )) && stderr.contains("Connection refused"),
+        "{stderr}"
+    );
 }

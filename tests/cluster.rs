@@ -176,7 +176,7 @@ async fn the_served_version_is_discovered() {
     let lookup = connect_synced(&without_crd, &dir).await;
     assert!(lookup.policies().is_empty());
     assert!(
-        lookup.describe().contains("CRD not found"),
+        lookup.describe().contains("(CRD not installed)"),
         "{}",
         lookup.describe()
     );
@@ -241,7 +241,7 @@ async fn serve_with_a_kubeconfig_turns_ready_after_the_sync() {
     let ready = common::request(&mut tls, "GET", "/readyz", b"").await;
     assert_eq!(ready.status, 503);
     assert!(
-        ready.body.starts_with("not ready: cluster ("),
+        ready.body.starts_with("not ready: syncing cluster ("),
         "{}",
         ready.body
     );
@@ -271,6 +271,53 @@ async fn a_bad_kubeconfig_is_a_clear_error() {
     assert!(
         cluster::client(None).await.expect("no error").is_none()
             || std::env::var_os("KUBERNETES_SERVICE_HOST").is_some()
+    );
+    // A file that cannot be read: named once (kube's own message quotes a debug-printed path).
+    let missing = dir.path().join("nope");
+    let Err(error) = cluster::client(Some(&missing)).await else {
+        panic!("a missing kubeconfig was accepted");
+    };
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "cannot use kubeconfig {}: No such file or directory (os error 2)",
+            missing.display()
+        )
+    );
+}
+
+/// An API that cannot be reached is not a missing CRD: /readyz says what fails.
+#[tokio::test]
+async fn readyz_names_what_fails_when_the_api_is_unreachable() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_, path) = common::unreachable_kubeconfig(dir.path());
+    let client = cluster::client(Some(&path))
+        .await
+        .expect("client")
+        .expect("configured");
+    let cluster = Arc::new(ClusterLookup::start(
+        client,
+        Arc::new(backendtls_webhook::lookup::BundleCache::default()),
+    ));
+    tokio::time::timeout(Duration::from_secs(20), cluster.wait_until_failing())
+        .await
+        .expect("the watches fail");
+    let lookup: Arc<dyn Lookup> = Arc::clone(&cluster) as Arc<dyn Lookup>;
+    let test = common::TestServer::start(common::Options {
+        lookup: Some(lookup),
+        ..common::Options::default()
+    })
+    .await;
+    let mut tls = test.connect().await;
+    let ready = common::request(&mut tls, "GET", "/readyz", b"").await;
+    assert_eq!(ready.status, 503);
+    assert!(
+        ready.body.starts_with(
+            "not ready: syncing cluster (0 ConfigMaps, 0 Services, 0 BackendTLSPolicies (version not discovered yet)); failing: "
+        ) && ready.body.contains("Connection refused")
+            && !ready.body.contains("CRD"),
+        "{}",
+        ready.body
     );
 }
 

@@ -247,6 +247,28 @@ fn unreadable_input_exits_2_with_a_message() {
     assert_eq!(output.status.code(), Some(2));
 }
 
+/// An object where an AdmissionReview belongs, in YAML or in JSON: the message says what
+/// `review` reads and points to `validate`.
+#[test]
+fn objects_given_to_review_point_to_validate() {
+    let yaml = "tests/fixtures/validate/clean/policy.yaml";
+    let output = review(&[yaml], None);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        format!(
+            "backendtls-webhook review: {yaml}: body is not JSON: expected value at line 1 column 1\n  review answers an AdmissionReview in JSON, as the apiserver sends it; this is YAML: to check the objects in it, use `backendtls-webhook validate {yaml}`\n"
+        )
+    );
+    let bare = br#"{"apiVersion":"gateway.networking.k8s.io/v1","kind":"BackendTLSPolicy","metadata":{"name":"p"}}"#;
+    let output = review(&[], Some(bare));
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "backendtls-webhook review: -: expected apiVersion \"admission.k8s.io/v1\" and kind \"AdmissionReview\", got \"gateway.networking.k8s.io/v1\" and \"BackendTLSPolicy\": an object, not the AdmissionReview the apiserver sends about one; to check objects, use `backendtls-webhook validate FILE` (tests/fixtures/reviews/ holds AdmissionReviews as the apiserver sends them)\n"
+    );
+}
+
 #[test]
 fn a_review_with_a_uid_but_no_request_body_is_answered() {
     let output = review(&[], Some(br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u-1","operation":"CREATE"}}"#));
@@ -254,4 +276,62 @@ fn a_review_with_a_uid_but_no_request_body_is_answered() {
     let out: Value = serde_json::from_slice(&output.stdout).expect("json");
     assert_eq!(out["response"]["uid"], "u-1");
     assert_eq!(out["response"]["status"]["code"], 400);
+}
+
+/// Two policies on the same target and section, in an `--objects` file without creation times
+/// (as files have), each reviewed as the apiserver sends a CREATE (with its creation time):
+/// exactly one is told it wins, the first by namespace/name.
+#[test]
+fn conflicting_policies_without_creation_times_have_one_winner() {
+    let policy = |name: &str| {
+        serde_json::json!({
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "BackendTLSPolicy",
+            "metadata": {"name": name, "namespace": "shop"},
+            "spec": {
+                "targetRefs": [{"group": "", "kind": "Service", "name": "payments-backend", "sectionName": "https"}],
+                "validation": {"wellKnownCACertificates": "System", "hostname": "payments-backend.shop.svc"}
+            }
+        })
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let objects = dir.path().join("policies.json");
+    let stream = format!("{}\n{}\n", policy("alpha"), policy("beta"));
+    std::fs::write(&objects, stream).expect("writes");
+    let objects = objects.to_str().expect("utf-8");
+    let mut verdicts = Vec::new();
+    for (name, other) in [("alpha", "beta"), ("beta", "alpha")] {
+        let mut object = policy(name);
+        object["metadata"]["creationTimestamp"] = "2026-11-26T11:59:00Z".into();
+        let request = serde_json::json!({
+            "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+            "request": {
+                "uid": "10000000-0000-4000-8000-0000000000ff",
+                "kind": {"group": "gateway.networking.k8s.io", "version": "v1", "kind": "BackendTLSPolicy"},
+                "resource": {"group": "gateway.networking.k8s.io", "version": "v1", "resource": "backendtlspolicies"},
+                "name": name, "namespace": "shop", "operation": "CREATE",
+                "userInfo": {"username": "admin"},
+                "object": object
+            }
+        });
+        let body = serde_json::to_vec(&request).expect("encodes");
+        let output = review(&["-", "--objects", objects, "--now", NOW], Some(&body));
+        assert!(output.status.success(), "{output:?}");
+        let answer: Value = serde_json::from_slice(&output.stdout).expect("JSON answer");
+        let warnings = answer["response"]["warnings"].to_string();
+        let conflict = format!(
+            "BackendTLSPolicy shop/{other} also targets Service payments-backend, section https; "
+        );
+        assert!(warnings.contains(&conflict), "{warnings}");
+        verdicts.push(warnings);
+    }
+    assert!(
+        verdicts[0].contains("this policy wins (no creation time to compare, first by namespace/name): shop/beta will be Accepted=False (Conflicted)"),
+        "{}",
+        verdicts[0]
+    );
+    assert!(
+        verdicts[1].contains("shop/alpha wins (no creation time to compare, first by namespace/name): this policy will be Accepted=False (Conflicted)"),
+        "{}",
+        verdicts[1]
+    );
 }

@@ -151,7 +151,19 @@ async fn bad_input_gets_exact_statuses_and_messages() {
     assert_eq!(not_review.status, 400);
     assert_eq!(
         not_review.body,
-        "expected apiVersion \"admission.k8s.io/v1\" and kind \"AdmissionReview\", got \"\" and \"Pod\" (register the webhook with admissionReviewVersions: [v1])\n"
+        "expected apiVersion \"admission.k8s.io/v1\" and kind \"AdmissionReview\", got \"\" and \"Pod\": an object, not the AdmissionReview the apiserver sends about one; to check objects, use `backendtls-webhook validate FILE` (tests/fixtures/reviews/ holds AdmissionReviews as the apiserver sends them)\n"
+    );
+    let old_version = request(
+        &mut tls,
+        "POST",
+        "/validate",
+        br#"{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview"}"#,
+    )
+    .await;
+    assert_eq!(old_version.status, 400);
+    assert_eq!(
+        old_version.body,
+        "expected apiVersion \"admission.k8s.io/v1\" and kind \"AdmissionReview\", got \"admission.k8s.io/v1beta1\" and \"AdmissionReview\" (register the webhook with admissionReviewVersions: [v1])\n"
     );
     let with_uid = br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u-7","operation":"CREATE"}}"#;
     let answered = request(&mut tls, "POST", "/validate", with_uid).await;
@@ -193,7 +205,7 @@ async fn bad_input_gets_exact_statuses_and_messages() {
         metrics.body
     );
     assert!(
-        metrics.body.contains(r#"verdict="error"} 4"#),
+        metrics.body.contains(r#"verdict="error"} 5"#),
         "{}",
         metrics.body
     );
@@ -386,8 +398,10 @@ async fn shutdown_finishes_the_request_in_flight() {
         .await
         .expect("drained in time")
         .expect("server task");
+    // No longer accepting: the connection is refused (or, should another test's server have
+    // taken the port since, that server's certificate is not this one's).
     assert!(
-        tokio::net::TcpStream::connect(server.addr).await.is_err(),
+        server.connect_with(&[b"http/1.1"], None).await.is_err(),
         "no longer accepting"
     );
 }

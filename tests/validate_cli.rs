@@ -163,7 +163,9 @@ fn findings_point_at_the_offending_node() {
     }
     assert_eq!(
         output.lines().last(),
-        Some("10 errors, 2 warnings in 8 of 9 objects (7 files)")
+        Some(
+            "10 errors, 2 warnings in 8 objects; checked 7 BackendTLSPolicies and 2 ConfigMaps from 7 files; skipped 3 objects of other kinds"
+        )
     );
 }
 
@@ -175,7 +177,10 @@ fn json_output_agrees_with_the_text_output() {
             .expect("one JSON document");
     assert_eq!(
         json["summary"],
-        json!({"errors": 10, "warnings": 2, "objects": 9, "objectsWithFindings": 8, "files": 7})
+        json!({
+            "errors": 10, "warnings": 2, "objects": 9, "objectsWithFindings": 8, "files": 7,
+            "policies": 7, "configMaps": 2, "otherObjects": 3, "notObjects": 0, "unparsableFiles": 0
+        })
     );
     let findings = json["findings"].as_array().expect("findings");
     let lines: Vec<&str> = text.lines().collect();
@@ -219,7 +224,7 @@ fn exit_codes() {
     let clean = validate(&[&tree("clean")], None);
     assert_eq!(code(&clean), 0, "{}", stdout(&clean));
     assert_eq!(code(&validate(&[&tree("errors")], None)), 1);
-    assert_eq!(code(&validate(&[&tree("unparsable")], None)), 2);
+    assert_eq!(code(&validate(&[&tree("unparsable/broken.yaml")], None)), 2);
     // One unreadable input fails the run, whatever the others hold.
     let missing = validate(
         &[&tree("clean"), "tests/fixtures/validate/nonexistent"],
@@ -227,10 +232,9 @@ fn exit_codes() {
     );
     assert_eq!(code(&missing), 2);
     assert_eq!(stdout(&missing), "");
-    assert!(
-        stderr(&missing).contains("cannot read tests/fixtures/validate/nonexistent"),
-        "{}",
-        stderr(&missing)
+    assert_eq!(
+        stderr(&missing),
+        "backendtls-webhook validate: cannot read tests/fixtures/validate/nonexistent: No such file or directory (os error 2)\n"
     );
 }
 
@@ -263,7 +267,7 @@ fn missing_refs_deny_turns_the_warning_into_an_error() {
         "{out}"
     );
     assert!(
-        out.ends_with("1 error, 0 warnings in 1 of 1 object (1 file)\n"),
+        out.ends_with("1 error, 0 warnings in 1 object; checked 1 BackendTLSPolicy and 0 ConfigMaps from 1 file; skipped 1 object of other kinds\n"),
         "{out}"
     );
 }
@@ -282,7 +286,10 @@ fn directories_are_walked_and_references_resolve_across_files() {
     );
     // The tree: configmaps/*.yaml and services/*.json are found and resolve everything.
     let walked = stdout(&validate(&[&tree("clean")], None));
-    assert_eq!(walked, "0 errors, 0 warnings in 0 of 2 objects (3 files)\n");
+    assert_eq!(
+        walked,
+        "0 errors, 0 warnings; checked 1 BackendTLSPolicy and 1 ConfigMap from 3 files; skipped 1 object of other kinds\n"
+    );
     // The same files named one by one.
     let named = stdout(&validate(
         &[
@@ -317,7 +324,9 @@ fn stdin_is_read_with_dash_and_positions_are_kept() {
     let mut lines: Vec<&str> = out.lines().collect();
     assert_eq!(
         lines.pop(),
-        Some("5 errors, 2 warnings in 3 of 4 objects (3 files)")
+        Some(
+            "5 errors, 2 warnings in 3 objects; checked 3 BackendTLSPolicies and 1 ConfigMap from 3 files; skipped 3 objects of other kinds"
+        )
     );
     assert_eq!(lines, expected);
     // `kustomize build | validate -` with a JSON stream works the same.
@@ -327,14 +336,16 @@ fn stdin_is_read_with_dash_and_positions_are_kept() {
         out,
         "-:1:127: warning: spec.targetRefs[0]: Service \"s\" not found in \"default\": Accepted=False (TargetNotFound) until created\n\
          -:1:239: error: spec.validation.hostname: Invalid value: \"10.1.1.1\": must be a DNS name, not an IP address\n\
-         1 error, 1 warning in 1 of 1 object (1 file)\n",
+         1 error, 1 warning in 1 object; checked 1 BackendTLSPolicy and 0 ConfigMaps from 1 file\n",
         "positions in a JSON stream; the namespace defaults to default"
     );
 }
 
 #[test]
 fn parse_errors_name_the_file_line_and_column() {
-    let output = validate(&[&tree("clean"), &tree("unparsable")], None);
+    // A file named explicitly must parse.
+    let broken = tree("unparsable/broken.yaml");
+    let output = validate(&[&tree("clean"), &broken], None);
     assert_eq!(code(&output), 2);
     assert_eq!(
         stdout(&output),
@@ -343,9 +354,7 @@ fn parse_errors_name_the_file_line_and_column() {
     );
     assert_eq!(
         stderr(&output),
-        format!(
-            "{TREE}/unparsable/broken.yaml:5:13: error: mapping values are not allowed in this context\n"
-        )
+        format!("{broken}:5:13: error: mapping values are not allowed in this context\n")
     );
     // From standard input the file is `-`.
     let output = validate(&["-"], Some(b"a: 1\nb: [\n"));
@@ -357,14 +366,140 @@ fn parse_errors_name_the_file_line_and_column() {
     );
 }
 
+/// Found by walking a directory (Helm templates, say), a file that does not parse is skipped
+/// with a note and counted; `--strict-files` makes it the error it is when named.
 #[test]
-fn objects_of_other_kinds_are_ignored() {
-    let input = b"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec: {bogus: true}\n---\napiVersion: networking.k8s.io/v1\nkind: BackendTLSPolicy\nmetadata:\n  name: other-group\n";
-    let output = validate(&["-"], Some(input));
-    assert_eq!(code(&output), 0);
+fn unparsable_files_in_directories_are_skipped_unless_strict() {
+    let broken = tree("unparsable/broken.yaml");
+    let output = validate(&[&tree("clean"), &tree("unparsable")], None);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "{broken}:5:13: note: skipped, not YAML or JSON: mapping values are not allowed in this context (name the file, or pass --strict-files, to make this an error)\n"
+        )
+    );
     assert_eq!(
         stdout(&output),
-        "0 errors, 0 warnings in 0 of 0 objects (1 file)\n"
+        "0 errors, 0 warnings; checked 1 BackendTLSPolicy and 1 ConfigMap from 4 files; skipped 1 object of other kinds, 1 file that does not parse\n"
+    );
+    let strict = validate(
+        &[&tree("clean"), &tree("unparsable"), "--strict-files"],
+        None,
+    );
+    assert_eq!(code(&strict), 2);
+    assert_eq!(stdout(&strict), "");
+    assert_eq!(
+        stderr(&strict),
+        format!("{broken}:5:13: error: mapping values are not allowed in this context\n")
+    );
+}
+
+/// Documents that are not Kubernetes objects (a top-level list, a CI file, Helm values) are
+/// skipped and counted, in a file named explicitly too.
+#[test]
+fn documents_that_are_not_kubernetes_objects_are_skipped_and_counted() {
+    let input = b"- just\n- a list\n---\nname: CI\non: [push]\njobs: {test: {runs-on: ubuntu-latest}}\n---\nplain scalar\n---\napiVersion: v1\nkind: List\nitems:\n- 42\n- apiVersion: v1\n  kind: Service\n  metadata: {name: s}\n---\napiVersion: gateway.networking.k8s.io/v1\nkind: BackendTLSPolicy\nmetadata: {name: p, namespace: shop}\nspec:\n  targetRefs: [{group: \"\", kind: Service, name: s}]\n  validation: {wellKnownCACertificates: System, hostname: 10.0.0.1}\n";
+    let output = validate(&["-"], Some(input));
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    assert_eq!(stderr(&output), "");
+    let out = stdout(&output);
+    assert!(
+        out.contains("-:23:59: error: spec.validation.hostname: Invalid value: \"10.0.0.1\""),
+        "{out}"
+    );
+    assert!(
+        out.ends_with(
+            "1 error, 1 warning in 1 object; checked 1 BackendTLSPolicy and 0 ConfigMaps from 1 file; skipped 1 object of other kinds, 4 documents that are not Kubernetes objects\n"
+        ),
+        "{out}"
+    );
+}
+
+/// No BackendTLSPolicy and no CA ConfigMap: a mistyped path or a wrong directory must not go
+/// green in CI. Exit 2 with a message, unless `--allow-empty`.
+#[test]
+fn nothing_to_check_fails_unless_allowed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).expect("mkdir");
+    let texts = dir.path().join("texts");
+    std::fs::create_dir(&texts).expect("mkdir");
+    std::fs::write(texts.join("notes.txt"), "apiVersion: v1\nkind: ConfigMap\n").expect("writes");
+    let empty = empty.to_str().expect("utf-8");
+    let texts = texts.to_str().expect("utf-8");
+    /// `(arguments, standard input, what the message says)`.
+    type Case<'a> = (&'a [&'a str], Option<&'a [u8]>, String);
+    let cases: [Case<'_>; 5] = [
+        (
+            &[empty],
+            None,
+            format!("no .yaml, .yml or .json file in {empty}"),
+        ),
+        (
+            &[texts],
+            None,
+            format!("no .yaml, .yml or .json file in {texts}"),
+        ),
+        (
+            &["-"],
+            Some(b""),
+            "no BackendTLSPolicy and no ConfigMap with ca.crt in standard input (1 file read)"
+                .to_owned(),
+        ),
+        // This repository's manifests: a Deployment, a webhook configuration, ... 9 files.
+        (
+            &["manifests/base"],
+            None,
+            "no BackendTLSPolicy and no ConfigMap with ca.crt in manifests/base (7 files read)"
+                .to_owned(),
+        ),
+        (
+            &["-", empty],
+            Some(b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app-config}\ndata: {a: b}\n"),
+            "no BackendTLSPolicy and no ConfigMap with ca.crt in the 2 paths given (1 file read)"
+                .to_owned(),
+        ),
+    ];
+    for (args, stdin, what) in cases {
+        let output = validate(args, stdin);
+        assert_eq!(code(&output), 2, "{args:?}: {}", stdout(&output));
+        assert_eq!(
+            stderr(&output),
+            format!(
+                "backendtls-webhook validate: nothing to check: {what} (a mistyped path?); pass --allow-empty to accept that\n"
+            ),
+            "{args:?}"
+        );
+        let mut allowed: Vec<&str> = args.to_vec();
+        allowed.push("--allow-empty");
+        let output = validate(&allowed, stdin);
+        assert_eq!(code(&output), 0, "{args:?}: {}", stderr(&output));
+        assert_eq!(stderr(&output), "", "{args:?}");
+        assert!(
+            stdout(&output).starts_with("0 errors, 0 warnings; checked 0 BackendTLSPolicies and "),
+            "{}",
+            stdout(&output)
+        );
+    }
+    let output = validate(&["manifests/base", "--allow-empty"], None);
+    assert_eq!(
+        stdout(&output),
+        "0 errors, 0 warnings; checked 0 BackendTLSPolicies and 0 ConfigMaps from 7 files; skipped 9 objects of other kinds\n"
+    );
+}
+
+#[test]
+fn objects_of_other_kinds_are_skipped() {
+    let input = b"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec: {bogus: true}\n---\napiVersion: networking.k8s.io/v1\nkind: BackendTLSPolicy\nmetadata:\n  name: other-group\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: ca}\ndata: {ca.crt: \"\"}\n";
+    let output = validate(&["-", "--invalid-refs=warn"], Some(input));
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(
+        stdout(&output).ends_with(
+            "; checked 0 BackendTLSPolicies and 1 ConfigMap from 1 file; skipped 2 objects of other kinds\n"
+        ),
+        "{}",
+        stdout(&output)
     );
 }
 
@@ -414,7 +549,7 @@ async fn cluster_objects_resolve_references_and_files_win() {
         format!(
             "{file}:10:5: warning: spec.targetRefs[0]: BackendTLSPolicy shop/old-policy also targets Service payments-backend, section https; shop/old-policy is older and wins: this policy will be Accepted=False (Conflicted)\n\
              {file}:34:7: warning: spec.validation.caCertificateRefs[0]: ConfigMap \"nowhere-ca\" not found in \"shop\": ResolvedRefs=False until created\n\
-             0 errors, 2 warnings in 2 of 2 objects (1 file)\n"
+             0 errors, 2 warnings in 2 objects; checked 2 BackendTLSPolicies and 0 ConfigMaps from 1 file\n"
         )
     );
     // Offline, cluster-ca and the Services are missing too.
@@ -446,7 +581,9 @@ fn many_objects_keep_file_and_document_order() {
     let mut lines: Vec<&str> = out.lines().collect();
     assert_eq!(
         lines.pop(),
-        Some("750 errors, 750 warnings in 750 of 750 objects (3 files)")
+        Some(
+            "750 errors, 750 warnings in 750 objects; checked 750 BackendTLSPolicies and 0 ConfigMaps from 3 files"
+        )
     );
     let mut previous = (String::new(), 0);
     for (n, line) in lines.iter().enumerate() {
@@ -492,6 +629,6 @@ fn unnamed_objects_are_errors() {
     assert_eq!(
         stdout(&output),
         "-:4:3: error: metadata.name: Required value: name or generateName is required\n\
-         1 error, 0 warnings in 1 of 2 objects (1 file)\n"
+         1 error, 0 warnings in 1 object; checked 0 BackendTLSPolicies and 2 ConfigMaps from 1 file\n"
     );
 }

@@ -3,7 +3,9 @@
 //! Every BackendTLSPolicy is validated as if it were being created now, against the cluster's
 //! current ConfigMaps, Services and other policies (through the same watch caches `serve`
 //! uses), and every CA certificate in a referenced ConfigMap is listed with its expiry. Exit 1
-//! when a policy would be denied.
+//! when a policy would be denied. The cluster is found as kubectl finds it (`--kubeconfig`,
+//! `$KUBECONFIG`, `~/.kube/config`, the pod's service account), and one that does not answer
+//! is reported at once with the cause.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +21,9 @@ use crate::validate::{self, PolicyChange, Wants};
 
 /// How long to wait for the first sync of the caches.
 const SYNC_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long the API server may take to answer at all (`GET /version`).
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Runs `audit`.
 pub fn run(args: &AuditArgs) -> anyhow::Result<u8> {
@@ -80,20 +85,49 @@ struct AuditReport {
 }
 
 async fn audit(args: &AuditArgs) -> anyhow::Result<u8> {
-    let Some(client) = cluster::client(args.kubeconfig.as_deref()).await? else {
+    if args.namespace.is_some() && args.all_namespaces {
         eprintln!(
-            "backendtls-webhook audit: no cluster: pass --kubeconfig PATH (or run it in a pod)"
+            "backendtls-webhook audit: --namespace and --all-namespaces conflict (check BACKENDTLS_WEBHOOK_NAMESPACE and BACKENDTLS_WEBHOOK_ALL_NAMESPACES too)"
         );
         return Ok(EXIT_INPUT);
+    }
+    let connection = match cluster::client_like_kubectl(args.kubeconfig.as_deref()).await {
+        Ok(Some(connection)) => connection,
+        Ok(None) => {
+            eprintln!(
+                "backendtls-webhook audit: no cluster: pass --kubeconfig PATH, set KUBECONFIG, or create ~/.kube/config (in a pod, the service account is used)"
+            );
+            return Ok(EXIT_INPUT);
+        }
+        Err(error) => {
+            eprintln!("backendtls-webhook audit: {error}");
+            return Ok(EXIT_INPUT);
+        }
     };
+    let client = connection.client;
+    if let Err(cause) = cluster::probe(&client, PROBE_TIMEOUT).await {
+        eprintln!(
+            "backendtls-webhook audit: cannot reach the cluster at {}: {cause}",
+            connection.description
+        );
+        return Ok(EXIT_INPUT);
+    }
     let bundles = Arc::new(BundleCache::default());
     let lookup = ClusterLookup::start(client.clone(), bundles);
     if tokio::time::timeout(SYNC_TIMEOUT, lookup.wait_until_ready())
         .await
         .is_err()
     {
+        let failures = lookup.failures();
+        let cause = if failures.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", failures.join("; "))
+        };
         eprintln!(
-            "backendtls-webhook audit: the cluster's caches did not sync within {SYNC_TIMEOUT:?}"
+            "backendtls-webhook audit: the ConfigMaps, Services and BackendTLSPolicies of {} were not listed within {} s{cause}",
+            connection.description,
+            SYNC_TIMEOUT.as_secs()
         );
         return Ok(EXIT_INPUT);
     }

@@ -1,13 +1,14 @@
 //! `review`: answer one AdmissionReview from a file or stdin, with an in-memory lookup.
 
 use std::io::Write;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 
 use super::{EXIT_INPUT, EXIT_OK};
-use crate::admission::Reviewer;
+use crate::admission::{BadReview, Reviewer};
 use crate::cli::ReviewArgs;
 use crate::lookup::{BundleCache, MemoryLookup};
 use crate::objects;
@@ -32,8 +33,29 @@ pub fn run(args: &ReviewArgs) -> anyhow::Result<u8> {
             Ok(EXIT_OK)
         }
         Err(bad) => {
-            eprintln!("backendtls-webhook review: {}: {bad}", args.input.display());
+            eprintln!(
+                "backendtls-webhook review: {}: {bad}{}",
+                args.input.display(),
+                yaml_hint(&args.input, &body, &bad)
+            );
             Ok(EXIT_INPUT)
         }
     }
+}
+
+/// When the input is not JSON but is YAML, it is most likely an object meant for `validate`.
+fn yaml_hint(input: &Path, body: &[u8], bad: &BadReview) -> String {
+    if !bad.message.starts_with("body is not JSON") {
+        return String::new();
+    }
+    let is_yaml = std::str::from_utf8(body)
+        .ok()
+        .is_some_and(|text| objects::parse_str("-", text).is_ok_and(|d| !d.is_empty()));
+    if !is_yaml {
+        return String::new();
+    }
+    format!(
+        "\n  review answers an AdmissionReview in JSON, as the apiserver sends it; this is YAML: to check the objects in it, use `backendtls-webhook validate {}`",
+        input.display()
+    )
 }

@@ -32,6 +32,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
 const EXIT_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
 
 async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
+    check_certificate_files(args)?;
     let bundles = Arc::new(BundleCache::default());
     let metrics = Arc::new(Metrics::new());
     let lookup: Arc<dyn Lookup> = match cluster::client(args.kubeconfig.as_deref()).await? {
@@ -99,4 +100,26 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     );
     server.run(shutdown_signal()).await;
     Ok(())
+}
+
+/// The serving certificate and key must exist before anything starts; when they do not, say
+/// how to make development ones.
+fn check_certificate_files(args: &ServeArgs) -> anyhow::Result<()> {
+    let missing: Vec<String> = [&args.tls_cert_file, &args.tls_key_file]
+        .into_iter()
+        .filter(|path| !path.exists())
+        .map(|path| path.display().to_string())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let folder = args
+        .tls_cert_file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| ".".to_owned(), |p| p.display().to_string());
+    anyhow::bail!(
+        "no serving certificate: {} not found; for development, create one with `backendtls-webhook certs --out {folder}` (in a checkout: `make certs`, or `make run`, which does both), or pass --tls-cert-file and --tls-key-file",
+        missing.join(" and ")
+    )
 }

@@ -6,9 +6,17 @@
 //! kubectl's strict field validation makes them). References resolve against the objects of the
 //! input (ConfigMaps, Services and the other policies) and, with `--cluster`, against the live
 //! cluster; an object in the input wins over the cluster's object of the same name. Other kinds
-//! are ignored. A BackendTLSPolicy of a version Gateway API v1.6 does not serve is an error, as
+//! are skipped. A BackendTLSPolicy of a version Gateway API v1.6 does not serve is an error, as
 //! are an object without a name (the apiserver's check) and the same object (kind, namespace,
 //! name) defined twice.
+//!
+//! # Input
+//!
+//! Documents that are not Kubernetes objects (a top-level list, a CI configuration: no string
+//! `apiVersion` and `kind`) are skipped and counted. A file found by walking a directory that
+//! does not parse as YAML or JSON (a Helm template) is skipped with a note on stderr
+//! (`FILE:LINE:COLUMN: note: skipped, ...`), and counted; with `--strict-files` it is an error,
+//! as a file named explicitly always is.
 //!
 //! # Output
 //!
@@ -17,25 +25,27 @@
 //! ```text
 //! policies/payments.yaml:12:21: error: spec.validation.hostname: Invalid value: "10.0.0.7": must be a DNS name, not an IP address
 //! policies/payments.yaml:9:7: warning: spec.targetRefs[0]: Service "payments" not found in "shop": Accepted=False (TargetNotFound) until created
-//! 1 error, 1 warning in 1 of 2 objects (2 files)
+//! 1 error, 1 warning in 1 object; checked 1 BackendTLSPolicy and 1 ConfigMap from 2 files
 //! ```
 //!
 //! `FILE:LINE:COLUMN: SEVERITY: FIELD: MESSAGE`, where the position is that of the offending
 //! value (of the key, for unknown fields, `namespace` in references and `spec.options` keys),
 //! or of the nearest enclosing node that exists; `FIELD: ` is left out for findings about the
 //! whole object; standard input is the file `-`. Findings are ordered by file (in the order
-//! read), document, then position. The summary counts findings, the policies and ConfigMaps
-//! checked (and how many of them have findings) and the files that hold objects.
+//! read), document, then position. The summary counts findings and the objects that have
+//! them, the policies and ConfigMaps checked, the files read, and what was skipped.
 //!
 //! `--output json`: one document, `{"summary": {"errors", "warnings", "objects",
-//! "objectsWithFindings", "files"}, "findings": [{"file", "line", "column", "document", "kind",
+//! "objectsWithFindings", "files", "policies", "configMaps", "otherObjects", "notObjects",
+//! "unparsableFiles"}, "findings": [{"file", "line", "column", "document", "kind",
 //! "namespace", "name", "severity", "field", "message", "reason"}]}` where `document` counts
 //! from 1, `field` is `""` for the whole object, and `reason` is the Kubernetes cause reason of
 //! an error (`FieldValueInvalid`, ...) and `null` for a warning.
 //!
 //! Exit codes: 0 clean (warnings allowed), 1 errors (or warnings with `--warnings-as-errors`),
-//! 2 input that cannot be read or parsed (`FILE:LINE:COLUMN: error: ...` on stderr), or a
-//! cluster that cannot be used.
+//! 2 input that cannot be read or parsed (`FILE:LINE:COLUMN: error: ...` on stderr), a cluster
+//! that cannot be used, or an input without any BackendTLSPolicy or ConfigMap holding
+//! `ca.crt` (unless `--allow-empty`: a mistyped path must not pass).
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -61,6 +71,9 @@ use crate::validate::{
 /// How long `--cluster` may take to list ConfigMaps, Services and BackendTLSPolicies.
 const CLUSTER_SYNC_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long the `--cluster` API server may take to answer at all.
+const CLUSTER_PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The Gateway API release whose served versions are checked.
 const GATEWAY_API_RELEASE: &str = "v1.6";
 
@@ -69,13 +82,17 @@ const PARALLEL_MIN_OBJECTS: usize = 512;
 
 /// Runs `validate`.
 pub fn run(args: &ValidateArgs) -> anyhow::Result<u8> {
-    let documents = match objects::load_paths(&args.paths) {
-        Ok(documents) => documents,
+    let inputs = match objects::load_inputs(&args.paths, args.strict_files) {
+        Ok(inputs) => inputs,
         Err(error) => {
             report_load_error(&error);
             return Ok(EXIT_INPUT);
         }
     };
+    for skipped in &inputs.unparsable {
+        report_skipped_file(skipped);
+    }
+    let documents = &inputs.documents;
     let settings = Settings {
         unknown_fields: Enforcement::Deny,
         ..args.policy.settings()
@@ -93,9 +110,9 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<u8> {
             }
         },
     };
-    let resolver = Resolver::new(&documents, &bundles, live.as_ref().map(|(_, l)| l));
-    let checked = check_all(&documents, &resolver, &settings, now);
-    let outcome = Outcome::new(&documents, &checked);
+    let resolver = Resolver::new(documents, &bundles, live.as_ref().map(|(_, l)| l));
+    let checked = check_all(documents, &resolver, &settings, now);
+    let outcome = Outcome::new(&inputs, &checked);
     let mut out = io::BufWriter::new(io::stdout().lock());
     let written = match args.output {
         OutputFormat::Text => write_text(&mut out, &checked, &outcome),
@@ -110,7 +127,34 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<u8> {
         _ => {}
     }
     let failed = outcome.errors > 0 || (args.warnings_as_errors && outcome.warnings > 0);
-    Ok(if failed { EXIT_FINDINGS } else { EXIT_OK })
+    if failed {
+        return Ok(EXIT_FINDINGS);
+    }
+    if outcome.is_empty(checked.iter().map(|c| c.document)) && !args.allow_empty {
+        eprintln!(
+            "backendtls-webhook validate: nothing to check: {} (a mistyped path?); pass --allow-empty to accept that",
+            describe_empty(&args.paths, &outcome)
+        );
+        return Ok(EXIT_INPUT);
+    }
+    Ok(EXIT_OK)
+}
+
+/// What an input without policies or CA ConfigMaps held, for the message.
+fn describe_empty(paths: &[std::path::PathBuf], outcome: &Outcome) -> String {
+    let named = match paths {
+        [path] if path.as_os_str() == "-" => "standard input".to_owned(),
+        [path] => path.display().to_string(),
+        paths => format!("the {} paths given", paths.len()),
+    };
+    if outcome.files == 0 {
+        format!("no .yaml, .yml or .json file in {named}")
+    } else {
+        format!(
+            "no BackendTLSPolicy and no ConfigMap with ca.crt in {named} ({} read)",
+            plural(outcome.files, "file")
+        )
+    }
 }
 
 /// Parse errors print as `FILE:LINE:COLUMN: error: MESSAGE`, like findings.
@@ -123,6 +167,22 @@ fn report_load_error(error: &LoadError) {
             message,
         } => eprintln!("{source_name}:{line}:{column}: error: {message}"),
         other => eprintln!("backendtls-webhook validate: {other}"),
+    }
+}
+
+/// A file found in a directory that does not parse, skipped: a note on stderr in the findings'
+/// format, so that a broken manifest is not skipped unseen.
+fn report_skipped_file(error: &LoadError) {
+    if let LoadError::Parse {
+        source_name,
+        line,
+        column,
+        message,
+    } = error
+    {
+        eprintln!(
+            "{source_name}:{line}:{column}: note: skipped, not YAML or JSON: {message} (name the file, or pass --strict-files, to make this an error)"
+        );
     }
 }
 
@@ -139,12 +199,26 @@ fn connect(
         let client = cluster::client(Some(kubeconfig))
             .await?
             .context("no cluster configured")?;
+        cluster::probe(&client, CLUSTER_PROBE_TIMEOUT)
+            .await
+            .map_err(|cause| {
+                anyhow::anyhow!(
+                    "cannot reach the cluster of {}: {cause}",
+                    kubeconfig.display()
+                )
+            })?;
         let lookup = ClusterLookup::start(client, Arc::clone(bundles));
         tokio::time::timeout(CLUSTER_SYNC_TIMEOUT, lookup.wait_until_ready())
             .await
             .map_err(|_| {
+                let failures = lookup.failures();
+                let cause = if failures.is_empty() {
+                    " (not allowed to list them?)".to_owned()
+                } else {
+                    format!(": {}", failures.join("; "))
+                };
                 anyhow::anyhow!(
-                    "the cluster of {} did not list its ConfigMaps, Services and BackendTLSPolicies within {} s (unreachable, or not allowed to list them?)",
+                    "the cluster of {} did not list its ConfigMaps, Services and BackendTLSPolicies within {} s{cause}",
                     kubeconfig.display(),
                     CLUSTER_SYNC_TIMEOUT.as_secs()
                 )
@@ -561,46 +635,110 @@ fn mark_duplicates(checked: &mut [Checked<'_>]) {
 // ---------------------------------------------------------------------------------------------
 
 /// Totals, and the verdict's inputs.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Outcome {
     errors: usize,
     warnings: usize,
+    /// Objects checked: `policies + configMaps`.
     objects: usize,
     objects_with_findings: usize,
+    /// Files read (standard input counts as one), skipped ones included.
     files: usize,
+    /// BackendTLSPolicies checked (of any version).
+    policies: usize,
+    /// ConfigMaps checked.
+    config_maps: usize,
+    /// Kubernetes objects of other kinds, skipped.
+    other_objects: usize,
+    /// Documents that are not Kubernetes objects, skipped.
+    not_objects: usize,
+    /// Files found in directories that do not parse, skipped.
+    unparsable_files: usize,
 }
 
 impl Outcome {
-    fn new(documents: &[Document], checked: &[Checked<'_>]) -> Self {
+    fn new(inputs: &objects::Inputs, checked: &[Checked<'_>]) -> Self {
         let all = checked.iter().flat_map(|c| &c.findings);
         let errors = all
             .clone()
             .filter(|f| f.severity == Severity::Error)
             .count();
-        let mut files: Vec<&str> = documents.iter().map(|d| d.source.as_str()).collect();
-        files.dedup();
-        files.sort_unstable();
-        files.dedup();
+        let config_maps = checked
+            .iter()
+            .filter(|c| c.subject == Subject::ConfigMap)
+            .count();
         Self {
             errors,
             warnings: all.count() - errors,
             objects: checked.len(),
             objects_with_findings: checked.iter().filter(|c| !c.findings.is_empty()).count(),
-            files: files.len(),
+            files: inputs.files,
+            policies: checked.len() - config_maps,
+            config_maps,
+            other_objects: inputs.documents.len() - checked.len(),
+            not_objects: inputs.not_objects,
+            unparsable_files: inputs.unparsable.len(),
         }
     }
 
-    /// `3 errors, 1 warning in 2 of 5 objects (4 files)`.
+    /// Nothing this tool is for: no BackendTLSPolicy and no ConfigMap holding `ca.crt` among
+    /// the `checked` documents.
+    fn is_empty<'d>(&self, mut checked: impl Iterator<Item = &'d Document>) -> bool {
+        self.policies == 0
+            && !checked.any(|d| {
+                ["data", "binaryData"].iter().any(|map| {
+                    d.value
+                        .get(map)
+                        .and_then(|m| m.get(validate::CA_KEY))
+                        .is_some()
+                })
+            })
+    }
+
+    /// `1 error, 2 warnings in 1 object; checked 3 BackendTLSPolicies and 1 ConfigMap from 4
+    /// files; skipped 2 objects of other kinds`.
     fn summary(&self) -> String {
-        format!(
-            "{}, {} in {} of {} ({})",
+        use std::fmt::Write as _;
+        let mut out = format!(
+            "{}, {}",
             plural(self.errors, "error"),
-            plural(self.warnings, "warning"),
-            self.objects_with_findings,
-            plural(self.objects, "object"),
-            plural(self.files, "file"),
-        )
+            plural(self.warnings, "warning")
+        );
+        if self.objects_with_findings > 0 {
+            let _ = write!(out, " in {}", plural(self.objects_with_findings, "object"));
+        }
+        let policies = match self.policies {
+            1 => "1 BackendTLSPolicy".to_owned(),
+            n => format!("{n} BackendTLSPolicies"),
+        };
+        let _ = write!(
+            out,
+            "; checked {policies} and {} from {}",
+            plural(self.config_maps, "ConfigMap"),
+            plural(self.files, "file")
+        );
+        let mut skipped = Vec::new();
+        if self.other_objects > 0 {
+            skipped.push(format!(
+                "{} of other kinds",
+                plural(self.other_objects, "object")
+            ));
+        }
+        match self.not_objects {
+            0 => {}
+            1 => skipped.push("1 document that is not a Kubernetes object".to_owned()),
+            n => skipped.push(format!("{n} documents that are not Kubernetes objects")),
+        }
+        match self.unparsable_files {
+            0 => {}
+            1 => skipped.push("1 file that does not parse".to_owned()),
+            n => skipped.push(format!("{n} files that do not parse")),
+        }
+        if !skipped.is_empty() {
+            let _ = write!(out, "; skipped {}", skipped.join(", "));
+        }
+        out
     }
 }
 
@@ -725,17 +863,45 @@ mod tests {
     }
 
     #[test]
-    fn summaries_count_in_words() {
+    fn summaries_say_what_was_checked_and_skipped() {
         let outcome = Outcome {
             errors: 1,
             warnings: 2,
             objects: 1,
             objects_with_findings: 1,
             files: 3,
+            policies: 1,
+            ..Outcome::default()
         };
         assert_eq!(
             outcome.summary(),
-            "1 error, 2 warnings in 1 of 1 object (3 files)"
+            "1 error, 2 warnings in 1 object; checked 1 BackendTLSPolicy and 0 ConfigMaps from 3 files"
+        );
+        let outcome = Outcome {
+            objects: 5,
+            files: 1,
+            policies: 3,
+            config_maps: 2,
+            other_objects: 1,
+            not_objects: 2,
+            unparsable_files: 1,
+            ..Outcome::default()
+        };
+        assert_eq!(
+            outcome.summary(),
+            "0 errors, 0 warnings; checked 3 BackendTLSPolicies and 2 ConfigMaps from 1 file; skipped 1 object of other kinds, 2 documents that are not Kubernetes objects, 1 file that does not parse"
+        );
+        let outcome = Outcome {
+            not_objects: 1,
+            unparsable_files: 2,
+            ..Outcome::default()
+        };
+        assert!(
+            outcome.summary().ends_with(
+                "; skipped 1 document that is not a Kubernetes object, 2 files that do not parse"
+            ),
+            "{}",
+            outcome.summary()
         );
     }
 

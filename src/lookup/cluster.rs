@@ -14,7 +14,7 @@
 //! ready once each of the three has completed its first list; until then a lookup waits (the
 //! caller bounds the wait by the request's budget).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -56,16 +56,7 @@ pub enum ClusterError {
 /// cluster; `None` when neither applies (clusterless).
 pub async fn client(kubeconfig: Option<&Path>) -> Result<Option<Client>, ClusterError> {
     let config = match kubeconfig {
-        Some(path) => {
-            let wrap = |e: Box<dyn std::error::Error + Send + Sync>| ClusterError::Kubeconfig {
-                path: path.display().to_string(),
-                error: e,
-            };
-            let file = kube::config::Kubeconfig::read_from(path).map_err(|e| wrap(Box::new(e)))?;
-            kube::Config::from_custom_kubeconfig(file, &kube::config::KubeConfigOptions::default())
-                .await
-                .map_err(|e| wrap(Box::new(e)))?
-        }
+        Some(path) => config_from_file(path, read_kubeconfig(path)?).await?,
         None if std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() => {
             kube::Config::incluster().map_err(|e| ClusterError::InCluster(Box::new(e)))?
         }
@@ -74,6 +65,111 @@ pub async fn client(kubeconfig: Option<&Path>) -> Result<Option<Client>, Cluster
     Client::try_from(config)
         .map(Some)
         .map_err(|e| ClusterError::InCluster(Box::new(e)))
+}
+
+/// A cluster found as kubectl finds one, for the commands a person runs against a cluster
+/// (`audit`): `--kubeconfig`, else `$KUBECONFIG` (a list of files, merged), else
+/// `~/.kube/config` when it exists, else the pod's service account; `None` when none applies.
+pub async fn client_like_kubectl(
+    kubeconfig: Option<&Path>,
+) -> Result<Option<Connection>, ClusterError> {
+    let (config, source) = if let Some(path) = kubeconfig {
+        let file = read_kubeconfig(path)?;
+        (
+            config_from_file(path, file).await?,
+            format!("kubeconfig {}", path.display()),
+        )
+    } else if let Some(merged) =
+        kube::config::Kubeconfig::from_env().map_err(|e| ClusterError::Kubeconfig {
+            path: "$KUBECONFIG".to_owned(),
+            error: Box::new(e),
+        })?
+    {
+        let path = Path::new("$KUBECONFIG");
+        (
+            config_from_file(path, merged).await?,
+            "$KUBECONFIG".to_owned(),
+        )
+    } else if let Some(path) = std::env::home_dir()
+        .map(|home| home.join(".kube").join("config"))
+        .filter(|path| path.is_file())
+    {
+        let file = read_kubeconfig(&path)?;
+        (
+            config_from_file(&path, file).await?,
+            format!("kubeconfig {}", path.display()),
+        )
+    } else if std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() {
+        let config = kube::Config::incluster().map_err(|e| ClusterError::InCluster(Box::new(e)))?;
+        (config, "the in-cluster service account".to_owned())
+    } else {
+        return Ok(None);
+    };
+    let url = config.cluster_url.to_string();
+    let client = Client::try_from(config).map_err(|e| ClusterError::InCluster(Box::new(e)))?;
+    Ok(Some(Connection {
+        client,
+        description: format!("{} ({source})", url.trim_end_matches('/')),
+    }))
+}
+
+/// A client and where it points, for messages.
+pub struct Connection {
+    /// The client.
+    pub client: Client,
+    /// The server's URL and where the configuration came from:
+    /// `https://10.0.0.1:6443 (kubeconfig /home/me/.kube/config)`.
+    pub description: String,
+}
+
+/// Reads a kubeconfig file; the error names the file once (kube's own message quotes a
+/// debug-printed path).
+fn read_kubeconfig(path: &Path) -> Result<kube::config::Kubeconfig, ClusterError> {
+    let wrap = |error: Box<dyn std::error::Error + Send + Sync>| ClusterError::Kubeconfig {
+        path: path.display().to_string(),
+        error,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| wrap(Box::new(e)))?;
+    kube::config::Kubeconfig::from_yaml(&text).map_err(|e| wrap(Box::new(e)))
+}
+
+async fn config_from_file(
+    path: &Path,
+    file: kube::config::Kubeconfig,
+) -> Result<kube::Config, ClusterError> {
+    kube::Config::from_custom_kubeconfig(file, &kube::config::KubeConfigOptions::default())
+        .await
+        .map_err(|e| ClusterError::Kubeconfig {
+            path: path.display().to_string(),
+            error: Box::new(e),
+        })
+}
+
+/// Checks that the API server answers at all (`GET /version`), within `timeout`, so that a
+/// command fails at once with the cause (connection refused, TLS, DNS) rather than after its
+/// caches' sync timeout. Any HTTP answer counts as reachable.
+pub async fn probe(client: &Client, timeout: Duration) -> Result<(), String> {
+    match tokio::time::timeout(timeout, client.apiserver_version()).await {
+        Err(_) => Err(format!("no answer within {} s", timeout.as_secs())),
+        Ok(Ok(_) | Err(kube::Error::Api(_))) => Ok(()),
+        Ok(Err(error)) => Err(error_chain(&error)),
+    }
+}
+
+/// An error and its sources, `a: b: c`, each cause once (many errors repeat their source's
+/// message in their own).
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let message = cause.to_string();
+        if !out.ends_with(&message) {
+            out.push_str(": ");
+            out.push_str(&message);
+        }
+        source = cause.source();
+    }
+    out
 }
 
 /// What the watches have seen.
@@ -115,11 +211,29 @@ struct Shared {
     /// Bumped after every change to the index (tests and metrics wait on it).
     changes: watch::Sender<u64>,
     policy_resource: RwLock<Option<ApiResource>>,
+    /// Discovery found no BackendTLSPolicy resource (the CRD is not installed).
+    crd_missing: std::sync::atomic::AtomicBool,
+    /// The last error of each watch (and of API discovery) that has not succeeded since.
+    failures: watch::Sender<BTreeMap<&'static str, String>>,
 }
 
 impl Shared {
     fn changed(&self) {
         self.changes.send_modify(|n| *n += 1);
+    }
+
+    fn failed(&self, source: &'static str, error: &(dyn std::error::Error + 'static)) {
+        let error = error_chain(error);
+        self.failures.send_modify(|failures| {
+            failures.insert(source, error);
+        });
+    }
+
+    fn recovered(&self, source: &'static str) {
+        if self.failures.borrow().contains_key(source) {
+            self.failures
+                .send_if_modified(|failures| failures.remove(source).is_some());
+        }
     }
 }
 
@@ -145,6 +259,8 @@ impl ClusterLookup {
             synced: watch::Sender::new(Synced::default()),
             changes: watch::Sender::new(0),
             policy_resource: RwLock::new(None),
+            crd_missing: std::sync::atomic::AtomicBool::new(false),
+            failures: watch::Sender::new(BTreeMap::new()),
         });
         tokio::spawn(watch_config_maps(
             client.clone(),
@@ -252,6 +368,24 @@ impl ClusterLookup {
             .clone()
     }
 
+    /// What is failing now: the last error of each watch (`configmaps`, `services`,
+    /// `backendtlspolicies`) and of API discovery (`discovery`) that has not succeeded since,
+    /// as `source: error`.
+    pub fn failures(&self) -> Vec<String> {
+        self.shared
+            .failures
+            .borrow()
+            .iter()
+            .map(|(source, error)| format!("{source}: {error}"))
+            .collect()
+    }
+
+    /// Completes when some watch, or API discovery, is failing (tests wait on it).
+    pub async fn wait_until_failing(&self) {
+        let mut failures = self.shared.failures.subscribe();
+        let _ = failures.wait_for(|f| !f.is_empty()).await;
+    }
+
     /// How many objects of each kind are cached (ConfigMaps, Services, policies).
     pub fn counts(&self) -> (usize, usize, usize) {
         let index = read(&self.shared.index);
@@ -299,11 +433,24 @@ impl Lookup for ClusterLookup {
         let (config_maps, services, policies) = self.counts();
         let version = match self.policy_resource() {
             Some(resource) => format!("via {}", resource.api_version),
-            None => "(CRD not found)".to_owned(),
+            None if self
+                .shared
+                .crd_missing
+                .load(std::sync::atomic::Ordering::Relaxed) =>
+            {
+                "(CRD not installed)".to_owned()
+            }
+            None => "(version not discovered yet)".to_owned(),
         };
-        format!(
+        let mut text = format!(
             "cluster ({config_maps} ConfigMaps, {services} Services, {policies} BackendTLSPolicies {version})"
-        )
+        );
+        let failures = self.failures();
+        if !failures.is_empty() {
+            text.push_str("; failing: ");
+            text.push_str(&failures.join("; "));
+        }
+        text
     }
 }
 
@@ -469,6 +616,7 @@ async fn run_watch<K, V>(
                 }
             }
             Ok(Event::InitDone) => {
+                shared.recovered(name);
                 if let Some(buffer) = buffer.take() {
                     let count = buffer.len();
                     *map(&mut write(&shared.index)) = buffer;
@@ -478,18 +626,23 @@ async fn run_watch<K, V>(
                 shared.changed();
             }
             Ok(Event::Apply(object)) => {
+                shared.recovered(name);
                 if let Some((key, value)) = convert(&object) {
                     map(&mut write(&shared.index)).insert(key, value);
                     shared.changed();
                 }
             }
             Ok(Event::Delete(object)) => {
+                shared.recovered(name);
                 if let Some(key) = key_of_resource(&object) {
                     map(&mut write(&shared.index)).remove(&key);
                     shared.changed();
                 }
             }
-            Err(error) => warn!(watch = name, %error, "watch failed; retrying"),
+            Err(error) => {
+                shared.failed(name, &error);
+                warn!(watch = name, %error, "watch failed; retrying");
+            }
         }
     }
 }
@@ -558,9 +711,17 @@ async fn watch_services(client: Client, shared: Arc<Shared>) {
 async fn watch_policies(client: Client, shared: Arc<Shared>) {
     let mut marked_empty = false;
     let resource = loop {
-        match served_policy_resource(&client).await {
+        let discovered = served_policy_resource(&client).await;
+        match &discovered {
+            Ok(_) => shared.recovered("discovery"),
+            Err(error) => shared.failed("discovery", error),
+        }
+        match discovered {
             Ok(Some(resource)) => break resource,
             Ok(None) => {
+                shared
+                    .crd_missing
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
                 warn!(
                     "BackendTLSPolicy is not served by this cluster (Gateway API CRDs missing?); checking again in 30s"
                 );

@@ -280,7 +280,7 @@ async fn readyz_handler(State(state): State<Arc<AppState>>) -> Response {
     if !lookup.is_ready() {
         return text(
             StatusCode::SERVICE_UNAVAILABLE,
-            format!("not ready: {} is syncing\n", lookup.describe()),
+            format!("not ready: syncing {}\n", lookup.describe()),
         );
     }
     match state.cert.as_ref().and_then(|c| c.reload_error()) {

@@ -26,7 +26,7 @@ use serde_json::Value;
 pub use self::field::{BadValue, Enforcement, ErrorKind, FieldError, FieldPath, Report, Warning};
 use self::schema::Walker;
 pub use self::snapshot::{
-    CaText, ConfigMapEntry, PolicySummary, ServiceEntry, Snapshot, TargetKey, Wants,
+    CaText, ConfigMapEntry, PolicySummary, ServiceEntry, Snapshot, TargetKey, Tiebreak, Wants,
 };
 
 /// The API group of BackendTLSPolicy.

@@ -3,12 +3,14 @@
 //! They read the object leniently: a field of the wrong type was reported by the schema walk
 //! and is skipped here.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
 use super::field::{BadValue, Echo, ErrorKind, FieldError, FieldPath, Quoted, Report, Segment};
 use super::names;
+use super::schema::UnknownField;
 use super::{Enforcement, GroupKind, Settings};
 
 /// Kubernetes' own object-name rule, which the apiserver applies before any webhook.
@@ -25,16 +27,18 @@ pub(crate) fn check_metadata(object: &Value, report: &mut Report) {
     }
 }
 
-/// Reports fields the schema does not declare (`omitted` more were counted but not recorded).
-/// A `namespace` inside a reference is an error whatever the settings: the apiserver would
-/// drop it silently and the reference would resolve in the policy's own namespace instead.
+/// Reports fields the schema does not declare (`omitted` more were counted but not recorded),
+/// with a hint for the usual mistakes or else the declared field of the same object closest in
+/// name (`did you mean "subjectAltNames"?`). A `namespace` inside a reference is an error
+/// whatever the settings: the apiserver would drop it silently and the reference would resolve
+/// in the policy's own namespace instead.
 pub(crate) fn check_unknown_fields(
-    unknown: &[FieldPath],
+    unknown: &[UnknownField],
     omitted: usize,
     settings: &Settings,
     report: &mut Report,
 ) {
-    for path in unknown {
+    for UnknownField { path, closest } in unknown {
         if super::schema::is_reference_namespace(path) {
             report.error_with(|| FieldError::forbidden(
                 path.clone(),
@@ -42,18 +46,23 @@ pub(crate) fn check_unknown_fields(
             ));
             continue;
         }
-        let hint = unknown_field_hint(path);
-        report.enforce_with(settings.unknown_fields, || match settings.unknown_fields {
-            super::Enforcement::Deny => FieldError::new(
-                path.clone(),
-                ErrorKind::Forbidden,
-                BadValue::None,
-                format!("unknown field{hint}"),
-            ),
-            super::Enforcement::Warn => FieldError::forbidden(
-                path.clone(),
-                format!("unknown field, ignored (pruned by the apiserver){hint}"),
-            ),
+        report.enforce_with(settings.unknown_fields, || {
+            let hint = match (unknown_field_hint(path), closest) {
+                ("", Some(closest)) => Cow::Owned(format!(": did you mean {}?", Quoted(closest))),
+                (hint, _) => Cow::Borrowed(hint),
+            };
+            match settings.unknown_fields {
+                Enforcement::Deny => FieldError::new(
+                    path.clone(),
+                    ErrorKind::Forbidden,
+                    BadValue::None,
+                    format!("unknown field{hint}"),
+                ),
+                Enforcement::Warn => FieldError::forbidden(
+                    path.clone(),
+                    format!("unknown field, ignored (pruned by the apiserver){hint}"),
+                ),
+            }
         });
     }
     report.omit(settings.unknown_fields, omitted);

@@ -7,7 +7,9 @@ use serde_json::{Map, Value};
 
 use super::ca_bundle::{self, Finding, Severity};
 use super::field::{BadValue, ErrorKind, FieldError, FieldPath, Quoted, Report};
-use super::snapshot::{ConfigMapEntry, PolicySummary, Snapshot, TargetKey, is_core_config_map};
+use super::snapshot::{
+    ConfigMapEntry, PolicySummary, Snapshot, TargetKey, Tiebreak, is_core_config_map,
+};
 use super::{GroupKind, Settings};
 
 /// Resolves every CA reference in `validation` against the snapshot.
@@ -307,24 +309,24 @@ fn check_conflicts(
     let Some(rivals) = rivals_of.get(target) else {
         return;
     };
-    let own_key = own.precedence();
     for rival in rivals {
         report.warn_with(|| {
-            let rival_key = rival.precedence();
-            // Equal creation times (or none known) are decided by `namespace/name`.
-            let wins = if rival_key.0 == own_key.0 {
-                "wins (same age, first by namespace/name)"
-            } else {
-                "is older and wins"
+            let (own_wins, tiebreak) = own.precedes(rival);
+            let wins = match tiebreak {
+                Tiebreak::Older => "is older and wins",
+                Tiebreak::SameAge => "wins (same age, first by namespace/name)",
+                Tiebreak::AgeUnknown => {
+                    "wins (no creation time to compare, first by namespace/name)"
+                }
             };
-            let verdict = if rival_key < own_key {
+            let verdict = if own_wins {
                 format!(
-                    "{} {wins}: this policy will be Accepted=False (Conflicted)",
+                    "this policy {wins}: {} will be Accepted=False (Conflicted)",
                     rival.id()
                 )
             } else {
                 format!(
-                    "this policy {wins}: {} will be Accepted=False (Conflicted)",
+                    "{} {wins}: this policy will be Accepted=False (Conflicted)",
                     rival.id()
                 )
             };

@@ -473,12 +473,77 @@ enum Step<'v> {
     Key(&'v str),
 }
 
+/// A field the schema does not declare.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownField {
+    /// Where it is.
+    pub path: FieldPath,
+    /// The declared field of the same object whose name is closest to it (a typo or a case
+    /// slip: `subjectAltName`, `hostName`), if one is close.
+    pub closest: Option<&'static str>,
+}
+
+/// The longest unknown field name that is compared with the declared ones (the longest
+/// declared name has 23 characters).
+const MAX_SUGGESTED_LEN: usize = 64;
+
+/// The declared name closest to `name`, if it is close: the same ignoring case, or within a
+/// few edits (insertions, deletions, substitutions, swaps of neighbours; 1 for names of up
+/// to 4 characters, 2 up to 8, 3 beyond), compared in lowercase. The first of equally close
+/// names wins.
+pub fn closest_name(
+    name: &str,
+    declared: impl Iterator<Item = &'static str>,
+) -> Option<&'static str> {
+    if name.len() > MAX_SUGGESTED_LEN || !name.is_ascii() {
+        return None;
+    }
+    let name = name.to_ascii_lowercase();
+    let allowed = match name.len() {
+        0..=4 => 1,
+        5..=8 => 2,
+        _ => 3,
+    };
+    declared
+        .filter_map(|candidate| {
+            let distance =
+                edit_distance(name.as_bytes(), candidate.to_ascii_lowercase().as_bytes());
+            (distance <= allowed).then_some((distance, candidate))
+        })
+        .min_by_key(|&(distance, _)| distance)
+        .map(|(_, candidate)| candidate)
+}
+
+/// The optimal string alignment distance (Levenshtein with swaps of neighbours).
+fn edit_distance(a: &[u8], b: &[u8]) -> usize {
+    // Rows i-2, i-1 and i of the table.
+    let mut before: Vec<usize> = vec![0; b.len() + 1];
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    let mut current: Vec<usize> = vec![0; b.len() + 1];
+    for i in 1..=a.len() {
+        current[0] = i;
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (previous[j] + 1)
+                .min(current[j - 1] + 1)
+                .min(previous[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(before[j - 2] + 1);
+            }
+            current[j] = best;
+        }
+        std::mem::swap(&mut before, &mut previous);
+        std::mem::swap(&mut previous, &mut current);
+    }
+    previous[b.len()]
+}
+
 /// Checks values against a schema, collecting errors and the paths of unknown fields.
 pub struct Walker<'r> {
     report: &'r mut Report,
-    /// Paths of fields the schema does not declare (the caller decides how to report them):
-    /// the first [`REPORT_ITEMS`], and every `namespace` inside a reference.
-    pub unknown_fields: Vec<FieldPath>,
+    /// Fields the schema does not declare (the caller decides how to report them): the first
+    /// [`REPORT_ITEMS`], and every `namespace` inside a reference.
+    pub unknown_fields: Vec<UnknownField>,
     /// Unknown fields found beyond those: counted, not built.
     pub unknown_omitted: usize,
     /// Whether some rule was skipped because the node it sits on was invalid.
@@ -516,12 +581,13 @@ impl<'r> Walker<'r> {
     /// Records a field the schema does not declare: its path while there is room, and always
     /// when it is a `namespace` inside a reference (an error, which must not go uncounted as a
     /// warning); otherwise only counts it.
-    fn unknown(&mut self, key: &'r str) {
+    fn unknown(&mut self, key: &'r str, object: &ObjectSchema) {
         let room = self.unknown_fields.len() < REPORT_ITEMS;
         if room || key == "namespace" {
             let path = self.path_with(Step::Unknown(key));
             if room || is_reference_namespace(&path) {
-                self.unknown_fields.push(path);
+                let closest = closest_name(key, object.properties.iter().map(|p| p.name));
+                self.unknown_fields.push(UnknownField { path, closest });
                 return;
             }
         }
@@ -599,7 +665,7 @@ impl<'r> Walker<'r> {
             let mut seen = 0u64;
             for (key, child) in map {
                 let Some(i) = schema.properties.iter().position(|p| p.name == key) else {
-                    self.unknown(key);
+                    self.unknown(key, schema);
                     continue;
                 };
                 if child.is_null() {
@@ -719,29 +785,31 @@ impl<'r> Walker<'r> {
             self.type_error("string", value);
             return false;
         };
-        if schema.max_length.is_some() || schema.min_length.is_some() {
-            let length = if s.is_ascii() {
+        // As the apiserver's schema validator (kube-openapi's stringValidator): maxLength, then
+        // minLength, then pattern, and only the first that fails is reported (`hostname: ""`
+        // gets the length error, not also the pattern's). Enum and format are separate
+        // validators there and are checked independently.
+        let length = || {
+            if s.is_ascii() {
                 s.len()
             } else {
                 s.chars().count()
-            };
-            if let Some(max) = schema.max_length
-                && length > max
-            {
-                self.fail(ErrorKind::TooLong, |_| {
-                    (BadValue::None, format!("may not be more than {max} bytes"))
-                });
             }
-            if let Some(min) = schema.min_length
-                && length < min
-            {
-                self.fail(ErrorKind::Invalid, |path| {
-                    let detail = format!("{path} in body should be at least {min} chars long");
-                    (BadValue::str(s), detail)
-                });
-            }
-        }
-        if let Some(pattern) = schema.pattern
+        };
+        if let Some(max) = schema.max_length
+            && length() > max
+        {
+            self.fail(ErrorKind::TooLong, |_| {
+                (BadValue::None, format!("may not be more than {max} bytes"))
+            });
+        } else if let Some(min) = schema.min_length
+            && length() < min
+        {
+            self.fail(ErrorKind::Invalid, |path| {
+                let detail = format!("{path} in body should be at least {min} chars long");
+                (BadValue::str(s), detail)
+            });
+        } else if let Some(pattern) = schema.pattern
             && !pattern.is_match(s)
         {
             self.fail(ErrorKind::Invalid, |path| {
@@ -965,7 +1033,7 @@ mod tests {
         let unknown = walker
             .unknown_fields
             .iter()
-            .map(ToString::to_string)
+            .map(|u| u.path.to_string())
             .collect();
         (
             report.errors.iter().map(ToString::to_string).collect(),
@@ -1108,6 +1176,41 @@ mod tests {
         );
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(unknown, ["spec.targetRefs[0].port"]);
+    }
+
+    #[test]
+    fn unknown_fields_near_a_declared_one_name_it() {
+        let declared = [
+            "hostname",
+            "subjectAltNames",
+            "caCertificateRefs",
+            "kind",
+            "name",
+        ];
+        let closest = |name: &str| closest_name(name, declared.iter().copied());
+        assert_eq!(closest("subjectAltName"), Some("subjectAltNames"));
+        assert_eq!(closest("subjectaltnames"), Some("subjectAltNames"));
+        assert_eq!(closest("SubjectAltNames"), Some("subjectAltNames"));
+        assert_eq!(closest("hostName"), Some("hostname"));
+        assert_eq!(closest("hsotname"), Some("hostname"), "a swap is one edit");
+        assert_eq!(closest("caCertificateRef"), Some("caCertificateRefs"));
+        assert_eq!(closest("caCertRefs"), None, "7 edits: too far");
+        assert_eq!(closest("knd"), Some("kind"));
+        assert_eq!(closest("id"), None, "short names allow one edit");
+        assert_eq!(closest("sni"), None);
+        assert_eq!(
+            closest(&"x".repeat(100_000)),
+            None,
+            "long names are not compared"
+        );
+        assert_eq!(edit_distance(b"", b"abc"), 3);
+        assert_eq!(edit_distance(b"abc", b"abc"), 0);
+        assert_eq!(edit_distance(b"ca", b"ac"), 1);
+        let (_, unknown) = check(
+            &SPEC,
+            &json!({"targetRefs": [{"group": "", "kind": "Service", "name": "a"}], "validation": {"hostname": "a", "wellKnownCACertificates": "System", "subjectAltName": []}}),
+        );
+        assert_eq!(unknown, ["spec.validation.subjectAltName"]);
     }
 
     #[test]

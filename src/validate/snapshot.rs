@@ -91,12 +91,42 @@ impl PolicySummary {
         format!("{}/{}", Echo(&self.namespace), Echo(&self.name))
     }
 
-    /// The spec's precedence key: older first, then `namespace/name`. A policy without a
-    /// creation time (not stored yet) sorts last among equals in time.
+    /// The spec's precedence key, for listing rivals in order: older first, then
+    /// `namespace/name`. A policy without a creation time sorts last among equals in time.
+    /// Which of two policies wins is [`PolicySummary::precedes`].
     pub fn precedence(&self) -> (i64, String) {
         let id = format!("{}/{}", self.namespace, self.name);
         (self.created.unwrap_or(i64::MAX), id)
     }
+
+    /// Whether this policy, the one under review, wins over `rival` by the spec's precedence,
+    /// and on what grounds: the older `creationTimestamp` wins, and on equal times the first
+    /// by `namespace/name`. A rival without a creation time (objects from files and
+    /// `--objects` have none, while a request's object has the apiserver's) is compared by
+    /// `namespace/name` too, so that of two such policies exactly one wins, whichever is
+    /// reviewed. The policy under review without one is not stored yet: it is newer than any
+    /// rival that is.
+    pub fn precedes(&self, rival: &PolicySummary) -> (bool, Tiebreak) {
+        // `namespace/name` order, of the names as they are (not as `id` shows them).
+        let first = || self.precedence().1 < rival.precedence().1;
+        match (self.created, rival.created) {
+            (Some(own), Some(theirs)) if own != theirs => (own < theirs, Tiebreak::Older),
+            (Some(_), Some(_)) => (first(), Tiebreak::SameAge),
+            (None, Some(_)) => (false, Tiebreak::Older),
+            (_, None) => (first(), Tiebreak::AgeUnknown),
+        }
+    }
+}
+
+/// What decided between two policies that select the same target and section.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tiebreak {
+    /// Both creation times are known and differ: the older wins.
+    Older,
+    /// The creation times are equal: the first by `namespace/name` wins.
+    SameAge,
+    /// A creation time is missing: the first by `namespace/name` wins.
+    AgeUnknown,
 }
 
 /// The targets of a spec, skipping malformed entries.

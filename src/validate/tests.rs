@@ -534,15 +534,20 @@ fn hostname_rules() {
         &defaults(),
         &["spec.validation.hostname: Too long: may not be more than 253 bytes"],
     );
+    // The apiserver's schema validator (kube-openapi's stringValidator) reports the first of
+    // maxLength, minLength and pattern that fails: an empty hostname gets the length error
+    // only, and a long one that also breaks the pattern gets "Too long" only.
     assert_errors(
         &host(""),
         &defaults(),
         &[
             r#"spec.validation.hostname: Invalid value: "": spec.validation.hostname in body should be at least 1 chars long"#,
-            &format!(
-                r#"spec.validation.hostname: Invalid value: "": spec.validation.hostname in body should match {pattern}"#
-            ),
         ],
+    );
+    assert_errors(
+        &host(&format!("{max}_")),
+        &defaults(),
+        &["spec.validation.hostname: Too long: may not be more than 253 bytes"],
     );
 }
 
@@ -1048,14 +1053,40 @@ fn v1alpha2_and_misplaced_field_names_get_a_hint() {
             "spec.validation.wellKnownCACerts: unknown field, ignored (pruned by the apiserver): v1alpha2 name; v1 uses wellKnownCACertificates",
         ]
     );
-    // A field of the same name elsewhere is not a known mistake: no hint.
+    // A name close to a declared field of the same object names it; one that is not gets no
+    // hint.
     let report = run(
-        &with(&[("/spec/validation/hostnames", json!([]))]),
+        &with(&[
+            ("/spec/validation/hostnames", json!([])),
+            ("/spec/validation/subjectAltName", json!([])),
+            ("/spec/targetRefs/0/Kind", json!("Service")),
+            ("/spec/validation/sni", json!("a")),
+        ]),
         &defaults(),
     );
     assert_eq!(
         warnings(&report),
-        ["spec.validation.hostnames: unknown field, ignored (pruned by the apiserver)"]
+        [
+            r#"spec.targetRefs[0].Kind: unknown field, ignored (pruned by the apiserver): did you mean "kind"?"#,
+            r#"spec.validation.hostnames: unknown field, ignored (pruned by the apiserver): did you mean "hostname"?"#,
+            "spec.validation.sni: unknown field, ignored (pruned by the apiserver)",
+            r#"spec.validation.subjectAltName: unknown field, ignored (pruned by the apiserver): did you mean "subjectAltNames"?"#,
+        ]
+    );
+    // Offline (`validate`), the same field is an error with the same hint.
+    let offline = Settings {
+        unknown_fields: Enforcement::Deny,
+        ..defaults()
+    };
+    let report = run(
+        &with(&[("/spec/validation/subjectAltName", json!([]))]),
+        &offline,
+    );
+    assert_eq!(
+        errors(&report),
+        [
+            r#"spec.validation.subjectAltName: Forbidden: unknown field: did you mean "subjectAltNames"?"#
+        ]
     );
 }
 
@@ -1108,6 +1139,73 @@ fn conflicting_policies_warn_and_name_the_winner() {
             warnings(&report)
         );
     }
+    // Without a creation time on either side (files, `--objects`) or with equal ones, the first
+    // by namespace/name wins, and exactly one of the two is told it wins, whichever is reviewed.
+    let undated = |name: &str| {
+        let mut summary = (*rival(name, 0, Some("https"))).clone();
+        summary.created = None;
+        summary
+    };
+    for own_created in [Some(jan_2026), None] {
+        let mut verdicts = Vec::new();
+        for (own_name, rival_name) in [("aaa", "bbb"), ("bbb", "aaa")] {
+            // base() is created on 2026-01-01, as a request's object would be.
+            let mut object = with(&[("/metadata/name", json!(own_name))]);
+            if own_created.is_none() {
+                object["metadata"]
+                    .as_object_mut()
+                    .expect("metadata")
+                    .remove("creationTimestamp");
+            }
+            let change = PolicyChange::create(&object, "shop");
+            let mut snap = snapshot();
+            snap.policies.push(Arc::new(undated(rival_name)));
+            let report = policy(&change, &snap, &older, NOW);
+            let warning = warnings(&report)
+                .into_iter()
+                .find(|w| w.contains("also targets"))
+                .expect("a conflict warning");
+            verdicts.push((own_name, warning));
+        }
+        let winners: Vec<&str> = verdicts
+            .iter()
+            .filter(|(_, w)| w.contains("; this policy wins"))
+            .map(|(name, _)| *name)
+            .collect();
+        assert_eq!(winners, ["aaa"], "{verdicts:#?}");
+        assert!(
+            verdicts
+                .iter()
+                .all(|(_, w)| w
+                    .contains("wins (no creation time to compare, first by namespace/name)")),
+            "{verdicts:#?}"
+        );
+        assert!(
+            verdicts[1].1.ends_with(
+                "shop/aaa wins (no creation time to compare, first by namespace/name): this policy will be Accepted=False (Conflicted)"
+            ),
+            "{verdicts:#?}"
+        );
+    }
+    // The policy under review without a creation time is not stored yet: a stored rival is
+    // older (`validate --cluster` of a new policy).
+    let mut object = base();
+    object["metadata"]
+        .as_object_mut()
+        .expect("metadata")
+        .remove("creationTimestamp");
+    let change = PolicyChange::create(&object, "shop");
+    let mut snap = snapshot();
+    snap.policies
+        .push(rival("zzz-stored", jan_2026 + 10, Some("https")));
+    let report = policy(&change, &snap, &older, NOW);
+    assert!(
+        warnings(&report).iter().any(|w| w.ends_with(
+            "shop/zzz-stored is older and wins: this policy will be Accepted=False (Conflicted)"
+        )),
+        "{:#?}",
+        warnings(&report)
+    );
     let mut snap = snapshot();
     snap.policies
         .push(rival("whole-service", jan_2026 - 10, None));

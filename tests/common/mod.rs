@@ -376,3 +376,23 @@ pub async fn read_to_close<S: tokio::io::AsyncRead + Unpin>(stream: &mut S) -> V
     let _ = stream.read_to_end(&mut all).await;
     all
 }
+
+/// A kubeconfig in `dir` for a cluster API at `http://ADDR`, without credentials.
+pub fn write_kubeconfig(dir: &Path, addr: SocketAddr) -> PathBuf {
+    let path = dir.join("kubeconfig");
+    let text = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: http://{addr}\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\nusers:\n- name: u\n  user: {{}}\n"
+    );
+    std::fs::write(&path, text).expect("kubeconfig");
+    path
+}
+
+/// A kubeconfig in `dir` for a port on 127.0.0.1 that nothing listens on (bound, then closed):
+/// an unreachable cluster API. Returns the address too.
+pub fn unreachable_kubeconfig(dir: &Path) -> (SocketAddr, PathBuf) {
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("addr")
+    };
+    (closed, write_kubeconfig(dir, closed))
+}
