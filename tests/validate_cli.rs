@@ -356,14 +356,10 @@ fn parse_errors_name_the_file_line_and_column() {
         stderr(&output),
         format!("{broken}:5:13: error: mapping values are not allowed in this context\n")
     );
-    // From standard input the file is `-`.
+    // From standard input the file is `-`; an unclosed bracket is reported where it opens.
     let output = validate(&["-"], Some(b"a: 1\nb: [\n"));
     assert_eq!(code(&output), 2);
-    assert!(
-        stderr(&output).starts_with("-:3:1: error: "),
-        "{}",
-        stderr(&output)
-    );
+    assert_eq!(stderr(&output), "-:2:4: error: unclosed bracket '['\n");
 }
 
 /// Found by walking a directory (Helm templates, say), a file that does not parse is skipped

@@ -1,15 +1,15 @@
 //! YAML and JSON loading: `objects::parse_str` on arbitrary UTF-8 text.
 //!
 //! Besides "no panic, no stack overflow, no hang", it checks that every loaded document is an
-//! object, that its JSON form loads back to the same value (JSON is YAML, and the loader reads
-//! JSON itself), and that position lookups of its own paths stay inside the text.
+//! object, that its JSON form loads back to the same value (JSON is YAML 1.2, read by the same
+//! parser), and that position lookups of its own paths stay inside the text.
 #![no_main]
 
 use backendtls_webhook::objects::parse_str;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
-/// Position lookups checked per document (each costs a path render and a resolve).
+/// Position lookups checked per document (each builds a path and looks it up).
 const PATHS_CHECKED: usize = 64;
 
 fuzz_target!(|data: &[u8]| {

@@ -554,19 +554,18 @@ fn finding(
     message: String,
     reason: Option<&'static str>,
 ) -> Finding {
-    let field = path.to_string();
     let positions = &document.positions;
     let exact = if on_key {
-        positions.key(&field)
+        positions.key(path)
     } else {
-        positions.value(&field)
+        positions.value(path)
     };
-    let (line, column) = exact.unwrap_or_else(|| positions.nearest(&field));
+    let (line, column) = exact.unwrap_or_else(|| positions.nearest(path));
     Finding {
         line,
         column,
         severity,
-        field,
+        field: path.to_string(),
         message,
         reason,
     }
@@ -595,9 +594,10 @@ fn mark_duplicates(checked: &mut [Checked<'_>]) {
         let namespace = namespace_of(&document.value);
         let key = (item.subject.group(), item.subject.kind(), namespace, name);
         let positions = &document.positions;
+        let path = FieldPath::root().field("metadata").field("name");
         let (line, column) = positions
-            .value("metadata.name")
-            .unwrap_or_else(|| positions.nearest("metadata.name"));
+            .value(&path)
+            .unwrap_or_else(|| positions.nearest(&path));
         match first.entry(key) {
             Entry::Vacant(slot) => {
                 slot.insert((&document.source, line, column));
@@ -605,7 +605,7 @@ fn mark_duplicates(checked: &mut [Checked<'_>]) {
             Entry::Occupied(slot) => {
                 let (source, first_line, first_column) = slot.get();
                 let error = FieldError::new(
-                    FieldPath::root().field("metadata").field("name"),
+                    path,
                     ErrorKind::Duplicate,
                     validate::BadValue::str(name),
                     format!(
