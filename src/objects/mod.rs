@@ -26,7 +26,8 @@
 //!
 //! [`parse_str`] reads text; [`load_path`] reads a file, or walks a directory for `.yaml`, `.yml`
 //! and `.json` files (in path order, skipping hidden entries); [`load_paths`] reads several paths,
-//! `-` meaning standard input. Text must be UTF-8 (a byte order mark is ignored).
+//! `-` meaning standard input. Text must be UTF-8 (a byte order mark is ignored). Files are read
+//! and parsed on up to four threads; documents and errors come in input order all the same.
 //!
 //! [`load_inputs`] is the lenient reading `validate` uses on a repository: documents that are
 //! not Kubernetes objects (a top-level list, a CI file: no string `apiVersion` and `kind`) are
@@ -44,18 +45,18 @@
 //! refused with an error, as is alias expansion far beyond the size of the input: serde-saphyr's
 //! budget is sized to each input. Hostile input never overflows the stack or panics.
 
+mod load;
 mod positions;
 mod yaml;
 
-use std::collections::HashSet;
-use std::fs;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+pub use self::load::{Inputs, load_inputs, load_path, load_paths, read_source};
 pub use self::positions::{PathPosition, Positions};
-use self::positions::{Pos, Step, to_u32};
+use self::positions::{Pos, Step};
 #[cfg(doc)]
 use crate::validate::FieldPath;
 
@@ -152,8 +153,11 @@ fn parse_error(source: &str, pos: Pos, message: impl Into<String>) -> LoadError 
 ///
 /// `source` names the text in errors and in [`Document::source`].
 pub fn parse_str(source: &str, text: &str) -> Result<Vec<Document>, LoadError> {
-    let parsed = parse_text(source, text)?;
-    finish(source, parsed, None)
+    let parse = |text: &&str| parse_text(source, text).and_then(|p| finish(source, p, None));
+    let results = load::on_parser_threads(&[text], 1, parse)
+        .map_err(|error| parse_error(source, Pos::START, load::thread_failed(&error)))?;
+    let documents: Vec<Vec<Document>> = results.into_iter().collect::<Result<_, _>>()?;
+    Ok(documents.into_iter().flatten().collect())
 }
 
 /// The documents of a text, converted but not yet checked.
@@ -289,225 +293,6 @@ fn describe(value: &Value) -> &'static str {
         Value::Array(_) => "a sequence",
         Value::Object(_) => "a mapping",
     }
-}
-
-/// Loads a file, or every `.yaml`, `.yml` and `.json` file under a directory.
-///
-/// Directories are walked recursively in path order; hidden entries (names starting with `.`)
-/// are skipped, symbolic links are followed (each directory is visited once). A file named
-/// explicitly is loaded whatever its extension.
-pub fn load_path(path: &Path) -> Result<Vec<Document>, LoadError> {
-    let meta = fs::metadata(path).map_err(|error| LoadError::Io {
-        path: path.to_owned(),
-        error,
-    })?;
-    if !meta.is_dir() {
-        return load_file(path);
-    }
-    let mut files = Vec::new();
-    let mut visited = HashSet::new();
-    walk_dir(path, &mut files, &mut visited)?;
-    files.sort();
-    let mut docs = Vec::new();
-    for file in files {
-        docs.extend(load_file(&file)?);
-    }
-    Ok(docs)
-}
-
-/// What [`load_inputs`] read.
-#[derive(Debug, Default)]
-pub struct Inputs {
-    /// The Kubernetes objects, in input order.
-    pub documents: Vec<Document>,
-    /// Files read, standard input included, whether or not they hold objects.
-    pub files: usize,
-    /// Documents skipped because they are not Kubernetes objects: not a mapping, or a mapping
-    /// without a string `apiVersion` and `kind`.
-    pub not_objects: usize,
-    /// Files found by walking a directory that were skipped because they do not parse as YAML
-    /// or JSON (or are not UTF-8): the parse error of each.
-    pub unparsable: Vec<LoadError>,
-}
-
-/// Reads several paths in order, `-` meaning standard input, leniently (see the module docs):
-/// documents that are not Kubernetes objects are skipped and counted; a file found by walking
-/// a directory that does not parse is skipped and listed in [`Inputs::unparsable`], unless
-/// `strict_files` makes it an error, as it always is for a file named explicitly. Unreadable
-/// paths and inputs over the size limit are errors.
-pub fn load_inputs(paths: &[PathBuf], strict_files: bool) -> Result<Inputs, LoadError> {
-    let mut inputs = Inputs::default();
-    for path in paths {
-        if path.as_os_str() == STDIN_NAME {
-            let text = read_limited(io::stdin().lock(), STDIN_NAME, Path::new(STDIN_NAME))?;
-            inputs.add(parse_lenient(STDIN_NAME, &text)?);
-            continue;
-        }
-        let meta = fs::metadata(path).map_err(|error| LoadError::Io {
-            path: path.to_owned(),
-            error,
-        })?;
-        if !meta.is_dir() {
-            let (source, text) = read_file(path)?;
-            inputs.add(parse_lenient(&source, &text)?);
-            continue;
-        }
-        let mut files = Vec::new();
-        walk_dir(path, &mut files, &mut HashSet::new())?;
-        files.sort();
-        for file in files {
-            match read_file(&file).and_then(|(source, text)| parse_lenient(&source, &text)) {
-                Ok(parsed) => inputs.add(parsed),
-                Err(error @ LoadError::Parse { .. }) if !strict_files => {
-                    inputs.files += 1;
-                    inputs.unparsable.push(error);
-                }
-                Err(error) => return Err(error),
-            }
-        }
-    }
-    Ok(inputs)
-}
-
-impl Inputs {
-    fn add(&mut self, (documents, not_objects): (Vec<Document>, usize)) {
-        self.files += 1;
-        self.documents.extend(documents);
-        self.not_objects += not_objects;
-    }
-}
-
-/// [`parse_str`], skipping (and counting) the documents that are not Kubernetes objects.
-fn parse_lenient(source: &str, text: &str) -> Result<(Vec<Document>, usize), LoadError> {
-    let parsed = parse_text(source, text)?;
-    let mut skipped = 0;
-    let documents = finish(source, parsed, Some(&mut skipped))?;
-    Ok((documents, skipped))
-}
-
-/// Loads several paths in order (see [`load_path`]); `-` reads standard input.
-pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<Document>, LoadError> {
-    let mut docs = Vec::new();
-    for path in paths {
-        if path.as_os_str() == STDIN_NAME {
-            let text = read_limited(io::stdin().lock(), STDIN_NAME, Path::new(STDIN_NAME))?;
-            docs.extend(parse_str(STDIN_NAME, &text)?);
-        } else {
-            docs.extend(load_path(path)?);
-        }
-    }
-    Ok(docs)
-}
-
-fn walk_dir(
-    dir: &Path,
-    files: &mut Vec<PathBuf>,
-    visited: &mut HashSet<PathBuf>,
-) -> Result<(), LoadError> {
-    let io_err = |path: &Path| {
-        let path = path.to_owned();
-        move |error| LoadError::Io { path, error }
-    };
-    if let Ok(canonical) = fs::canonicalize(dir)
-        && !visited.insert(canonical)
-    {
-        return Ok(());
-    }
-    for entry in fs::read_dir(dir).map_err(io_err(dir))? {
-        let entry = entry.map_err(io_err(dir))?;
-        let path = entry.path();
-        if entry.file_name().to_string_lossy().starts_with('.') {
-            continue;
-        }
-        let wanted = path
-            .extension()
-            .is_some_and(|ext| ext == "yaml" || ext == "yml" || ext == "json");
-        let mut file_type = entry.file_type().map_err(io_err(&path))?;
-        if file_type.is_symlink() {
-            match fs::metadata(&path) {
-                Ok(meta) => file_type = meta.file_type(),
-                // A broken link only matters if it names a manifest.
-                Err(e) if wanted => return Err(io_err(&path)(e)),
-                Err(_) => continue,
-            }
-        }
-        if file_type.is_dir() {
-            walk_dir(&path, files, visited)?;
-        } else if file_type.is_file() && wanted {
-            files.push(path);
-        }
-    }
-    Ok(())
-}
-
-fn load_file(path: &Path) -> Result<Vec<Document>, LoadError> {
-    let (source, text) = read_file(path)?;
-    parse_str(&source, &text)
-}
-
-/// A file's name for messages and its text (UTF-8, at most [`MAX_INPUT_BYTES`]).
-fn read_file(path: &Path) -> Result<(String, String), LoadError> {
-    let source = path.display().to_string();
-    let io_err = |error| LoadError::Io {
-        path: path.to_owned(),
-        error,
-    };
-    let file = fs::File::open(path).map_err(io_err)?;
-    if file.metadata().map_err(io_err)?.len() > MAX_INPUT_BYTES as u64 {
-        return Err(LoadError::TooLarge {
-            source_name: source,
-        });
-    }
-    let text = read_limited(file, &source, path)?;
-    Ok((source, text))
-}
-
-/// The bytes of a file, or of standard input for `-`: at most [`MAX_INPUT_BYTES`], else
-/// [`LoadError::TooLarge`] (for `review`, whose input is JSON checked by its own decoder).
-pub fn read_source(path: &Path) -> Result<Vec<u8>, LoadError> {
-    if path.as_os_str() == STDIN_NAME {
-        return read_bytes(io::stdin().lock(), STDIN_NAME, path);
-    }
-    let file = fs::File::open(path).map_err(|error| LoadError::Io {
-        path: path.to_owned(),
-        error,
-    })?;
-    read_bytes(file, &path.display().to_string(), path)
-}
-
-/// Reads at most [`MAX_INPUT_BYTES`].
-fn read_bytes(reader: impl Read, source: &str, path: &Path) -> Result<Vec<u8>, LoadError> {
-    let mut buf = Vec::new();
-    reader
-        .take(MAX_INPUT_BYTES as u64 + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| LoadError::Io {
-            path: path.to_owned(),
-            error: e,
-        })?;
-    if buf.len() > MAX_INPUT_BYTES {
-        return Err(LoadError::TooLarge {
-            source_name: source.to_owned(),
-        });
-    }
-    Ok(buf)
-}
-
-/// Reads at most [`MAX_INPUT_BYTES`] of UTF-8 text.
-fn read_limited(reader: impl Read, source: &str, path: &Path) -> Result<String, LoadError> {
-    let buf = read_bytes(reader, source, path)?;
-    String::from_utf8(buf).map_err(|e| {
-        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-        // The prefix is valid UTF-8 by definition.
-        let prefix = std::str::from_utf8(valid).unwrap_or_default();
-        let line = prefix.matches('\n').count() + 1;
-        let col = prefix.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        let pos = Pos {
-            line: to_u32(line),
-            column: to_u32(col),
-        };
-        parse_error(source, pos, "invalid UTF-8 (only UTF-8 input is supported)")
-    })
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ pub(super) struct Pos {
 
 impl Pos {
     pub(super) const NONE: Pos = Pos { line: 0, column: 0 };
+    pub(super) const START: Pos = Pos { line: 1, column: 1 };
 
     fn get(self) -> Option<(usize, usize)> {
         (self.line != 0).then_some((self.line as usize, self.column as usize))

@@ -1,7 +1,11 @@
 //! Tests of the loader: conversion, positions, limits and sources.
 
-use super::*;
+use std::fs;
+use std::path::Path;
+
 use serde_json::json;
+
+use super::*;
 
 use crate::validate::FieldPath;
 
@@ -608,6 +612,48 @@ fn temp_tree(name: &str) -> PathBuf {
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// Files are parsed on several threads; documents, skipped files and the error reported are in
+/// input order all the same.
+#[test]
+fn files_load_in_input_order() {
+    let dir = temp_tree("order");
+    for i in 0..40 {
+        let text = if i % 13 == 7 {
+            "a: [\n".to_owned()
+        } else {
+            format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i}\n")
+        };
+        fs::write(dir.join(format!("f{i:02}.yaml")), text).unwrap();
+    }
+    let inputs = load_inputs(std::slice::from_ref(&dir), false).unwrap();
+    let names: Vec<&str> = inputs
+        .documents
+        .iter()
+        .map(|d| d.value["metadata"]["name"].as_str().unwrap())
+        .collect();
+    let expected: Vec<String> = (0..40)
+        .filter(|i| i % 13 != 7)
+        .map(|i| format!("cm-{i}"))
+        .collect();
+    assert_eq!(names, expected);
+    assert_eq!(inputs.files, 40);
+    let skipped: Vec<&str> = inputs
+        .unparsable
+        .iter()
+        .map(|e| e.location().unwrap().0)
+        .collect();
+    let broken = |i: usize| dir.join(format!("f{i:02}.yaml")).display().to_string();
+    assert_eq!(skipped, [broken(7), broken(20), broken(33)]);
+    let e = load_path(&dir).unwrap_err();
+    assert_eq!(e.location().map(|l| l.0.to_owned()), Some(broken(7)));
+    // A path that cannot be read comes after the files before it.
+    let e = load_paths(&[dir.join("f07.yaml"), dir.join("missing.yaml")]).unwrap_err();
+    assert_eq!(e.location().map(|l| l.0.to_owned()), Some(broken(7)));
+    let e = load_paths(&[dir.join("f00.yaml"), dir.join("missing.yaml")]).unwrap_err();
+    assert!(matches!(e, LoadError::Io { .. }), "{e}");
+    fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -26,10 +26,6 @@ const NODE_ALLOWANCE: usize = 200_000;
 const TEXT_PER_INPUT_BYTE: usize = 4;
 const TEXT_ALLOWANCE: usize = 16 * 1024 * 1024;
 
-/// The stack of the parser's thread: a debug build takes about 50 KiB per level of nesting, a
-/// release build about 8 KiB. It is address space; only what a text uses is ever touched.
-const PARSER_STACK_BYTES: usize = 64 * 1024 * 1024;
-
 /// One document of a source, converted.
 pub(super) struct Parsed {
     /// The 0-based index of the document in its source, counting empty documents too.
@@ -60,27 +56,9 @@ impl Problem {
 /// values (several JSON values one after the other, as `jq -c` writes them, are not a YAML
 /// stream, so each is read on its own).
 ///
-/// serde-saphyr, through serde, recurses once per level of nesting (up to [`MAX_DEPTH`]), so
-/// the text is parsed on a thread of its own with a stack sized for that.
+/// serde-saphyr, through serde, recurses once per level of nesting: call this on a thread with
+/// a stack sized for [`MAX_DEPTH`] levels.
 pub(super) fn parse(text: &str) -> Result<Vec<Parsed>, Problem> {
-    std::thread::scope(|scope| {
-        let parser = std::thread::Builder::new()
-            .name("yaml-parser".to_owned())
-            .stack_size(PARSER_STACK_BYTES)
-            .spawn_scoped(scope, || parse_stream(text));
-        match parser {
-            Ok(parser) => parser
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            Err(error) => Err(Problem::new(
-                Pos { line: 1, column: 1 },
-                format!("cannot start the YAML parser's thread: {error}"),
-            )),
-        }
-    })
-}
-
-fn parse_stream(text: &str) -> Result<Vec<Parsed>, Problem> {
     if let Some(values) = json_values(text)
         && values.len() > 1
     {
