@@ -13,14 +13,15 @@
 //! * empty documents (and documents that are just `null`) are skipped; any other document must be
 //!   a mapping;
 //! * `kind: List` / `apiVersion: v1` documents are replaced by their `items`;
-//! * scalars resolve as YAML 1.2 does: quoted scalars are strings, `~`/`null`/empty are null,
-//!   `true`/`false` are booleans (`yes` is a string), integers (decimal, `0x`, `0o`) and finite
-//!   floats are numbers, numbers written with `_` are strings; `.inf` and `.nan` are errors
-//!   since JSON cannot hold them;
+//! * scalars resolve as serde-saphyr resolves them, with YAML 1.2's booleans: quoted scalars are
+//!   strings, `~`/`null`/empty are null, only `true`/`false` (any case) are booleans (`yes` is a
+//!   string), integers (decimal, `0x`, `0o`, `0b`) and floats are numbers, numbers written with
+//!   `_` are strings; `.inf` and `.nan` are errors since JSON cannot hold them;
 //! * mapping keys become strings (`1:` is the key `"1"`); two keys that are equal after that are
 //!   an error, as in Kubernetes' strict decoding;
-//! * aliases are expanded; `<<` merge keys are ordinary keys; unknown tags are ignored, while
-//!   `!!str`, `!!int`, `!!float`, `!!bool` and `!!null` are honoured.
+//! * aliases are expanded; `<<` merge keys are ordinary keys; unknown tags are ignored; the core
+//!   tags are honoured (`!!binary` is kept as its text), and one that does not fit its node
+//!   (`!!int abc`, `!!str [a]`) is an error.
 //!
 //! # Sources
 //!

@@ -268,6 +268,38 @@ fn json_errors() {
     );
 }
 
+/// JSON strings may hold characters YAML refuses (DEL, C1 controls, U+FFFE), and keys longer
+/// than YAML's 1,024 characters: such JSON still loads, without positions.
+#[test]
+fn json_that_yaml_refuses_still_loads() {
+    let long = "k".repeat(1100);
+    for text in [
+        "{\"a\": \"\u{7f}\u{9b}\u{fffe}\"}".to_owned(),
+        format!("{{\"{long}\": 1}}"),
+        "{\"a\": 1}\n{\"b\": \"\u{7f}\"}\n".to_owned(),
+    ] {
+        let docs = parse(&text);
+        let again: Vec<Value> = text
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        let values: Vec<Value> = docs.iter().map(|d| d.value.clone()).collect();
+        assert_eq!(values, again);
+        assert!(docs.iter().all(|d| d.positions.is_empty()));
+        assert_eq!(docs[0].positions.nearest(&path("a")), (1, 1));
+    }
+    // YAML that holds them escaped loads, and so does its JSON form.
+    let docs = parse("a: \"\\x7f\\x9b\\uFFFE\"\n");
+    assert_eq!(docs[0].value, json!({"a": "\u{7f}\u{9b}\u{fffe}"}));
+    let json = serde_json::to_string(&docs[0].value).unwrap();
+    assert_eq!(parse(&json)[0].value, docs[0].value);
+    // Only valid JSON: anything else keeps the parser's error.
+    assert_eq!(
+        error("{\"a\": \"\u{7f}\", }"),
+        "t.yaml:1:8: unexpected character: `\\u{7f}'"
+    );
+}
+
 #[test]
 fn json_list_is_expanded() {
     let text = "{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": [\n  {\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"a\"}},\n  {\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\",\n   \"metadata\": {\"name\": \"b\", \"labels\": {\"x\": \"y\"}}}\n]}\n";
@@ -377,6 +409,23 @@ fn scalars_resolve_like_the_core_schema() {
         json!({"a": null, "b": null, "c": null, "d": "", "e": null, "f": "~"})
     );
     assert_eq!(docs[0].positions.value(&path("b")), Some((2, 2)));
+}
+
+/// How the less common spellings of numbers read, pinned so that a change in serde-saphyr
+/// shows. The old loader (saphyr, YAML 1.2 core only) read `0755` as 755, `0b101`, `-0x1F` and
+/// `+0x1F` as strings, and 9223372036854775808 as a float.
+#[test]
+fn number_spellings() {
+    let docs = parse(
+        "a: 0o17\nb: 0b101\nc: -0x1F\nd: 0755\ne: 1_000\nf: 9223372036854775808\n\
+         g: 18446744073709551616\nh: .5\ni: 1.\nj: +12\nk: 0X1F\nl: TRUE\nm: 12e03\n",
+    );
+    assert_eq!(
+        docs[0].value,
+        json!({"a": 15, "b": 5, "c": -31, "d": 755.0, "e": "1_000",
+               "f": 9_223_372_036_854_775_808_u64, "g": 18_446_744_073_709_551_616.0, "h": 0.5,
+               "i": 1.0, "j": 12, "k": "0X1F", "l": true, "m": 12000.0})
+    );
 }
 
 #[test]

@@ -41,6 +41,8 @@ pub(super) struct Parsed {
 pub(super) struct Problem {
     pub(super) pos: Pos,
     pub(super) message: String,
+    /// Refused by serde-saphyr (rather than by the conversion to JSON).
+    syntax: bool,
 }
 
 impl Problem {
@@ -48,6 +50,7 @@ impl Problem {
         Problem {
             pos,
             message: message.into(),
+            syntax: false,
         }
     }
 }
@@ -59,15 +62,24 @@ impl Problem {
 /// serde-saphyr, through serde, recurses once per level of nesting: call this on a thread with
 /// a stack sized for [`MAX_DEPTH`] levels.
 pub(super) fn parse(text: &str) -> Result<Vec<Parsed>, Problem> {
-    if let Some(values) = json_values(text)
-        && values.len() > 1
-    {
-        return values
-            .into_iter()
+    let json = json_values(text);
+    let parsed = match &json {
+        Some(values) if values.len() > 1 => values
+            .iter()
             .enumerate()
-            .map(|(index, range)| parse_json_value(text, range, index))
-            .collect();
+            .map(|(index, range)| parse_json_value(text, range.clone(), index))
+            .collect(),
+        _ => parse_stream(text),
+    };
+    match (parsed, json) {
+        (Err(problem), Some(values)) if problem.syntax => {
+            json_without_positions(text, &values).ok_or(problem)
+        }
+        (parsed, _) => parsed,
     }
+}
+
+fn parse_stream(text: &str) -> Result<Vec<Parsed>, Problem> {
     let mut documents = serde_saphyr::from_str_multiple_with_options::<Spanned<Node>, Documents>(
         text,
         options(text.len()),
@@ -78,6 +90,22 @@ pub(super) fn parse(text: &str) -> Result<Vec<Parsed>, Problem> {
     }
     number_documents(text, &mut documents.parsed);
     Ok(documents.parsed)
+}
+
+/// Valid JSON that YAML refuses, read with `serde_json`, without positions (findings point at
+/// the start of the file). YAML allows fewer characters than JSON strings may hold (no DEL, no
+/// C1 control characters, no U+FFFE), and no key longer than 1,024 characters.
+fn json_without_positions(text: &str, values: &[Range<usize>]) -> Option<Vec<Parsed>> {
+    let read = |(index, range): (usize, &Range<usize>)| {
+        let value = serde_json::from_str(&text[range.clone()]).ok()?;
+        Some(Parsed {
+            index,
+            value,
+            positions: Positions::default(),
+            offset: range.start,
+        })
+    };
+    values.iter().enumerate().map(read).collect()
 }
 
 /// The byte ranges of the values of a stream of JSON values, if `text` is one.
@@ -353,7 +381,11 @@ fn problem(error: &Error, origin: Origin) -> Problem {
         | Error::AliasReplayStackDepthExceeded { .. } => too_many_nodes(),
         other => printable(&DefaultMessageFormatter.format_message(other)),
     };
-    Problem::new(pos, message)
+    Problem {
+        pos,
+        message,
+        syntax: true,
+    }
 }
 
 /// `text` with control characters escaped, so that a message cannot move a terminal's cursor.
