@@ -758,7 +758,7 @@ impl Reviewer {
         }
         let object = required_object(request)?;
         let namespace = namespace_of(request, object);
-        let wants = Wants::for_policy(object, namespace);
+        let wants = Wants::for_policy_with(object, namespace, &self.settings.profile);
         let snapshot = self.snapshot(&wants, budget).await?;
         let change = PolicyChange {
             object,

@@ -27,6 +27,8 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
 async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     let bundles = Arc::new(BundleCache::default());
     let metrics = Arc::new(Metrics::new());
+    let settings = args.policy.settings();
+    let profile = Arc::clone(&settings.profile);
     let lookup: Arc<dyn Lookup> = match cluster::client(args.kubeconfig.as_deref()).await? {
         Some(client) => {
             if !args.objects.is_empty() {
@@ -45,14 +47,15 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         }
         None => {
             let documents = objects::load_paths(&args.objects).context("cannot load --objects")?;
-            let lookup = MemoryLookup::from_objects(documents.iter().map(|d| &d.value), &bundles);
-            info!(lookup = %lookup.describe(), "running clusterless: references are resolved from --objects only");
+            let objects = documents.iter().map(|d| &d.value);
+            let lookup = MemoryLookup::from_objects_for(objects, &bundles, Arc::clone(&profile));
+            info!(lookup = %lookup.describe(), implementation = %profile.name, "running clusterless: references are resolved from --objects only");
             Arc::new(lookup)
         }
     };
     let ttl = i64::try_from(args.decision_cache_ttl.as_secs()).unwrap_or(i64::MAX);
     let reviewer = Arc::new(
-        Reviewer::new(args.policy.settings(), lookup, bundles, Clock::System)
+        Reviewer::new(settings, lookup, bundles, Clock::System)
             .with_decision_cache(args.decision_cache_size, ttl),
     );
     let config = ServeConfig {

@@ -511,6 +511,7 @@ async fn watch_config_maps(client: Client, shared: Arc<Shared>, bundles: Arc<Bun
         let entry = ConfigMapEntry {
             ca_crt: cm.ca_crt.as_deref().map(|text| bundles.get(text)),
             binary_ca_crt: cm.binary_ca_crt,
+            ..ConfigMapEntry::default()
         };
         Some((key_of(&cm.metadata)?, entry))
     };

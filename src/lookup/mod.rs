@@ -41,6 +41,7 @@ fn select(
             .filter_map(|name| Some((name.clone(), services.get(&key(name))?.clone())))
             .collect(),
         policies,
+        ..Snapshot::default()
     }
 }
 

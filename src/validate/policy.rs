@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use super::field::{BadValue, ErrorKind, FieldError, FieldPath, Quoted, Report, Segment};
 use super::names;
+use super::profile::{OptionsSupport, UnsupportedTarget, WellKnown, When};
 use super::{GroupKind, Settings};
 
 /// Kubernetes' own object-name rule, which the apiserver applies before any webhook.
@@ -88,6 +89,10 @@ fn unknown_field_hint(path: &FieldPath) -> &'static str {
 
 /// Prose and discouraged-but-legal rules on `spec`.
 pub(crate) fn check_spec(spec: &Map<String, Value>, settings: &Settings, report: &mut Report) {
+    let profile = &settings.profile;
+    for pitfall in profile.pitfalls_where(|w| *w == When::Always) {
+        report.warn(FieldPath::root(), profile.pitfall_warning(pitfall));
+    }
     let spec_path = FieldPath::root().field("spec");
     if let Some(targets) = spec.get("targetRefs").and_then(Value::as_array) {
         check_targets(targets, &spec_path.field("targetRefs"), settings, report);
@@ -118,10 +123,26 @@ fn check_targets(targets: &[Value], path: &FieldPath, settings: &Settings, repor
     for (i, target) in targets.iter().enumerate() {
         let group = target.get("group").and_then(Value::as_str);
         let kind = target.get("kind").and_then(Value::as_str);
-        if let (Some(group), Some(kind)) = (group, kind)
-            && !(group.is_empty() && kind == "Service")
-        {
-            check_target_kind(group, kind, &path.index(i), settings, report);
+        if let (Some(group), Some(kind)) = (group, kind) {
+            let profile = &settings.profile;
+            let read = profile.read_group(group);
+            let aliased = read != group
+                && settings
+                    .target_kinds()
+                    .iter()
+                    .any(|k| k.group == read && k.kind == kind);
+            if aliased {
+                super::refs::warn_core_alias(group, profile, &path.index(i), report);
+            }
+            for pitfall in profile.pitfalls_where(
+                |w| matches!(w, When::TargetKind(k) if k.group == group && k.kind == kind),
+            ) {
+                report.warn(path.index(i), profile.pitfall_warning(pitfall));
+            }
+            let service = group.is_empty() && kind == "Service";
+            if !aliased && !service {
+                check_target_kind(group, kind, &path.index(i), settings, report);
+            }
         }
         if let Some(name) = target.get("name").and_then(Value::as_str)
             && name.contains('/')
@@ -132,7 +153,8 @@ fn check_targets(targets: &[Value], path: &FieldPath, settings: &Settings, repor
     }
 }
 
-/// Targets are core Services unless the operator admitted more kinds.
+/// Targets are of the kinds the profile supports (core Services unless a profile says more),
+/// and those the operator admitted. A kind the implementation ignores is a warning.
 fn check_target_kind(
     group: &str,
     kind: &str,
@@ -140,6 +162,7 @@ fn check_target_kind(
     settings: &Settings,
     report: &mut Report,
 ) {
+    let profile = &settings.profile;
     let allowed = settings.target_kinds();
     if allowed
         .iter()
@@ -153,12 +176,24 @@ fn check_target_kind(
         return;
     }
     let shown: Vec<String> = allowed.iter().map(GroupKind::to_string).collect();
-    let shown: Vec<&str> = shown.iter().map(String::as_str).collect();
     let value = GroupKind {
         group: group.to_owned(),
         kind: kind.to_owned(),
     }
     .to_string();
+    if profile.unsupported_target == UnsupportedTarget::Ignored {
+        report.warn(
+            path.clone(),
+            format!(
+                "{} ignores targets of kind {} without a condition (it supports {}): this policy has no effect on it",
+                profile.label(),
+                Quoted(&value),
+                shown.join(", ")
+            ),
+        );
+        return;
+    }
+    let shown: Vec<&str> = shown.iter().map(String::as_str).collect();
     report.error(FieldError::not_supported(
         path.field("kind"),
         &value,
@@ -252,6 +287,12 @@ fn check_validation(
     }
     if let Some(sans) = validation.get("subjectAltNames").and_then(Value::as_array) {
         let list = path.field("subjectAltNames");
+        if !sans.is_empty() {
+            let profile = &settings.profile;
+            for pitfall in profile.pitfalls_where(|w| *w == When::SubjectAltNames) {
+                report.warn(list.clone(), profile.pitfall_warning(pitfall));
+            }
+        }
         for (i, san) in sans.iter().enumerate() {
             check_san(san, &list, i, settings, report);
         }
@@ -260,16 +301,55 @@ fn check_validation(
     if let Some(well_known) = validation
         .get("wellKnownCACertificates")
         .and_then(Value::as_str)
-        && well_known != "System"
-        && well_known.contains('/')
     {
-        report.warn(
-            path.field("wellKnownCACertificates"),
+        check_well_known(
+            well_known,
+            &path.field("wellKnownCACertificates"),
+            settings,
+            report,
+        );
+    }
+}
+
+/// `wellKnownCACertificates`: a value the profile's implementation does not accept is an error
+/// under `--invalid-refs`; without a stated list, values other than `System` are warned about.
+fn check_well_known(value: &str, path: &FieldPath, settings: &Settings, report: &mut Report) {
+    let profile = &settings.profile;
+    for pitfall in profile.pitfalls_where(|w| matches!(w, When::WellKnown(v) if v == value)) {
+        report.warn(path.clone(), profile.pitfall_warning(pitfall));
+    }
+    let any = profile.pitfalls_where(|w| *w == When::AnyWellKnown);
+    for pitfall in any {
+        report.warn(path.clone(), profile.pitfall_warning(pitfall));
+    }
+    match &profile.well_known {
+        WellKnown::Only(accepted) if !accepted.iter().any(|v| v == value) => {
+            let shown: Vec<&str> = accepted.iter().map(AsRef::as_ref).collect();
+            let mut error = FieldError::not_supported(path.clone(), value, &shown);
+            error.detail.push_str(&format!(
+                " ({}: Accepted=False, Invalid)",
+                profile.label()
+            ));
+            report.enforce(settings.invalid_refs, error);
+        }
+        WellKnown::Only(_) => {}
+        WellKnown::AnyAsSystem if value != "System" => report.warn(
+            path.clone(),
+            format!(
+                "{} uses the system trust store for any value: {} means System",
+                profile.label(),
+                Quoted(value)
+            ),
+        ),
+        WellKnown::AnyAsSystem => {}
+        WellKnown::Unstated if value != "System" && value.contains('/') => report.warn(
+            path.clone(),
             format!(
                 "{} is implementation-specific: Gateways that do not recognise it report Accepted=False (Invalid)",
-                Quoted(well_known)
+                Quoted(value)
             ),
-        );
+        ),
+        WellKnown::Unstated => {}
     }
 }
 
@@ -342,6 +422,30 @@ fn check_options(
     settings: &Settings,
     report: &mut Report,
 ) {
+    let profile = &settings.profile;
+    match &profile.options {
+        OptionsSupport::Ignored if !options.is_empty() => report.warn(
+            path.clone(),
+            format!(
+                "{} does not read spec.options: {} option{} without effect",
+                profile.label(),
+                options.len(),
+                if options.len() == 1 { " is" } else { "s are" }
+            ),
+        ),
+        OptionsSupport::Keys(known) => {
+            for key in options.keys().filter(|k| !known.iter().any(|n| n == *k)) {
+                report.warn(
+                    path.key(key),
+                    format!(
+                        "{} does not read this option: it is without effect",
+                        profile.label()
+                    ),
+                );
+            }
+        }
+        _ => {}
+    }
     for key in options.keys() {
         let at = path.key(key);
         let problems = names::qualified_name_problems(key);

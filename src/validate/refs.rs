@@ -3,12 +3,16 @@
 
 use serde_json::{Map, Value};
 
-use super::ca_bundle::{self, Severity};
+use super::ca_bundle::{self, ParsedBundle, Severity};
 use super::field::{BadValue, ErrorKind, FieldError, FieldPath, Quoted, Report};
-use super::snapshot::{ConfigMapEntry, PolicySummary, Snapshot, TargetKey, is_core_config_map};
+use super::profile::{CaKind, CaRefUse, CaSource, Profile, Text, UnsupportedCaKind, When};
+use super::snapshot::{
+    CaData, ClusterTrustBundleEntry, PolicySummary, SecretCa, SecretEntry, Snapshot, TargetKey,
+};
 use super::{GroupKind, Settings};
 
-/// Resolves every CA reference in `validation` against the snapshot.
+/// Resolves every CA reference in `validation` against the snapshot, as the profile's
+/// implementation would: kinds it does not read, references it ignores, the keys it reads.
 pub(crate) fn check_ca_refs(
     validation: &Map<String, Value>,
     namespace: &str,
@@ -23,12 +27,45 @@ pub(crate) fn check_ca_refs(
     else {
         return;
     };
+    let profile = &*settings.profile;
     let list = FieldPath::root()
         .field("spec")
         .field("validation")
         .field("caCertificateRefs");
+    let read_kind = |reference: &Value| {
+        let text = |f: &str| reference.get(f).and_then(Value::as_str);
+        let group = profile.read_group(text("group")?);
+        CaKind::of(group, text("kind")?).filter(|k| profile.ca_source(*k).is_some())
+    };
+    let any_read = refs.iter().any(|r| read_kind(r).is_some());
+    let mut usable = true;
+    if profile.ca_refs == CaRefUse::One && refs.len() > 1 {
+        let mut error = FieldError::new(
+            list.clone(),
+            ErrorKind::TooMany,
+            BadValue::Raw(refs.len().to_string()),
+            "must have at most 1 items".to_owned(),
+        );
+        error.detail.push_str(&format!(
+            " ({} accepts one CA reference: Accepted=False, Invalid)",
+            profile.label()
+        ));
+        report.enforce(settings.invalid_refs, error);
+        usable = false;
+    }
+    let mut kinds_seen: Vec<CaKind> = Vec::new();
     for (i, reference) in refs.iter().enumerate() {
         let path = list.index(i);
+        if i > 0 && profile.ca_refs == CaRefUse::FirstOnly {
+            report.warn(
+                path,
+                format!(
+                    "{} uses only the first CA reference: caCertificateRefs[{i}] is ignored",
+                    profile.label()
+                ),
+            );
+            continue;
+        }
         let (Some(group), Some(kind), Some(name)) = (
             reference.get("group").and_then(Value::as_str),
             reference.get("kind").and_then(Value::as_str),
@@ -36,140 +73,466 @@ pub(crate) fn check_ca_refs(
         ) else {
             continue;
         };
-        if !is_core_config_map(reference) {
-            for error in invalid_kind(group, kind, &path) {
-                report.enforce(settings.invalid_refs, error);
+        let Some(ca_kind) = read_kind(reference) else {
+            if profile.unsupported_ca_kind == UnsupportedCaKind::IgnoredBesideSupported && any_read
+            {
+                report.warn(
+                    path,
+                    format!(
+                        "{} ignores this reference without a condition: it reads {} only",
+                        profile.label(),
+                        supported_kinds(profile).join(", ")
+                    ),
+                );
+            } else {
+                for error in invalid_kind(group, kind, &path, profile) {
+                    report.enforce(settings.invalid_refs, error);
+                }
+                usable = false;
             }
             continue;
+        };
+        if group != ca_kind.group() {
+            warn_core_alias(group, profile, &path, report);
         }
-        match snapshot.config_maps.get(name) {
-            None => report.enforce(
-                settings.missing_refs,
-                FieldError::new(
-                    path,
-                    ErrorKind::NotFound,
-                    BadValue::Str(name.to_owned()),
-                    format!(
-                        "ConfigMap {} not found in {}: ResolvedRefs=False until created",
-                        Quoted(name),
-                        Quoted(namespace)
-                    ),
-                ),
-            ),
-            Some(entry) => {
-                let about = Phrasing::Reference { config_map: name };
-                check_config_map(entry, &about, &path, settings, now, report);
+        if !kinds_seen.contains(&ca_kind) {
+            kinds_seen.push(ca_kind);
+            for pitfall in profile.pitfalls_where(|w| *w == When::CaKind(ca_kind)) {
+                report.warn(path.clone(), profile.pitfall_warning(pitfall));
             }
+        }
+        let about = Phrasing::Reference {
+            kind: ca_kind,
+            name,
+        };
+        let resolved = match ca_kind {
+            CaKind::ConfigMap => snapshot.config_maps.get(name).map(|entry| {
+                let source = profile.ca_source(ca_kind);
+                check_data(entry, source, &about, &path, settings, now, report)
+            }),
+            CaKind::Secret => snapshot.secrets.get(name).map(|entry| match entry {
+                SecretEntry::Read(secret) => {
+                    let source = profile.ca_source(ca_kind);
+                    check_secret(secret, source, &about, &path, settings, now, report)
+                }
+                SecretEntry::Unchecked(why) => {
+                    report.warn(path.clone(), about.unchecked(why));
+                    true
+                }
+            }),
+            CaKind::ClusterTrustBundle => {
+                snapshot
+                    .cluster_trust_bundles
+                    .get(name)
+                    .map(|entry| match entry {
+                        ClusterTrustBundleEntry::Read(Some(ca)) => {
+                            let at = about.path(&path, TRUST_BUNDLE);
+                            check_bundle(
+                                &ca.bundle,
+                                &about,
+                                TRUST_BUNDLE,
+                                &at,
+                                settings,
+                                now,
+                                report,
+                            )
+                        }
+                        ClusterTrustBundleEntry::Read(None) => {
+                            missing_key(&about, &path, &[], "", settings, report);
+                            false
+                        }
+                        ClusterTrustBundleEntry::Unchecked(why) => {
+                            report.warn(path.clone(), about.unchecked(why));
+                            true
+                        }
+                    })
+            }
+        };
+        match resolved {
+            Some(ok) => usable &= ok,
+            None => {
+                usable = false;
+                report.enforce(
+                    settings.missing_refs,
+                    FieldError::new(
+                        path,
+                        ErrorKind::NotFound,
+                        BadValue::Str(name.to_owned()),
+                        not_found(ca_kind, name, namespace),
+                    ),
+                );
+            }
+        }
+    }
+    if !usable {
+        for pitfall in profile.pitfalls_where(|w| *w == When::BadCaRef) {
+            report.warn(list.clone(), profile.pitfall_warning(pitfall));
         }
     }
 }
 
-/// Why a CA reference is not a core ConfigMap (InvalidKind): the typo hints targets get
-/// (`group: core`, a kind in the wrong case; both when both are wrong), else Unsupported value.
-fn invalid_kind(group: &str, kind: &str, path: &FieldPath) -> Vec<FieldError> {
-    let config_map = GroupKind {
-        group: String::new(),
-        kind: "ConfigMap".to_owned(),
-    };
-    let mut errors = super::policy::typos(group, kind, std::slice::from_ref(&config_map), path);
+/// A group `core` the implementation reads as the core group: allowed, with a warning.
+pub(crate) fn warn_core_alias(
+    group: &str,
+    profile: &Profile,
+    path: &FieldPath,
+    report: &mut Report,
+) {
+    report.warn(
+        path.field("group"),
+        format!(
+            "{} reads group {} as the core group, the API and other implementations do not: write \"\"",
+            profile.label(),
+            Quoted(group)
+        ),
+    );
+}
+
+/// Checks a Secret used as a CA bundle: its type, a private key beside the CA, then its data as
+/// [`check_data`] does. Returns whether a usable bundle was found.
+pub(crate) fn check_secret(
+    secret: &SecretCa,
+    source: Option<&CaSource>,
+    about: &Phrasing<'_>,
+    path: &FieldPath,
+    settings: &Settings,
+    now: i64,
+    report: &mut Report,
+) -> bool {
+    warn_private_keys(&secret.private_keys, about, path, settings, report);
+    if let Some(source) = source
+        && !source.secret_types.is_empty()
+    {
+        let secret_type = secret.secret_type.as_deref().unwrap_or("Opaque");
+        if !source.secret_types.iter().any(|t| t == secret_type) {
+            let types: Vec<String> = source
+                .secret_types
+                .iter()
+                .map(|t| Quoted(t).to_string())
+                .collect();
+            let at = match about {
+                Phrasing::Reference { .. } => path.clone(),
+                Phrasing::Object { .. } => FieldPath::root().field("type"),
+            };
+            report.enforce(
+                settings.invalid_refs,
+                FieldError::new(
+                    at,
+                    ErrorKind::Invalid,
+                    BadValue::None,
+                    format!(
+                        "{} is of type {}: {} reads Secrets of type {} only (ResolvedRefs=False, InvalidCACertificateRef)",
+                        about.subject(),
+                        Quoted(secret_type),
+                        settings.profile.label(),
+                        types.join(", ")
+                    ),
+                ),
+            );
+            return false;
+        }
+    }
+    check_data(secret, source, about, path, settings, now, report)
+}
+
+/// `ConfigMap "ca" not found in "shop": ResolvedRefs=False until created`.
+fn not_found(kind: CaKind, name: &str, namespace: &str) -> String {
+    match kind {
+        CaKind::ClusterTrustBundle => format!(
+            "ClusterTrustBundle {} not found: ResolvedRefs=False until created",
+            Quoted(name)
+        ),
+        _ => format!(
+            "{kind} {} not found in {}: ResolvedRefs=False until created",
+            Quoted(name),
+            Quoted(namespace)
+        ),
+    }
+}
+
+/// Where a ClusterTrustBundle holds its bundle.
+const TRUST_BUNDLE: &str = "spec.trustBundle";
+
+/// The CA kinds a profile reads, as `GROUP/KIND` values are shown.
+fn supported_kinds(profile: &Profile) -> Vec<String> {
+    profile
+        .ca_sources
+        .iter()
+        .map(|s| s.kind.group_kind().to_string())
+        .collect()
+}
+
+/// Why a CA reference is not of a kind the implementation reads (InvalidKind): the typo hints
+/// targets get (`group: core`, a kind in the wrong case; both when both are wrong), else
+/// Unsupported value.
+fn invalid_kind(group: &str, kind: &str, path: &FieldPath, profile: &Profile) -> Vec<FieldError> {
+    let allowed: Vec<GroupKind> = profile
+        .ca_sources
+        .iter()
+        .map(|s| s.kind.group_kind())
+        .collect();
+    let mut errors = super::policy::typos(group, kind, &allowed, path);
     if errors.is_empty() {
         let value = GroupKind {
             group: group.to_owned(),
             kind: kind.to_owned(),
         };
+        let shown = supported_kinds(profile);
+        let shown: Vec<&str> = shown.iter().map(String::as_str).collect();
         errors.push(FieldError::not_supported(
             path.field("kind"),
             &value.to_string(),
-            &["ConfigMap"],
+            &shown,
         ));
     }
+    let status = if profile.is_core() {
+        " (ResolvedRefs=False, InvalidKind)".to_owned()
+    } else {
+        format!(" ({}: ResolvedRefs=False, InvalidKind)", profile.label())
+    };
     for error in &mut errors {
-        error.detail.push_str(" (ResolvedRefs=False, InvalidKind)");
+        error.detail.push_str(&status);
     }
     errors
 }
 
-/// How findings about a ConfigMap are worded: from a policy's reference (`ConfigMap "ca"
-/// ca.crt: …`) or in a review of the ConfigMap itself (`… (this ConfigMap is the CA bundle of
+/// How findings about a CA object are worded: from a policy's reference (`ConfigMap "ca"
+/// ca.crt: …`) or in a review of the object itself (`… (this ConfigMap is the CA bundle of
 /// BackendTLSPolicy ns/p)`). Messages are built only when there is something to report.
 pub(crate) enum Phrasing<'a> {
-    /// A policy's `caCertificateRefs[i]` naming this ConfigMap.
+    /// A policy's `caCertificateRefs[i]` naming this object.
     Reference {
-        /// The ConfigMap's name.
-        config_map: &'a str,
+        /// Its kind.
+        kind: CaKind,
+        /// Its name.
+        name: &'a str,
     },
-    /// A review of the ConfigMap itself.
-    ConfigMap {
+    /// A review of the object itself.
+    Object {
+        /// Its kind.
+        kind: CaKind,
         /// Which policies use it, e.g. `CA bundle of BackendTLSPolicy shop/p`.
         users: &'a str,
     },
 }
 
 impl Phrasing<'_> {
-    fn missing_key(&self, hint: &str) -> String {
+    /// Where a finding about `key` goes: the reference, or the key in the object.
+    fn path(&self, reference: &FieldPath, key: &str) -> FieldPath {
         match self {
-            Self::Reference { config_map } => {
-                format!(
-                    "ConfigMap {} has no key \"ca.crt\" in data{hint}",
-                    Quoted(config_map)
-                )
+            Self::Reference { .. } => reference.clone(),
+            Self::Object { .. } if key == TRUST_BUNDLE => {
+                FieldPath::root().field("spec").field("trustBundle")
             }
-            Self::ConfigMap { users } => {
-                format!(
-                    "this ConfigMap has no key \"ca.crt\" in data{hint} (this ConfigMap is the {users})"
-                )
+            Self::Object { .. } => FieldPath::root().field("data").key(key),
+        }
+    }
+
+    /// `has no key "ca.crt" in data` (`"cacert" or "ca.crt"` for several keys), or for a
+    /// ClusterTrustBundle `has no spec.trustBundle`.
+    fn missing_key(&self, keys: &[Text], hint: &str) -> String {
+        let what = if keys.is_empty() {
+            "no spec.trustBundle".to_owned()
+        } else {
+            let quoted: Vec<String> = keys.iter().map(|k| Quoted(k).to_string()).collect();
+            format!("no key {} in data", quoted.join(" or "))
+        };
+        match self {
+            Self::Reference { kind, name } => {
+                format!("{kind} {} has {what}{hint}", Quoted(name))
+            }
+            Self::Object { kind, users } => {
+                format!("this {kind} has {what}{hint} (this {kind} is the {users})")
             }
         }
     }
 
-    fn finding(&self, message: &str) -> String {
+    fn finding(&self, key: &str, message: &str) -> String {
         match self {
-            Self::Reference { config_map } => {
-                format!("ConfigMap {} ca.crt: {message}", Quoted(config_map))
+            Self::Reference { kind, name } => {
+                format!("{kind} {} {key}: {message}", Quoted(name))
             }
-            Self::ConfigMap { users } => format!("{message} (this ConfigMap is the {users})"),
+            Self::Object { kind, users } => format!("{message} (this {kind} is the {users})"),
+        }
+    }
+
+    fn unchecked(&self, why: &str) -> String {
+        match self {
+            Self::Reference { kind, name } => {
+                format!(
+                    "{kind} {}: its content was not checked: {why}",
+                    Quoted(name)
+                )
+            }
+            Self::Object { kind, users } => {
+                format!("this {kind}'s content was not checked: {why} (this {kind} is the {users})")
+            }
+        }
+    }
+
+    fn subject(&self) -> String {
+        match self {
+            Self::Reference { kind, name } => format!("{kind} {}", Quoted(name)),
+            Self::Object { kind, .. } => format!("this {kind}"),
         }
     }
 }
 
-/// Checks a ConfigMap used as a CA bundle: the `ca.crt` key and the bundle in it. Findings are
-/// reported at `path` (a policy's reference, or a ConfigMap's `data[ca.crt]`), prefixed with
-/// as `about` says.
-pub(crate) fn check_config_map(
-    entry: &ConfigMapEntry,
+/// Reports a missing key (or trustBundle) under `--missing-refs`.
+fn missing_key(
+    about: &Phrasing<'_>,
+    path: &FieldPath,
+    keys: &[Text],
+    hint: &str,
+    settings: &Settings,
+    report: &mut Report,
+) {
+    let first = keys.first().map_or(TRUST_BUNDLE, |k| k.as_ref());
+    report.enforce(
+        settings.missing_refs,
+        FieldError::new(
+            about.path(path, first),
+            ErrorKind::NotFound,
+            BadValue::Str(first.to_owned()),
+            about.missing_key(keys, hint),
+        ),
+    );
+}
+
+/// Checks the `data` of a ConfigMap or Secret used as a CA bundle: the key the implementation
+/// reads (the first of `source.keys` present, else the only key when it falls back to it) and
+/// the bundle in it. Returns whether a usable bundle was found.
+pub(crate) fn check_data(
+    data: &dyn CaData,
+    source: Option<&CaSource>,
     about: &Phrasing<'_>,
     path: &FieldPath,
     settings: &Settings,
     now: i64,
     report: &mut Report,
-) {
-    let Some(ca) = &entry.ca_crt else {
-        let hint = if entry.binary_ca_crt {
+) -> bool {
+    let default_keys = [Text::Borrowed(super::CA_KEY)];
+    let keys: &[Text] = source.map_or(&default_keys, |s| &s.keys);
+    let listed = keys
+        .iter()
+        .enumerate()
+        .find_map(|(i, key)| Some((key.as_ref(), data.value(key)?, i > 0)));
+    let fallback_only = source.is_some_and(|s| s.only_key_fallback);
+    let chosen = listed.or_else(|| {
+        let (key, bundle) = data.only_key().filter(|_| fallback_only)?;
+        Some((key, bundle, true))
+    });
+    let Some((key, bundle, fallback)) = chosen else {
+        let hint = if keys.first().is_some_and(|k| data.in_binary_data(k)) {
             ": it is in binaryData, but implementations read PEM text from data"
         } else {
             ""
         };
-        report.enforce(
-            settings.missing_refs,
-            FieldError::new(
-                path.clone(),
-                ErrorKind::NotFound,
-                BadValue::Str("ca.crt".to_owned()),
-                about.missing_key(hint),
+        missing_key(about, path, keys, hint, settings, report);
+        return false;
+    };
+    if fallback {
+        let profile = &settings.profile;
+        let tried: Vec<String> = keys
+            .iter()
+            .take_while(|k| k.as_ref() != key)
+            .map(|k| Quoted(k).to_string())
+            .collect();
+        report.warn(
+            about.path(path, key),
+            format!(
+                "{} has no key {}: {} reads {} instead",
+                about.subject(),
+                tried.join(" or "),
+                profile.label(),
+                Quoted(key)
             ),
         );
+        for pitfall in profile.pitfalls_where(|w| *w == When::FallbackKey) {
+            report.warn(about.path(path, key), profile.pitfall_warning(pitfall));
+        }
+    }
+    let shadowed = keys
+        .iter()
+        .skip_while(|k| k.as_ref() != key)
+        .skip(1)
+        .find(|k| k.as_ref() == super::CA_KEY && data.value(k).is_some());
+    if let Some(ignored) = shadowed {
+        report.warn(
+            about.path(path, key),
+            format!(
+                "{} reads {} of {}: its {} is ignored",
+                settings.profile.label(),
+                Quoted(key),
+                about.subject(),
+                Quoted(ignored)
+            ),
+        );
+    }
+    let at = about.path(path, key);
+    check_bundle(bundle, about, key, &at, settings, now, report)
+}
+
+/// Warns (`--strict`: errs) that a CA Secret also holds a private key.
+pub(crate) fn warn_private_keys(
+    keys: &[Box<str>],
+    about: &Phrasing<'_>,
+    path: &FieldPath,
+    settings: &Settings,
+    report: &mut Report,
+) {
+    let Some(first) = keys.first() else {
         return;
     };
-    for finding in ca_bundle::assess(&ca.bundle, now, settings.expiry_window_secs) {
-        let message = about.finding(&finding.message);
+    let names: Vec<String> = keys.iter().map(|k| Quoted(k).to_string()).collect();
+    let detail = format!(
+        "{} also holds a private key ({}): the gateway controller will be able to read a key it does not need; point at a CA-only Secret or ConfigMap (cert-manager trust-manager writes such bundles)",
+        about.subject(),
+        names.join(", ")
+    );
+    let at = match about {
+        Phrasing::Reference { .. } => path.clone(),
+        Phrasing::Object { .. } => FieldPath::root().field("data").key(first),
+    };
+    report.discouraged(
+        settings.strict,
+        FieldError::new(
+            at,
+            ErrorKind::Forbidden,
+            BadValue::None,
+            format!("--strict: {detail}"),
+        ),
+        detail,
+    );
+}
+
+/// The one bundle checker for every CA source (a ConfigMap's or Secret's key, a
+/// ClusterTrustBundle's `spec.trustBundle`): the findings of [`ca_bundle::assess`] at `path`,
+/// invalid ones under `--invalid-refs`. Returns whether the bundle is usable.
+pub(crate) fn check_bundle(
+    bundle: &ParsedBundle,
+    about: &Phrasing<'_>,
+    key: &str,
+    path: &FieldPath,
+    settings: &Settings,
+    now: i64,
+    report: &mut Report,
+) -> bool {
+    let mut usable = true;
+    for finding in ca_bundle::assess(bundle, now, settings.expiry_window_secs) {
+        let message = about.finding(key, &finding.message);
         match finding.severity() {
-            Severity::Invalid => report.enforce(
-                settings.invalid_refs,
-                FieldError::new(path.clone(), ErrorKind::Invalid, BadValue::None, message),
-            ),
+            Severity::Invalid => {
+                usable = false;
+                report.enforce(
+                    settings.invalid_refs,
+                    FieldError::new(path.clone(), ErrorKind::Invalid, BadValue::None, message),
+                );
+            }
             Severity::Warning => report.warn(path.clone(), message),
         }
     }
+    usable
 }
 
 /// Target Services and their ports, and other policies on the same targets.
