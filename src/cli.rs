@@ -76,6 +76,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "PATH", env = "BACKENDTLS_WEBHOOK_KUBECONFIG")]
     pub kubeconfig: Option<PathBuf>,
 
+    /// Read the Secrets that policies name as CA bundles, with GET (the profile must read
+    /// Secrets; needs `get` on secrets, which manifests/overlays/secret-ca grants). Without it
+    /// their content is reported as not checked.
+    #[arg(long, env = "BACKENDTLS_WEBHOOK_READ_SECRETS")]
+    pub read_secrets: bool,
+
     /// Objects that seed the in-memory lookup when no cluster is used (YAML/JSON files or
     /// directories; repeatable).
     #[arg(
@@ -194,6 +200,10 @@ pub struct AuditArgs {
     /// Every namespace (the default when --namespace is not given).
     #[arg(long, short = 'A')]
     pub all_namespaces: bool,
+
+    /// Read the Secrets that policies name as CA bundles, with GET (see `serve --help`).
+    #[arg(long, env = "BACKENDTLS_WEBHOOK_READ_SECRETS")]
+    pub read_secrets: bool,
 
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]

@@ -8,7 +8,7 @@ use tracing::info;
 use super::EXIT_OK;
 use crate::admission::{Clock, Reviewer};
 use crate::cli::ServeArgs;
-use crate::lookup::{BundleCache, ClusterLookup, Lookup, MemoryLookup, cluster};
+use crate::lookup::{BundleCache, ClusterLookup, ClusterOptions, Lookup, MemoryLookup, cluster};
 use crate::objects;
 use crate::server::metrics::Metrics;
 use crate::server::tls::TlsOptions;
@@ -36,8 +36,21 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
                     "--objects seeds the clusterless lookup; it cannot be combined with a cluster"
                 );
             }
-            info!("cluster mode: watching BackendTLSPolicies, Services and ConfigMaps");
-            let lookup = Arc::new(ClusterLookup::start(client, Arc::clone(&bundles)));
+            info!(
+                implementation = %profile.name,
+                read_secrets = args.read_secrets,
+                "cluster mode: watching BackendTLSPolicies, Services and ConfigMaps"
+            );
+            let options = ClusterOptions {
+                profile: Arc::clone(&profile),
+                read_secrets: args.read_secrets,
+                ..ClusterOptions::default()
+            };
+            let lookup = Arc::new(ClusterLookup::start_with(
+                client,
+                Arc::clone(&bundles),
+                options,
+            ));
             tokio::spawn(crate::server::metrics::follow_ca_expiry(
                 Arc::clone(&lookup),
                 Arc::clone(&metrics),

@@ -50,7 +50,7 @@ use serde_json::Value;
 
 use super::{EXIT_FINDINGS, EXIT_INPUT, EXIT_OK};
 use crate::cli::{OutputFormat, ValidateArgs};
-use crate::lookup::{BundleCache, ClusterLookup, MemoryLookup, cluster};
+use crate::lookup::{BundleCache, ClusterLookup, ClusterOptions, MemoryLookup, cluster};
 use crate::objects::{self, Document, LoadError};
 use crate::validate::field::Segment;
 use crate::validate::{
@@ -85,7 +85,7 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<u8> {
     // The runtime drives the cluster watches; it lives as long as the lookup is read.
     let live = match &args.cluster {
         None => None,
-        Some(kubeconfig) => match connect(kubeconfig, &bundles) {
+        Some(kubeconfig) => match connect(kubeconfig, &bundles, &settings) {
             Ok(live) => Some(live),
             Err(error) => {
                 eprintln!("backendtls-webhook validate: --cluster: {error}");
@@ -135,6 +135,7 @@ fn report_load_error(error: &LoadError) {
 fn connect(
     kubeconfig: &Path,
     bundles: &Arc<BundleCache>,
+    settings: &Settings,
 ) -> anyhow::Result<(tokio::runtime::Runtime, ClusterLookup)> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -144,7 +145,11 @@ fn connect(
         let client = cluster::client(Some(kubeconfig))
             .await?
             .context("no cluster configured")?;
-        let lookup = ClusterLookup::start(client, Arc::clone(bundles));
+        let options = ClusterOptions {
+            profile: Arc::clone(&settings.profile),
+            ..ClusterOptions::default()
+        };
+        let lookup = ClusterLookup::start_with(client, Arc::clone(bundles), options);
         tokio::time::timeout(CLUSTER_SYNC_TIMEOUT, lookup.wait_until_ready())
             .await
             .map_err(|_| {

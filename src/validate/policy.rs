@@ -280,7 +280,9 @@ fn check_validation(
             if let Some(name) = reference.get("name").and_then(Value::as_str)
                 && name.contains('/')
             {
-                warn_namespaced_name(name, "ConfigMap", &list.index(i).field("name"), report);
+                let kind = reference.get("kind").and_then(Value::as_str);
+                let at = list.index(i).field("name");
+                warn_namespaced_name(name, kind.unwrap_or("ConfigMap"), &at, report);
             }
         }
         duplicates(refs, &list, "CA certificate reference", settings, report);
