@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use tracing::info;
+use tracing::{info, warn};
 
 use super::EXIT_OK;
 use crate::admission::{Clock, Reviewer};
@@ -13,6 +13,7 @@ use crate::objects;
 use crate::server::metrics::Metrics;
 use crate::server::tls::TlsOptions;
 use crate::server::{Limits, ServeConfig, Server, shutdown_signal};
+use crate::validate::CaKind;
 
 /// Runs `serve` until SIGTERM or Ctrl-C.
 pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
@@ -41,6 +42,12 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
                 read_secrets = args.read_secrets,
                 "cluster mode: watching BackendTLSPolicies, Services and ConfigMaps"
             );
+            if args.read_secrets && profile.ca_source(CaKind::Secret).is_none() {
+                warn!(
+                    implementation = %profile.name,
+                    "--read-secrets has no effect: this implementation reads no Secret CA references"
+                );
+            }
             let options = ClusterOptions {
                 profile: Arc::clone(&profile),
                 read_secrets: args.read_secrets,
