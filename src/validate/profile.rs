@@ -209,6 +209,8 @@ pub enum When {
     /// A CA reference does not resolve to a usable bundle (missing object or key, unusable
     /// content, wrong kind).
     BadCaRef,
+    /// The bundle a CA reference resolves to cannot be used (its content).
+    BadCaContent,
     /// A bundle is read from a key other than the first the implementation tries (a fallback
     /// key, or an object's only key).
     FallbackKey,
@@ -571,8 +573,8 @@ pub const TRAEFIK: Profile = Profile {
             "traefik/traefik@fd5a576df2e8:pkg/provider/kubernetes/gateway/httproute.go",
         ),
         pitfall(
-            When::BadCaRef,
-            "Traefik accepts a malformed ca.crt and then fails every handshake to the backend",
+            When::BadCaContent,
+            "a malformed ca.crt is accepted, and then every handshake to the backend fails",
             "traefik/traefik@fd5a576df2e8:pkg/server/service/transport.go",
         ),
     ]),
@@ -687,7 +689,7 @@ pub const CILIUM: Profile = Profile {
         ),
         pitfall(
             When::BadCaRef,
-            "a malformed ca.crt still shows Accepted; the backend is then removed from the Envoy configuration",
+            "a backend whose CA reference cannot be used is removed from the Envoy configuration: requests to it fail",
             "https://github.com/cilium/cilium/pull/44743",
         ),
     ]),
@@ -1221,7 +1223,7 @@ impl Reader {
     }
 
     fn when(&mut self, value: Option<&Value>, path: &FieldPath) -> Option<When> {
-        const HELP: &str = "must be Always, AnyWellKnownCACertificates, SubjectAltNames, BadCACertificateRef, FallbackKey, or a mapping with one of wellKnownCACertificates, caCertificateRefKind, targetKind";
+        const HELP: &str = "must be Always, AnyWellKnownCACertificates, SubjectAltNames, BadCACertificateRef, BadCACertificateContent, FallbackKey, or a mapping with one of wellKnownCACertificates, caCertificateRefKind, targetKind";
         match value {
             None | Some(Value::Null) => {
                 self.error(path, "required");
@@ -1232,6 +1234,7 @@ impl Reader {
                 "AnyWellKnownCACertificates" => Some(When::AnyWellKnown),
                 "SubjectAltNames" => Some(When::SubjectAltNames),
                 "BadCACertificateRef" => Some(When::BadCaRef),
+                "BadCACertificateContent" => Some(When::BadCaContent),
                 "FallbackKey" => Some(When::FallbackKey),
                 _ => {
                     self.error(path, HELP);
@@ -1317,6 +1320,7 @@ impl Profile {
                     When::AnyWellKnown => Value::from("AnyWellKnownCACertificates"),
                     When::SubjectAltNames => Value::from("SubjectAltNames"),
                     When::BadCaRef => Value::from("BadCACertificateRef"),
+                    When::BadCaContent => Value::from("BadCACertificateContent"),
                     When::FallbackKey => Value::from("FallbackKey"),
                     When::WellKnown(v) => serde_json::json!({"wellKnownCACertificates": v}),
                     When::CaKind(k) => serde_json::json!({"caCertificateRefKind": k.kind()}),
@@ -1482,7 +1486,7 @@ mod tests {
                 "targetKinds[0].group: must be an API group (a DNS subdomain), or \"\" for core",
                 "targetKinds[1].kind: must be a kind (letters and digits, like ServiceImport)",
                 "options.keys[0]: option keys are qualified names: name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc')",
-                "pitfalls[0].when: must be Always, AnyWellKnownCACertificates, SubjectAltNames, BadCACertificateRef, FallbackKey, or a mapping with one of wellKnownCACertificates, caCertificateRefKind, targetKind",
+                "pitfalls[0].when: must be Always, AnyWellKnownCACertificates, SubjectAltNames, BadCACertificateRef, BadCACertificateContent, FallbackKey, or a mapping with one of wellKnownCACertificates, caCertificateRefKind, targetKind",
                 "pitfalls[0].source: required",
             ]
         );

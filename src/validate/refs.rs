@@ -39,6 +39,7 @@ pub(crate) fn check_ca_refs(
     };
     let any_read = refs.iter().any(|r| read_kind(r).is_some());
     let mut usable = true;
+    let mut content_ok = true;
     if profile.ca_refs == CaRefUse::One && refs.len() > 1 {
         let mut error = FieldError::new(
             list.clone(),
@@ -51,7 +52,6 @@ pub(crate) fn check_ca_refs(
             profile.label()
         ));
         report.enforce(settings.invalid_refs, error);
-        usable = false;
     }
     let mut kinds_seen: Vec<CaKind> = Vec::new();
     for (i, reference) in refs.iter().enumerate() {
@@ -117,39 +117,21 @@ pub(crate) fn check_ca_refs(
                 }
                 SecretEntry::Unchecked(why) => {
                     report.warn(path.clone(), about.unchecked(why));
-                    true
+                    Resolution::Usable
                 }
             }),
             CaKind::ClusterTrustBundle => {
-                snapshot
-                    .cluster_trust_bundles
-                    .get(name)
-                    .map(|entry| match entry {
-                        ClusterTrustBundleEntry::Read(Some(ca)) => {
-                            let at = about.path(&path, TRUST_BUNDLE);
-                            check_bundle(
-                                &ca.bundle,
-                                &about,
-                                TRUST_BUNDLE,
-                                &at,
-                                settings,
-                                now,
-                                report,
-                            )
-                        }
-                        ClusterTrustBundleEntry::Read(None) => {
-                            missing_key(&about, &path, &[], "", settings, report);
-                            false
-                        }
-                        ClusterTrustBundleEntry::Unchecked(why) => {
-                            report.warn(path.clone(), about.unchecked(why));
-                            true
-                        }
-                    })
+                let entry = snapshot.cluster_trust_bundles.get(name);
+                entry.map(|e| check_trust_bundle(e, &about, &path, settings, now, report))
             }
         };
         match resolved {
-            Some(ok) => usable &= ok,
+            Some(Resolution::Usable) => {}
+            Some(Resolution::BadContent) => {
+                usable = false;
+                content_ok = false;
+            }
+            Some(Resolution::Unresolved) => usable = false,
             None => {
                 usable = false;
                 report.enforce(
@@ -164,9 +146,50 @@ pub(crate) fn check_ca_refs(
             }
         }
     }
-    if !usable {
-        for pitfall in profile.pitfalls_where(|w| *w == When::BadCaRef) {
-            report.warn(list.clone(), profile.pitfall_warning(pitfall));
+    let applies = |when: &When| {
+        (*when == When::BadCaRef && !usable) || (*when == When::BadCaContent && !content_ok)
+    };
+    for pitfall in profile.pitfalls_where(applies) {
+        report.warn(list.clone(), profile.pitfall_warning(pitfall));
+    }
+}
+
+/// What resolving a CA reference's object found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Resolution {
+    /// A usable bundle (or one that could not be checked).
+    Usable,
+    /// The bundle the implementation reads cannot be used.
+    BadContent,
+    /// No bundle: a missing key, a Secret type the implementation refuses.
+    Unresolved,
+}
+
+/// Checks a ClusterTrustBundle a reference names: its `spec.trustBundle`.
+fn check_trust_bundle(
+    entry: &ClusterTrustBundleEntry,
+    about: &Phrasing<'_>,
+    path: &FieldPath,
+    settings: &Settings,
+    now: i64,
+    report: &mut Report,
+) -> Resolution {
+    match entry {
+        ClusterTrustBundleEntry::Read(Some(ca)) => {
+            let at = about.path(path, TRUST_BUNDLE);
+            if check_bundle(&ca.bundle, about, TRUST_BUNDLE, &at, settings, now, report) {
+                Resolution::Usable
+            } else {
+                Resolution::BadContent
+            }
+        }
+        ClusterTrustBundleEntry::Read(None) => {
+            missing_key(about, path, &[], "", settings, report);
+            Resolution::Unresolved
+        }
+        ClusterTrustBundleEntry::Unchecked(why) => {
+            report.warn(path.clone(), about.unchecked(why));
+            Resolution::Usable
         }
     }
 }
@@ -189,7 +212,7 @@ pub(crate) fn warn_core_alias(
 }
 
 /// Checks a Secret used as a CA bundle: its type, a private key beside the CA, then its data as
-/// [`check_data`] does. Returns whether a usable bundle was found.
+/// [`check_data`] does.
 pub(crate) fn check_secret(
     secret: &SecretCa,
     source: Option<&CaSource>,
@@ -198,7 +221,7 @@ pub(crate) fn check_secret(
     settings: &Settings,
     now: i64,
     report: &mut Report,
-) -> bool {
+) -> Resolution {
     warn_private_keys(&secret.private_keys, about, path, settings, report);
     if let Some(source) = source
         && !source.secret_types.is_empty()
@@ -229,7 +252,7 @@ pub(crate) fn check_secret(
                     ),
                 ),
             );
-            return false;
+            return Resolution::Unresolved;
         }
     }
     check_data(secret, source, about, path, settings, now, report)
@@ -401,7 +424,7 @@ fn missing_key(
 
 /// Checks the `data` of a ConfigMap or Secret used as a CA bundle: the key the implementation
 /// reads (the first of `source.keys` present, else the only key when it falls back to it) and
-/// the bundle in it. Returns whether a usable bundle was found.
+/// the bundle in it.
 pub(crate) fn check_data(
     data: &dyn CaData,
     source: Option<&CaSource>,
@@ -410,7 +433,7 @@ pub(crate) fn check_data(
     settings: &Settings,
     now: i64,
     report: &mut Report,
-) -> bool {
+) -> Resolution {
     let default_keys = [Text::Borrowed(super::CA_KEY)];
     let keys: &[Text] = source.map_or(&default_keys, |s| &s.keys);
     let listed = keys
@@ -429,9 +452,10 @@ pub(crate) fn check_data(
             ""
         };
         missing_key(about, path, keys, hint, settings, report);
-        return false;
+        return Resolution::Unresolved;
     };
-    if fallback {
+    // Reading `ca.crt` is what every user expects, whichever key an implementation tries first.
+    if fallback && key != super::CA_KEY {
         let profile = &settings.profile;
         let tried: Vec<String> = keys
             .iter()
@@ -470,7 +494,11 @@ pub(crate) fn check_data(
         );
     }
     let at = about.path(path, key);
-    check_bundle(bundle, about, key, &at, settings, now, report)
+    if check_bundle(bundle, about, key, &at, settings, now, report) {
+        Resolution::Usable
+    } else {
+        Resolution::BadContent
+    }
 }
 
 /// Warns (`--strict`: errs) that a CA Secret also holds a private key.
