@@ -408,3 +408,92 @@ fn the_environment_selects_the_implementation() {
     let both = run(&["--implementation", "istio", &objects, &file], Some(env));
     assert_eq!(both.status.code(), Some(2), "one profile at a time");
 }
+
+/// `review` resolves Secrets and ClusterTrustBundles from `--objects` the same way.
+#[test]
+fn review_resolves_secrets_and_trust_bundles_from_its_objects() {
+    use std::io::Write as _;
+    let review = |args: &[&str], policy: &str| {
+        let text =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(DIR).join(policy))
+                .expect("fixture");
+        let documents = backendtls_webhook::objects::parse_str(policy, &text).expect("yaml");
+        let object = &documents[0].value;
+        let body = serde_json::json!({
+            "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+            "request": {"uid": "r", "kind": {"group": "gateway.networking.k8s.io", "version": "v1", "kind": "BackendTLSPolicy"},
+                        "namespace": "shop", "name": object["metadata"]["name"], "operation": "CREATE", "object": object}
+        });
+        let mut child = Command::new(env!("CARGO_BIN_EXE_backendtls-webhook"))
+            .arg("review")
+            .args(args)
+            .args([
+                "--objects",
+                &format!("{DIR}/objects.yaml"),
+                "--now",
+                NOW,
+                "-",
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env_remove("BACKENDTLS_WEBHOOK_IMPLEMENTATION")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawns");
+        let input = serde_json::to_vec(&body).expect("json");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(&input)
+            .expect("writes");
+        let output = child.wait_with_output().expect("runs");
+        let answer: Value = serde_json::from_slice(&output.stdout).expect("an AdmissionReview");
+        answer["response"].clone()
+    };
+    let secret = review(
+        &["--implementation", "envoy-gateway"],
+        "envoy-gateway/accepted.yaml",
+    );
+    assert_eq!(secret["allowed"], true, "{secret}");
+    assert!(secret.get("warnings").is_none(), "{secret}");
+    let core = review(&[], "envoy-gateway/accepted.yaml");
+    assert_eq!(core["allowed"], false, "{core}");
+    let bundle = review(
+        &["--implementation", "envoy-gateway"],
+        "envoy-gateway/warned.yaml",
+    );
+    assert_eq!(bundle["allowed"], true, "{bundle}");
+    let warnings = bundle["warnings"].to_string();
+    assert!(
+        !warnings.contains("not found"),
+        "the ClusterTrustBundle resolves: {warnings}"
+    );
+}
+
+/// The README's profile file example loads, and is the built-in `envoy-gateway` profile (with
+/// one of its pitfalls).
+#[test]
+fn the_readme_profile_file_is_the_envoy_gateway_profile() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README");
+    let (_, after) = readme
+        .split_once("<!-- profile-file -->\n```yaml\n")
+        .expect("the example");
+    let (yaml, _) = after.split_once("```").expect("its end");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("profile.yaml");
+    std::fs::write(&path, yaml).expect("writes");
+    let loaded = backendtls_webhook::cli::load_profile_file(path.to_str().expect("utf-8"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut built_in = backendtls_webhook::validate::profile::ENVOY_GATEWAY;
+    let pitfalls: Vec<_> = built_in
+        .pitfalls
+        .iter()
+        .filter(|p| loaded.pitfalls.contains(p))
+        .cloned()
+        .collect();
+    assert_eq!(pitfalls.len(), 1);
+    built_in.pitfalls = pitfalls.into();
+    assert_eq!(*loaded, built_in);
+}
