@@ -11,7 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use backendtls_webhook::admission::{Clock, Reviewer};
-use backendtls_webhook::lookup::{BundleCache, ClusterLookup, ClusterOptions, Lookup, cluster};
+use backendtls_webhook::lookup::{
+    BundleCache, ClusterLookup, ClusterOptions, Lookup, MemoryLookup, cluster,
+};
 use backendtls_webhook::validate::profile::{self, Profile};
 use backendtls_webhook::validate::{Settings, Wants};
 use base64::Engine as _;
@@ -402,4 +404,71 @@ async fn config_map_keys_other_than_ca_crt_are_kept_for_profiles_that_read_them(
     );
     assert!(said[1].contains("(tls.crt since v1.9)"), "{said:?}");
     assert!(format!("{:?}", istio.snapshot_now(&Wants::default())).len() < 10_000);
+}
+
+/// With the secret-ca overlay the apiserver sends every key of a Secret to the webhook: the
+/// server's debug log of request bodies leaves a Secret's out (and still shows the others).
+#[tokio::test]
+async fn the_server_never_logs_a_secrets_review() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let settings = Settings {
+        profile: Arc::new(profile::ENVOY_GATEWAY),
+        ..Settings::default()
+    };
+    let policy = policy("", "Secret", "payments-ca");
+    let bundles = BundleCache::default();
+    let lookup = MemoryLookup::from_objects_for(
+        [&policy, &service()],
+        &bundles,
+        Arc::clone(&settings.profile),
+    );
+    let server = common::TestServer::start(common::Options {
+        lookup: Some(Arc::new(lookup)),
+        settings: Some(settings),
+        ..common::Options::default()
+    })
+    .await;
+    let secret = secret(
+        "payments-ca",
+        &[
+            ("ca.crt", ROOT_CA),
+            ("tls.key", PRIVATE_KEY),
+            ("password", PASSWORD),
+        ],
+    );
+    let body = serde_json::to_vec(&json!({
+        "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+        "request": {"uid": "5ec2e7-1", "kind": {"group": "", "version": "v1", "kind": "Secret"},
+                    "name": "payments-ca", "namespace": "shop", "operation": "CREATE",
+                    "userInfo": {"username": "alice"}, "object": secret}
+    }))
+    .expect("json");
+    let mut tls = server.connect().await;
+    let response = common::request(&mut tls, "POST", "/validate", &body).await;
+    assert_eq!(response.status, 200);
+    let answer = response.json();
+    assert_eq!(answer["response"]["allowed"], true, "{answer}");
+    let policy_review = review_body(&policy);
+    let response = common::request(&mut tls, "POST", "/validate", &policy_review).await;
+    assert_eq!(response.status, 200);
+
+    let logged = String::from_utf8_lossy(&capture.0.lock().expect("capture")).into_owned();
+    assert!(
+        logged.contains("request body not shown: a Secret"),
+        "{logged}"
+    );
+    assert!(
+        logged.contains("payments-backend.shop.svc.cluster.local"),
+        "other bodies are logged"
+    );
+    for secret in [PASSWORD, "PRIVATE KEY", &BASE64.encode(PASSWORD)] {
+        assert!(!logged.contains(secret), "{secret} logged");
+    }
 }
