@@ -289,7 +289,7 @@ fn policy_main(
     if let Some(validation) = spec.get("validation").and_then(Value::as_object) {
         refs::check_ca_refs(validation, namespace, snapshot, settings, now, report);
     }
-    let own = PolicySummary::from_object(object, namespace).unwrap_or_else(|| PolicySummary {
+    let own = PolicySummary::targets_of(object, namespace).unwrap_or_else(|| PolicySummary {
         namespace: namespace.to_owned(),
         name: String::new(),
         created: None,

@@ -80,13 +80,38 @@ impl PolicySummary {
             .to_owned();
         let created = text(metadata, "creationTimestamp").and_then(parse_time);
         let spec = object.get("spec");
+        let ca_refs = ca_refs(spec);
+        let mut ca_config_maps: Vec<String> = ca_refs
+            .iter()
+            .filter(|(kind, _)| *kind == CaKind::ConfigMap)
+            .map(|(_, name)| name.clone())
+            .collect();
+        ca_config_maps.sort();
+        ca_config_maps.dedup();
         Some(Self {
             namespace,
             name,
             created,
             targets: targets(spec),
-            ca_config_maps: ca_config_maps(spec),
-            ca_refs: ca_refs(spec),
+            ca_config_maps,
+            ca_refs,
+        })
+    }
+
+    /// What conflicts need of the policy under review: its identity, creation time and
+    /// targets (no CA references). `None` when it has no name.
+    pub fn targets_of(object: &Value, default_namespace: &str) -> Option<Self> {
+        let metadata = object.get("metadata");
+        let text = |f: &str| metadata.and_then(|m| m.get(f)).and_then(Value::as_str);
+        Some(Self {
+            name: text("name").filter(|n| !n.is_empty())?.to_owned(),
+            namespace: text("namespace")
+                .filter(|n| !n.is_empty())
+                .unwrap_or(default_namespace)
+                .to_owned(),
+            created: text("creationTimestamp").and_then(parse_time),
+            targets: targets(object.get("spec")),
+            ..Self::default()
         })
     }
 
@@ -589,6 +614,13 @@ pub struct Wants {
 impl Wants {
     /// What a BackendTLSPolicy object refers to.
     pub fn for_policy(object: &Value, namespace: &str) -> Self {
+        Self::for_policy_with(object, namespace, &super::profile::CORE)
+    }
+
+    /// What a BackendTLSPolicy object refers to that `profile`'s implementation reads: the CA
+    /// objects of the kinds it reads (only the first reference when it uses only the first),
+    /// the Services and the other policies on the same targets.
+    pub fn for_policy_with(object: &Value, namespace: &str, profile: &Profile) -> Self {
         let spec = object.get("spec");
         let targets = targets(spec);
         let mut services: Vec<String> = targets
@@ -598,43 +630,39 @@ impl Wants {
             .collect();
         services.sort();
         services.dedup();
-        Self {
+        let mut wants = Self {
             namespace: namespace.to_owned(),
-            config_maps: ca_config_maps(spec),
             services,
             targets,
-            referrers_of: None,
             ..Self::default()
+        };
+        let refs = spec
+            .and_then(|s| s.get("validation"))
+            .and_then(|v| v.get("caCertificateRefs"))
+            .and_then(Value::as_array)
+            .map_or(&[][..], Vec::as_slice);
+        let used = match profile.ca_refs {
+            CaRefUse::FirstOnly => &refs[..refs.len().min(1)],
+            CaRefUse::All | CaRefUse::One => refs,
+        };
+        for (kind, name) in used.iter().filter_map(ca_ref) {
+            if profile.ca_source(kind).is_none() {
+                continue;
+            }
+            match kind {
+                CaKind::ConfigMap => wants.config_maps.push(name),
+                CaKind::Secret => wants.secrets.push(name),
+                CaKind::ClusterTrustBundle => wants.cluster_trust_bundles.push(name),
+            }
         }
-    }
-
-    /// What a BackendTLSPolicy object refers to that `profile`'s implementation reads: the CA
-    /// objects of the kinds it reads (only the first reference when it uses only the first),
-    /// the Services and the other policies on the same targets.
-    pub fn for_policy_with(object: &Value, namespace: &str, profile: &Profile) -> Self {
-        let mut wants = Self::for_policy(object, namespace);
-        let spec = object.get("spec");
-        let mut refs = ca_refs(spec);
-        if profile.ca_refs == CaRefUse::FirstOnly {
-            let first = spec
-                .and_then(|s| s.pointer("/validation/caCertificateRefs/0"))
-                .and_then(ca_ref);
-            refs = first.into_iter().collect();
-        }
-        refs.retain(|(kind, _)| profile.ca_source(*kind).is_some());
-        let names = |wanted: CaKind| {
-            let mut names: Vec<String> = refs
-                .iter()
-                .filter(|(kind, _)| *kind == wanted)
-                .map(|(_, name)| name.clone())
-                .collect();
+        for names in [
+            &mut wants.config_maps,
+            &mut wants.secrets,
+            &mut wants.cluster_trust_bundles,
+        ] {
             names.sort();
             names.dedup();
-            names
-        };
-        wants.config_maps = names(CaKind::ConfigMap);
-        wants.secrets = names(CaKind::Secret);
-        wants.cluster_trust_bundles = names(CaKind::ClusterTrustBundle);
+        }
         wants
     }
 
