@@ -326,6 +326,72 @@ mod tests {
         assert!(!format!("{secret:?}").contains("hunter2"));
     }
 
+    fn new_cache(limits: SecretLimits) -> SecretCache {
+        // Nothing listens there: these tests never fetch.
+        let config = kube::Config::new("http://127.0.0.1:9".parse().expect("uri"));
+        let client = Client::try_from(config).expect("client");
+        SecretCache::new(client, None, limits)
+    }
+
+    fn key(name: &str) -> Key {
+        ("shop".to_owned(), name.to_owned())
+    }
+
+    #[tokio::test]
+    async fn the_cache_is_bounded_in_entries_and_bytes_evicting_the_oldest() {
+        let limits = SecretLimits {
+            entries: 2,
+            ..SecretLimits::default()
+        };
+        let cache = new_cache(limits);
+        for name in ["a", "b", "c"] {
+            cache.insert(key(name), None);
+        }
+        assert_eq!(cache.usage().0, 2);
+        let kept: Vec<String> = cache.lock().map.keys().map(|k| k.1.clone()).collect();
+        assert!(!kept.contains(&"a".to_owned()), "the oldest goes: {kept:?}");
+
+        let big = SecretCa {
+            private_keys: vec![Box::from("x".repeat(200))],
+            ..SecretCa::default()
+        };
+        let small = SecretLimits {
+            bytes: 8 * 1024,
+            ..SecretLimits::default()
+        };
+        let cache = new_cache(small);
+        for i in 0..100 {
+            cache.insert(key(&format!("s{i}")), Some(big.clone()));
+        }
+        let (entries, bytes) = cache.usage();
+        assert!(bytes <= small.bytes, "{bytes}");
+        assert!(entries < 100 && entries > 0, "{entries}");
+        let huge = SecretCa {
+            private_keys: vec![Box::from("x".repeat(small.bytes))],
+            ..SecretCa::default()
+        };
+        cache.insert(key("huge"), Some(huge));
+        assert!(
+            !cache.lock().map.contains_key(&key("huge")),
+            "too big to cache"
+        );
+    }
+
+    #[tokio::test]
+    async fn names_no_secret_can_have_are_never_fetched() {
+        let cache = new_cache(SecretLimits::default());
+        assert_eq!(cache.entry("shop", "../configmaps/x").await, None);
+        assert_eq!(cache.entry("Shop", "ca").await, None);
+        assert_eq!(cache.usage(), (0, 0));
+        // A read that fails (nothing listens) is reported, not cached.
+        let entry = cache.entry("shop", "ca").await;
+        assert!(
+            matches!(entry, Some(SecretEntry::Unchecked(_))),
+            "{entry:?}"
+        );
+        assert_eq!(cache.usage(), (0, 0));
+    }
+
     #[test]
     fn the_only_key_is_read_when_the_profile_falls_back_to_it() {
         let profile = ENVOY_GATEWAY;
