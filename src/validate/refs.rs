@@ -1,4 +1,5 @@
-//! Checks that need the referenced objects: CA ConfigMaps and their bundles, target Services
+//! Checks that need the referenced objects: CA ConfigMaps, Secrets and ClusterTrustBundles and
+//! their bundles, as the profile's implementation reads them; target Services
 //! and their ports, and other policies on the same targets.
 
 use serde_json::{Map, Value};
