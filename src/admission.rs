@@ -527,6 +527,10 @@ pub enum Subject {
     Policy,
     /// A ConfigMap.
     ConfigMap,
+    /// A Secret.
+    Secret,
+    /// A ClusterTrustBundle.
+    ClusterTrustBundle,
     /// Something this webhook should not have been sent.
     Other,
 }
@@ -537,9 +541,30 @@ impl Subject {
         match self {
             Self::Policy => "BackendTLSPolicy",
             Self::ConfigMap => "ConfigMap",
+            Self::Secret => "Secret",
+            Self::ClusterTrustBundle => "ClusterTrustBundle",
             Self::Other => "other",
         }
     }
+}
+
+/// A review of a Secret or a ClusterTrustBundle (any served version): the CA kinds other than
+/// ConfigMap.
+fn ca_subject(kind: &GroupVersionKind) -> Option<(Subject, validate::CaKind)> {
+    match validate::CaKind::of(&kind.group, &kind.kind)? {
+        validate::CaKind::ConfigMap => None,
+        validate::CaKind::Secret => Some((Subject::Secret, validate::CaKind::Secret)),
+        validate::CaKind::ClusterTrustBundle => Some((
+            Subject::ClusterTrustBundle,
+            validate::CaKind::ClusterTrustBundle,
+        )),
+    }
+}
+
+/// Whether a request is about a Secret: its decision is never cached, since the cache keeps
+/// the request's object bytes, which would hold every key of the Secret.
+fn is_secret(group: &str, kind: &str) -> bool {
+    group.is_empty() && kind == "Secret"
 }
 
 /// The decision on one request.
@@ -659,9 +684,12 @@ impl Reviewer {
                 Subject::ConfigMap,
                 self.config_map(request, operation, budget, now).await,
             )
+        } else if let Some((subject, ca_kind)) = ca_subject(kind) {
+            let result = self.ca_object(request, ca_kind, operation, budget, now);
+            (subject, result.await)
         } else {
             let warning = format!(
-                "backendtls-webhook was sent a {}/{} {} review: only BackendTLSPolicy and ConfigMap are validated; check the ValidatingWebhookConfiguration's rules",
+                "backendtls-webhook was sent a {}/{} {} review: only BackendTLSPolicy and its CA sources (ConfigMap, Secret, ClusterTrustBundle) are validated; check the ValidatingWebhookConfiguration's rules",
                 Echo(&kind.group),
                 Echo(&kind.version),
                 Echo(&kind.kind)
@@ -737,6 +765,10 @@ impl Reviewer {
         budget: Duration,
     ) -> Result<(Decision, AdmissionReview), BadReview> {
         let now = self.clock.now();
+        if is_secret(&raw.kind.group, &raw.kind.kind) {
+            let (decision, response) = self.decide(&raw.parse()?, budget, now).await;
+            return Ok((decision, AdmissionReview::new(response)));
+        }
         let generation = self.lookup.generation();
         let parts = raw.cache_parts();
         if let Some(answer) = self.decisions.get(&parts, generation, now) {
@@ -798,7 +830,7 @@ impl Reviewer {
         }
         let object = required_object(request)?;
         let namespace = namespace_of(request, object);
-        let wants = Wants::for_policy(object, namespace);
+        let wants = Wants::for_policy_with(object, namespace, &self.settings.profile);
         let snapshot = self.snapshot(&wants, budget).await?;
         let change = PolicyChange {
             object,
@@ -846,6 +878,46 @@ impl Reviewer {
             self.bundles.get(text)
         });
         Ok(Outcome::from_report(report, "", "ConfigMap"))
+    }
+
+    /// A Secret or ClusterTrustBundle that policies may use as a CA bundle (the ConfigMap
+    /// check, for the other CA kinds).
+    async fn ca_object(
+        &self,
+        request: &AdmissionRequest,
+        kind: validate::CaKind,
+        operation: Result<Operation, String>,
+        budget: Duration,
+        now: i64,
+    ) -> Result<Outcome, Box<Status>> {
+        let operation = operation.map_err(|e| bad_request(format!("request.operation: {e}")))?;
+        let object = request.object.as_ref().filter(|o| !o.is_null());
+        let old_object = request.old_object.as_ref().filter(|o| !o.is_null());
+        let Some(any) = object.or(old_object) else {
+            return Err(bad_request(
+                "request.object and request.oldObject are both missing",
+            ));
+        };
+        let namespace = match kind {
+            validate::CaKind::ClusterTrustBundle => "",
+            _ => namespace_of(request, any),
+        };
+        let name = name_of(request, Some(any));
+        let wants = Wants::for_ca_object(kind, namespace, name);
+        let snapshot = self.snapshot(&wants, budget).await?;
+        let change = validate::CaObjectChange {
+            kind,
+            object,
+            old_object,
+            operation,
+            namespace,
+            name,
+        };
+        let report = validate::ca_object(&change, &snapshot, &self.settings, now, |text| {
+            self.bundles.get(text)
+        });
+        let (group, kind) = (kind.group(), kind.kind());
+        Ok(Outcome::from_report(report, group, kind))
     }
 
     async fn snapshot(

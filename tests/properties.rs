@@ -57,6 +57,7 @@ fn ca(text: &str) -> ConfigMapEntry {
             bundle: Arc::new(parse_bundle(text)),
         }),
         binary_ca_crt: false,
+        ..Default::default()
     }
 }
 
@@ -79,6 +80,7 @@ fn rich_snapshot() -> Snapshot {
             ConfigMapEntry {
                 ca_crt: None,
                 binary_ca_crt: true,
+                ..Default::default()
             },
         ),
     ] {
@@ -117,6 +119,7 @@ fn rich_snapshot() -> Snapshot {
             created,
             targets,
             ca_config_maps: vec!["ca".into()],
+            ..Default::default()
         }));
     }
     snapshot
@@ -137,6 +140,7 @@ fn reordered(snapshot: &Snapshot) -> Snapshot {
         config_maps: rebuild(&snapshot.config_maps),
         services: rebuild(&snapshot.services),
         policies: snapshot.policies.clone(),
+        ..Snapshot::default()
     }
 }
 
@@ -190,6 +194,7 @@ fn any_settings() -> impl Strategy<Value = Settings> {
                 strict,
                 expiry_window_secs: window,
                 unknown_fields,
+                ..Settings::default()
             },
         )
 }

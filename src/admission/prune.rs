@@ -6,7 +6,10 @@
 //!
 //! - `metadata` keeps only `name`, `generateName`, `namespace`, `uid` and
 //!   `creationTimestamp`;
-//! - `data` and `binaryData` keep only `ca.crt`;
+//! - `data`, `binaryData` and (in files) `stringData` keep only the keys a CA bundle may be
+//!   read from ([`KNOWN_CA_KEYS`]); a dropped value that holds a PEM private key (or a
+//!   dropped `tls.key`) leaves its key with the value `true`, so that a Secret's review can
+//!   say it holds a private key without keeping it;
 //! - everything else (`apiVersion`, `kind`, `spec`, `status`, unknown fields) is kept whole.
 //!
 //! A `metadata`, `data` or `binaryData` that is not an object is kept as it is, so that the
@@ -32,7 +35,8 @@ use serde::Deserializer;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-use crate::validate::CA_KEY;
+use crate::validate::profile::KNOWN_CA_KEYS;
+use crate::validate::snapshot::holds_private_key_encoded;
 
 /// The metadata fields the validators read.
 const METADATA_KEPT: [&str; 5] = [
@@ -101,7 +105,7 @@ pub(crate) fn object<'de, D: Deserializer<'de>>(
 }
 
 /// Which part of the object is being read.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Level {
     /// The object itself.
     Object,
@@ -118,14 +122,14 @@ impl Level {
         match self {
             Self::Object | Self::Whole => true,
             Self::Metadata => METADATA_KEPT.contains(&key),
-            Self::Data => key == CA_KEY,
+            Self::Data => KNOWN_CA_KEYS.contains(&key),
         }
     }
 
     fn child(self, key: &str) -> Level {
         match (self, key) {
             (Self::Object, "metadata") => Self::Metadata,
-            (Self::Object, "data" | "binaryData") => Self::Data,
+            (Self::Object, "data" | "binaryData" | "stringData") => Self::Data,
             _ => Self::Whole,
         }
     }
@@ -161,6 +165,56 @@ impl<'de> serde::Deserialize<'de> for Key<'de> {
     }
 }
 
+/// Whether a dropped `data` value holds a private key; the value itself is not kept.
+struct PrivateKey(bool);
+
+impl<'de> serde::Deserialize<'de> for PrivateKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Scan;
+        impl<'de> Visitor<'de> for Scan {
+            type Value = PrivateKey;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a data value")
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<PrivateKey, E> {
+                Ok(PrivateKey(holds_private_key_encoded(v)))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<PrivateKey, A::Error> {
+                IgnoredAny.visit_map(map).map(|_| PrivateKey(false))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<PrivateKey, A::Error> {
+                IgnoredAny.visit_seq(seq).map(|_| PrivateKey(false))
+            }
+
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<PrivateKey, E> {
+                Ok(PrivateKey(false))
+            }
+
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<PrivateKey, E> {
+                Ok(PrivateKey(false))
+            }
+
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<PrivateKey, E> {
+                Ok(PrivateKey(false))
+            }
+
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<PrivateKey, E> {
+                Ok(PrivateKey(false))
+            }
+
+            fn visit_unit<E: de::Error>(self) -> Result<PrivateKey, E> {
+                Ok(PrivateKey(false))
+            }
+        }
+        deserializer.deserialize_any(Scan)
+    }
+}
+
+/// Reads a value, pruning maps at the given level; non-map values are read whole.
 /// Reads a value, pruning maps at the given level, spending the [`Budget`] on what it keeps.
 struct Pruning(Level);
 
@@ -184,7 +238,15 @@ impl<'de> Visitor<'de> for Pruning {
         let mut out = Map::new();
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
             if !self.0.keeps(&key) {
-                map.next_value::<IgnoredAny>()?;
+                if self.0 == Level::Data {
+                    let PrivateKey(found) = map.next_value::<PrivateKey>()?;
+                    if found || key == "tls.key" {
+                        Budget::spend(MEMBER_UNITS)?;
+                        out.insert(key.into_owned(), Value::Bool(true));
+                    }
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
                 continue;
             }
             Budget::spend(if out.is_empty() {
@@ -285,6 +347,27 @@ mod tests {
                 "binaryData": {"ca.crt": "UEVN"},
                 "spec": {"deep": {"kept": [1, 2, {"x": null}]}},
                 "extra": true
+            }))
+        );
+    }
+
+    #[test]
+    fn secret_data_keeps_ca_keys_and_marks_private_keys_without_their_values() {
+        // base64 of "-----BEGIN EC PRIVATE KEY-----\nx\n-----END EC PRIVATE KEY-----\n".
+        let key =
+            "LS0tLS1CRUdJTiBFQyBQUklWQVRFIEtFWS0tLS0tCngKLS0tLS1FTkQgRUMgUFJJVkFURSBLRVktLS0tLQo=";
+        let object = json!({
+            "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+            "data": {"ca.crt": "Q0E=", "tls.crt": "TEVBRg==", "tls.key": "eA==", "password": "aHVudGVyMg==",
+                     "bundle.pem": key},
+            "stringData": {"cacert": "PEM", "notes": "-----BEGIN RSA PRIVATE KEY-----\n-----END RSA PRIVATE KEY-----", "other": "x"}
+        });
+        assert_eq!(
+            prune(object),
+            Some(json!({
+                "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+                "data": {"ca.crt": "Q0E=", "tls.crt": "TEVBRg==", "tls.key": true, "bundle.pem": true},
+                "stringData": {"cacert": "PEM", "notes": true}
             }))
         );
     }

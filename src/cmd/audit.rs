@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use super::{EXIT_FINDINGS, EXIT_INPUT, EXIT_OK};
 use crate::cli::{AuditArgs, OutputFormat};
-use crate::lookup::{BundleCache, ClusterLookup, cluster};
+use crate::lookup::{BundleCache, ClusterLookup, ClusterOptions, Lookup, cluster};
 use crate::validate::{self, PolicyChange, Wants};
 
 /// How long to wait for the first sync of the caches.
@@ -76,9 +76,18 @@ struct Summary {
     expiring: usize,
 }
 
+/// The implementation the policies were judged for.
+#[derive(Debug, Serialize)]
+struct Implementation {
+    name: String,
+    implementation: String,
+    versions: String,
+}
+
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct AuditReport {
+    implementation: Implementation,
     policies: Vec<PolicyFindings>,
     ca_certificates: Vec<CaCertificate>,
     summary: Summary,
@@ -113,7 +122,13 @@ async fn audit(args: &AuditArgs) -> anyhow::Result<u8> {
         return Ok(EXIT_INPUT);
     }
     let bundles = Arc::new(BundleCache::default());
-    let lookup = ClusterLookup::start(client.clone(), bundles);
+    let settings = args.policy.settings();
+    let options = ClusterOptions {
+        profile: Arc::clone(&settings.profile),
+        read_secrets: args.read_secrets,
+        ..ClusterOptions::default()
+    };
+    let lookup = ClusterLookup::start_with(client.clone(), bundles, options);
     if tokio::time::timeout(SYNC_TIMEOUT, lookup.wait_until_ready())
         .await
         .is_err()
@@ -144,40 +159,39 @@ async fn audit(args: &AuditArgs) -> anyhow::Result<u8> {
         .await
         .context("cannot list BackendTLSPolicies")?;
     objects.sort_by_key(|o| (text(o, "/metadata/namespace"), text(o, "/metadata/name")));
-    let settings = args.policy.settings();
     let now = args.clock.clock().now();
-    let policies: Vec<PolicyFindings> = objects
-        .iter()
-        .map(|object| {
-            let ns = text(object, "/metadata/namespace");
-            let change = PolicyChange::create(object, &ns);
-            let snapshot = lookup.snapshot_now(&Wants::for_policy(object, &ns));
-            let report = validate::policy(&change, &snapshot, &settings, now);
-            PolicyFindings {
-                namespace: ns.clone(),
-                name: text(object, "/metadata/name"),
-                allowed: report.is_allowed(),
-                errors: report
-                    .errors
-                    .iter()
-                    .map(|e| Finding {
-                        field: e.path.to_string(),
-                        reason: Some(e.kind.reason()),
-                        message: e.body(),
-                    })
-                    .collect(),
-                warnings: report
-                    .warnings
-                    .iter()
-                    .map(|w| Finding {
-                        field: w.path.to_string(),
-                        reason: None,
-                        message: w.message.clone(),
-                    })
-                    .collect(),
-            }
-        })
-        .collect();
+    let mut policies: Vec<PolicyFindings> = Vec::with_capacity(objects.len());
+    for object in &objects {
+        let ns = text(object, "/metadata/namespace");
+        let change = PolicyChange::create(object, &ns);
+        let wants = Wants::for_policy_with(object, &ns, &settings.profile);
+        // The cluster's snapshot, Secrets read with GET when --read-secrets is given.
+        let snapshot = lookup.snapshot(&wants).await?;
+        let report = validate::policy(&change, &snapshot, &settings, now);
+        policies.push(PolicyFindings {
+            namespace: ns.clone(),
+            name: text(object, "/metadata/name"),
+            allowed: report.is_allowed(),
+            errors: report
+                .errors
+                .iter()
+                .map(|e| Finding {
+                    field: e.path.to_string(),
+                    reason: Some(e.kind.reason()),
+                    message: e.body(),
+                })
+                .collect(),
+            warnings: report
+                .warnings
+                .iter()
+                .map(|w| Finding {
+                    field: w.path.to_string(),
+                    reason: None,
+                    message: w.message.clone(),
+                })
+                .collect(),
+        });
+    }
     let ca_certificates = ca_certificates(&lookup, namespace, now, settings.expiry_window_secs);
     let summary = Summary {
         policies: policies.len(),
@@ -193,7 +207,13 @@ async fn audit(args: &AuditArgs) -> anyhow::Result<u8> {
             .filter(|c| c.status == "expiring")
             .count(),
     };
+    let profile = &settings.profile;
     let report = AuditReport {
+        implementation: Implementation {
+            name: profile.name.to_string(),
+            implementation: profile.implementation.to_string(),
+            versions: profile.versions.to_string(),
+        },
         policies,
         ca_certificates,
         summary,
@@ -266,6 +286,14 @@ fn rfc3339(unix: i64) -> String {
 fn render_text(report: &AuditReport, window_secs: i64) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
+    let judged = &report.implementation;
+    if judged.name != crate::validate::profile::CORE.name {
+        let _ = writeln!(
+            out,
+            "Judged for {} {} (--implementation {})",
+            judged.implementation, judged.versions, judged.name
+        );
+    }
     let _ = writeln!(out, "BackendTLSPolicies: {}", report.policies.len());
     for policy in &report.policies {
         let verdict = if !policy.allowed {

@@ -18,9 +18,11 @@ pub fn run(args: &ReviewArgs) -> anyhow::Result<u8> {
     let body = objects::read_source(&args.input)?;
     let documents = objects::load_paths(&args.objects).context("cannot load --objects")?;
     let bundles = Arc::new(BundleCache::default());
-    let lookup = MemoryLookup::from_objects(documents.iter().map(|d| &d.value), &bundles);
+    let settings = args.policy.settings();
+    let objects = documents.iter().map(|d| &d.value);
+    let lookup = MemoryLookup::from_objects_for(objects, &bundles, Arc::clone(&settings.profile));
     let clock = args.clock.clock();
-    let reviewer = Reviewer::new(args.policy.settings(), Arc::new(lookup), bundles, clock);
+    let reviewer = Reviewer::new(settings, Arc::new(lookup), bundles, clock);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()?;

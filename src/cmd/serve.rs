@@ -3,16 +3,17 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use tracing::info;
+use tracing::{info, warn};
 
 use super::EXIT_OK;
 use crate::admission::{Clock, Reviewer};
 use crate::cli::ServeArgs;
-use crate::lookup::{BundleCache, ClusterLookup, Lookup, MemoryLookup, cluster};
+use crate::lookup::{BundleCache, ClusterLookup, ClusterOptions, Lookup, MemoryLookup, cluster};
 use crate::objects;
 use crate::server::metrics::Metrics;
 use crate::server::tls::TlsOptions;
 use crate::server::{Limits, ServeConfig, Server, shutdown_signal};
+use crate::validate::CaKind;
 
 /// Runs `serve` until SIGTERM or Ctrl-C.
 pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
@@ -35,6 +36,8 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     check_certificate_files(args)?;
     let bundles = Arc::new(BundleCache::default());
     let metrics = Arc::new(Metrics::new());
+    let settings = args.policy.settings();
+    let profile = Arc::clone(&settings.profile);
     let lookup: Arc<dyn Lookup> = match cluster::client(args.kubeconfig.as_deref()).await? {
         Some(client) => {
             if !args.objects.is_empty() {
@@ -42,8 +45,27 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
                     "--objects seeds the clusterless lookup; it cannot be combined with a cluster"
                 );
             }
-            info!("cluster mode: watching BackendTLSPolicies, Services and ConfigMaps");
-            let lookup = Arc::new(ClusterLookup::start(client, Arc::clone(&bundles)));
+            info!(
+                implementation = %profile.name,
+                read_secrets = args.read_secrets,
+                "cluster mode: watching BackendTLSPolicies, Services and ConfigMaps"
+            );
+            if args.read_secrets && profile.ca_source(CaKind::Secret).is_none() {
+                warn!(
+                    implementation = %profile.name,
+                    "--read-secrets has no effect: this implementation reads no Secret CA references"
+                );
+            }
+            let options = ClusterOptions {
+                profile: Arc::clone(&profile),
+                read_secrets: args.read_secrets,
+                ..ClusterOptions::default()
+            };
+            let lookup = Arc::new(ClusterLookup::start_with(
+                client,
+                Arc::clone(&bundles),
+                options,
+            ));
             tokio::spawn(crate::server::metrics::follow_ca_expiry(
                 Arc::clone(&lookup),
                 Arc::clone(&metrics),
@@ -53,14 +75,15 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         }
         None => {
             let documents = objects::load_paths(&args.objects).context("cannot load --objects")?;
-            let lookup = MemoryLookup::from_objects(documents.iter().map(|d| &d.value), &bundles);
-            info!(lookup = %lookup.describe(), "running clusterless: references are resolved from --objects only");
+            let objects = documents.iter().map(|d| &d.value);
+            let lookup = MemoryLookup::from_objects_for(objects, &bundles, Arc::clone(&profile));
+            info!(lookup = %lookup.describe(), implementation = %profile.name, "running clusterless: references are resolved from --objects only");
             Arc::new(lookup)
         }
     };
     let ttl = i64::try_from(args.decision_cache_ttl.as_secs()).unwrap_or(i64::MAX);
     let reviewer = Arc::new(
-        Reviewer::new(args.policy.settings(), lookup, bundles, Clock::System)
+        Reviewer::new(settings, lookup, bundles, Clock::System)
             .with_decision_cache(args.decision_cache_size, ttl)
             .with_decision_cache_bytes(args.decision_cache_bytes),
     );

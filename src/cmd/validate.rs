@@ -60,7 +60,7 @@ use serde_json::Value;
 
 use super::{EXIT_FINDINGS, EXIT_INPUT, EXIT_OK};
 use crate::cli::{OutputFormat, ValidateArgs};
-use crate::lookup::{BundleCache, ClusterLookup, MemoryLookup, cluster};
+use crate::lookup::{BundleCache, ClusterLookup, ClusterOptions, MemoryLookup, cluster};
 use crate::objects::{self, Document, LoadError};
 use crate::validate::field::Segment;
 use crate::validate::{
@@ -102,7 +102,7 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<u8> {
     // The runtime drives the cluster watches; it lives as long as the lookup is read.
     let live = match &args.cluster {
         None => None,
-        Some(kubeconfig) => match connect(kubeconfig, &bundles) {
+        Some(kubeconfig) => match connect(kubeconfig, &bundles, &settings) {
             Ok(live) => Some(live),
             Err(error) => {
                 eprintln!("backendtls-webhook validate: --cluster: {error}");
@@ -110,7 +110,12 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<u8> {
             }
         },
     };
-    let resolver = Resolver::new(documents, &bundles, live.as_ref().map(|(_, l)| l));
+    let resolver = Resolver::new(
+        documents,
+        &bundles,
+        live.as_ref().map(|(_, l)| l),
+        &settings,
+    );
     let checked = check_all(documents, &resolver, &settings, now);
     let outcome = Outcome::new(&inputs, &checked);
     let mut out = io::BufWriter::new(io::stdout().lock());
@@ -190,6 +195,7 @@ fn report_skipped_file(error: &LoadError) {
 fn connect(
     kubeconfig: &Path,
     bundles: &Arc<BundleCache>,
+    settings: &Settings,
 ) -> anyhow::Result<(tokio::runtime::Runtime, ClusterLookup)> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -207,7 +213,11 @@ fn connect(
                     kubeconfig.display()
                 )
             })?;
-        let lookup = ClusterLookup::start(client, Arc::clone(bundles));
+        let options = ClusterOptions {
+            profile: Arc::clone(&settings.profile),
+            ..ClusterOptions::default()
+        };
+        let lookup = ClusterLookup::start_with(client, Arc::clone(bundles), options);
         tokio::time::timeout(CLUSTER_SYNC_TIMEOUT, lookup.wait_until_ready())
             .await
             .map_err(|_| {
@@ -241,13 +251,35 @@ enum Subject {
     UnservedPolicy,
     /// A core ConfigMap.
     ConfigMap,
+    /// A core Secret, when the profile reads Secrets.
+    Secret,
+    /// A ClusterTrustBundle, when the profile reads them.
+    ClusterTrustBundle,
 }
 
 impl Subject {
+    /// What `object` is to `validate`, if it checks it: Secrets and ClusterTrustBundles only
+    /// when `profile` reads that kind.
+    fn of_for(object: &Value, profile: &validate::Profile) -> Option<Self> {
+        let subject = Self::of(object)?;
+        let kind = match subject {
+            Self::Secret => validate::CaKind::Secret,
+            Self::ClusterTrustBundle => validate::CaKind::ClusterTrustBundle,
+            _ => return Some(subject),
+        };
+        profile.ca_source(kind).map(|_| subject)
+    }
+
     fn of(object: &Value) -> Option<Self> {
         let api_version = object.get("apiVersion")?.as_str()?;
         match (api_version, object.get("kind")?.as_str()?) {
             ("v1", "ConfigMap") => Some(Self::ConfigMap),
+            ("v1", "Secret") => Some(Self::Secret),
+            (api_version, "ClusterTrustBundle")
+                if api_version.starts_with("certificates.k8s.io/") =>
+            {
+                Some(Self::ClusterTrustBundle)
+            }
             (api_version, validate::KIND) => {
                 let (group, version) = api_version.split_once('/')?;
                 (group == validate::GROUP).then(|| {
@@ -266,6 +298,8 @@ impl Subject {
         match self {
             Self::Policy | Self::UnservedPolicy => validate::KIND,
             Self::ConfigMap => "ConfigMap",
+            Self::Secret => "Secret",
+            Self::ClusterTrustBundle => "ClusterTrustBundle",
         }
     }
 
@@ -273,7 +307,17 @@ impl Subject {
     fn group(self) -> &'static str {
         match self {
             Self::Policy | Self::UnservedPolicy => validate::GROUP,
-            Self::ConfigMap => "",
+            Self::ConfigMap | Self::Secret => "",
+            Self::ClusterTrustBundle => "certificates.k8s.io",
+        }
+    }
+
+    /// The CA kind of a Secret or ClusterTrustBundle.
+    fn ca_kind(self) -> Option<validate::CaKind> {
+        match self {
+            Self::Secret => Some(validate::CaKind::Secret),
+            Self::ClusterTrustBundle => Some(validate::CaKind::ClusterTrustBundle),
+            _ => None,
         }
     }
 }
@@ -282,8 +326,12 @@ fn metadata_text<'v>(object: &'v Value, field: &str) -> Option<&'v str> {
     object.get("metadata")?.get(field)?.as_str()
 }
 
-/// `metadata.namespace`, or `default` as `kubectl apply` would use.
+/// `metadata.namespace`, or `default` as `kubectl apply` would use (`""` for the
+/// cluster-scoped ClusterTrustBundle).
 fn namespace_of(object: &Value) -> &str {
+    if object.get("kind").and_then(Value::as_str) == Some("ClusterTrustBundle") {
+        return "";
+    }
     metadata_text(object, "namespace")
         .filter(|n| !n.is_empty())
         .unwrap_or("default")
@@ -305,8 +353,10 @@ impl<'c> Resolver<'c> {
         documents: &[Document],
         bundles: &'c BundleCache,
         cluster: Option<&'c ClusterLookup>,
+        settings: &Settings,
     ) -> Self {
-        let memory = MemoryLookup::from_objects(documents.iter().map(|d| &d.value), bundles);
+        let objects = documents.iter().map(|d| &d.value);
+        let memory = MemoryLookup::from_objects_for(objects, bundles, settings.profile.clone());
         Self {
             memory,
             cluster,
@@ -324,6 +374,12 @@ impl<'c> Resolver<'c> {
             }
             for (name, entry) in live.services {
                 snapshot.services.entry(name).or_insert(entry);
+            }
+            for (name, entry) in live.secrets {
+                snapshot.secrets.entry(name).or_insert(entry);
+            }
+            for (name, entry) in live.cluster_trust_bundles {
+                snapshot.cluster_trust_bundles.entry(name).or_insert(entry);
             }
             for policy in live.policies {
                 if !self.memory.has_policy(&policy.namespace, &policy.name) {
@@ -394,7 +450,7 @@ fn check_all<'d>(
 ) -> Vec<Checked<'d>> {
     let subjects: Vec<(&Document, Subject)> = documents
         .iter()
-        .filter_map(|d| Some((d, Subject::of(&d.value)?)))
+        .filter_map(|d| Some((d, Subject::of_for(&d.value, &settings.profile)?)))
         .collect();
     let check_slice = |slice: &[(&'d Document, Subject)]| -> Vec<Checked<'d>> {
         slice
@@ -433,7 +489,8 @@ fn check_one<'d>(
     let namespace = namespace_of(object);
     let mut report = match subject {
         Subject::Policy => {
-            let snapshot = resolver.snapshot(&Wants::for_policy(object, namespace));
+            let wants = Wants::for_policy_with(object, namespace, &settings.profile);
+            let snapshot = resolver.snapshot(&wants);
             let change = PolicyChange::create(object, namespace);
             validate::policy(&change, &snapshot, settings, now)
         }
@@ -448,6 +505,22 @@ fn check_one<'d>(
                 name,
             };
             validate::config_map(&change, &snapshot, settings, now, |text| {
+                resolver.bundles.get(text)
+            })
+        }
+        Subject::Secret | Subject::ClusterTrustBundle => {
+            let kind = subject.ca_kind().unwrap_or(validate::CaKind::Secret);
+            let name = metadata_text(object, "name").unwrap_or("");
+            let snapshot = resolver.snapshot(&Wants::for_ca_object(kind, namespace, name));
+            let change = validate::CaObjectChange {
+                kind,
+                object: Some(object),
+                old_object: None,
+                operation: Operation::Create,
+                namespace,
+                name,
+            };
+            validate::ca_object(&change, &snapshot, settings, now, |text| {
                 resolver.bundles.get(text)
             })
         }

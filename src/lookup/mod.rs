@@ -6,6 +6,7 @@ mod bundles;
 pub mod cluster;
 mod memory;
 mod policy_index;
+pub mod secrets;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -13,7 +14,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 pub use self::bundles::BundleCache;
-pub use self::cluster::ClusterLookup;
+pub use self::cluster::{ClusterLookup, ClusterOptions};
 pub use self::memory::MemoryLookup;
 use crate::validate::{ConfigMapEntry, PolicySummary, ServiceEntry, Snapshot, Wants};
 
@@ -41,6 +42,7 @@ fn select(
             .filter_map(|name| Some((name.clone(), services.get(&key(name))?.clone())))
             .collect(),
         policies,
+        ..Snapshot::default()
     }
 }
 

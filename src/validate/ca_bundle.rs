@@ -288,6 +288,26 @@ impl ParsedBundle {
         self.contains_private_key
     }
 
+    /// About how many bytes of memory this parsed form holds, for caches bounded in bytes.
+    pub fn approx_bytes(&self) -> usize {
+        let certificates: usize = self
+            .certificates
+            .iter()
+            .map(|c| {
+                std::mem::size_of::<CertificateFacts>()
+                    + c.subject.len()
+                    + c.issuer.len()
+                    + c.signature_algorithm.len()
+            })
+            .sum();
+        let findings: usize = self
+            .static_findings
+            .iter()
+            .map(|f| std::mem::size_of::<Ranked>() + f.finding.message.len())
+            .sum();
+        std::mem::size_of::<Self>() + certificates + findings
+    }
+
     fn push(&mut self, pos: usize, kind: FindingKind, message: String) {
         self.static_findings.push(Ranked {
             pos,

@@ -34,6 +34,7 @@ fn ca(text: &str) -> ConfigMapEntry {
             bundle: Arc::new(parse_bundle(text)),
         }),
         binary_ca_crt: false,
+        ..Default::default()
     }
 }
 
@@ -928,6 +929,7 @@ fn config_maps_without_ca_crt_are_missing() {
         ConfigMapEntry {
             ca_crt: None,
             binary_ca_crt: true,
+            ..Default::default()
         },
     );
     let object = base();
@@ -1102,6 +1104,7 @@ fn rival(name: &str, created: i64, section: Option<&str>) -> Arc<PolicySummary> 
             section: section.map(str::to_owned),
         }],
         ca_config_maps: Vec::new(),
+        ..Default::default()
     })
 }
 
@@ -1318,6 +1321,7 @@ mod config_maps {
             created: None,
             targets: Vec::new(),
             ca_config_maps: vec!["payments-backend-ca".into()],
+            ..Default::default()
         }));
         snap
     }

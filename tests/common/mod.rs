@@ -47,6 +47,8 @@ pub struct Options {
     pub lookup: Option<Arc<dyn Lookup>>,
     /// Turn on the decision cache, as `serve` has it by default.
     pub decision_cache: bool,
+    /// The validation settings (the defaults when `None`).
+    pub settings: Option<Settings>,
 }
 
 pub fn fixtures() -> PathBuf {
@@ -88,7 +90,8 @@ impl TestServer {
         let lookup = options
             .lookup
             .unwrap_or_else(|| Arc::new(fixture_lookup(&bundles)));
-        let reviewer = Reviewer::new(Settings::default(), lookup, bundles, Clock::System);
+        let settings = options.settings.unwrap_or_default();
+        let reviewer = Reviewer::new(settings, lookup, bundles, Clock::System);
         let reviewer = Arc::new(if options.decision_cache {
             reviewer.with_decision_cache(64, 30)
         } else {
