@@ -1,11 +1,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
+use super::decode::decode_envelope;
+use super::request::Pruned;
 use super::*;
-use crate::lookup::{BoxFuture, MemoryLookup};
-use crate::validate::Snapshot;
+use crate::lookup::{BoxFuture, BundleCache, Lookup, LookupError, MemoryLookup};
+use crate::validate::{Settings, Snapshot, Wants};
 
 const NOW: i64 = 1_780_272_000;
 const BUDGET: Duration = Duration::from_secs(10);

@@ -1,0 +1,82 @@
+//! What was decided about a request, for logs and metrics.
+
+use super::response::AdmissionResponse;
+use crate::validate::Operation;
+
+/// What a decision was about, for logs and metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subject {
+    /// A BackendTLSPolicy.
+    Policy,
+    /// A ConfigMap.
+    ConfigMap,
+    /// A Secret.
+    Secret,
+    /// A ClusterTrustBundle.
+    ClusterTrustBundle,
+    /// Something this webhook should not have been sent.
+    Other,
+}
+
+impl Subject {
+    /// A metrics label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Policy => "BackendTLSPolicy",
+            Self::ConfigMap => "ConfigMap",
+            Self::Secret => "Secret",
+            Self::ClusterTrustBundle => "ClusterTrustBundle",
+            Self::Other => "other",
+        }
+    }
+}
+
+/// The decision on one request.
+#[derive(Clone, Debug)]
+pub struct Decision {
+    /// What was reviewed.
+    pub subject: Subject,
+    /// The operation, if it was a known one.
+    pub operation: Option<Operation>,
+    /// Namespace of the object.
+    pub namespace: String,
+    /// Name of the object.
+    pub name: String,
+    /// The answer's [`verdict`](AdmissionResponse::verdict).
+    pub verdict: Verdict,
+    /// Whether the answer came from the decision cache.
+    pub cached: bool,
+}
+
+/// What an answer says, for logs and metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Allowed, possibly with warnings.
+    Allowed,
+    /// Denied on validation grounds (code 422).
+    Denied,
+    /// Refused for another reason: a bad request or a failed lookup.
+    Error,
+}
+
+impl Verdict {
+    /// `allowed`, `denied` or `error`: the log field and metrics label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Allowed => "allowed",
+            Self::Denied => "denied",
+            Self::Error => "error",
+        }
+    }
+}
+
+impl AdmissionResponse {
+    /// What this answer says.
+    pub fn verdict(&self) -> Verdict {
+        match &self.status {
+            None => Verdict::Allowed,
+            Some(status) if status.code == Some(422) => Verdict::Denied,
+            Some(_) => Verdict::Error,
+        }
+    }
+}
