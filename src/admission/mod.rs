@@ -32,7 +32,7 @@ pub use self::clock::Clock;
 pub use self::decision::{Decision, Subject, Verdict};
 pub use self::decode::{BadReview, decode};
 pub use self::request::{
-    API_VERSION, AdmissionRequest, GroupVersionKind, MAX_UID_BYTES, REVIEW_KIND,
+    API_VERSION, AdmissionRequest, GroupVersionKind, MAX_UID_BYTES, REVIEW_KIND, UnknownOperation,
 };
 pub use self::response::{AdmissionResponse, AdmissionReview};
 pub use self::reviewer::{Reviewer, lookup_budget};

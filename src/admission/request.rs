@@ -4,12 +4,17 @@
 
 use std::borrow::Cow;
 
-use serde::Deserialize;
+use std::fmt;
+
+use serde::de::{self, IntoDeserializer, Visitor};
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::decode::BadReview;
 use super::prune;
+use crate::validate::Operation;
+use crate::validate::field::Quoted;
 
 /// The only AdmissionReview version this webhook speaks.
 pub const API_VERSION: &str = "admission.k8s.io/v1";
@@ -44,8 +49,9 @@ pub struct AdmissionRequest {
     pub name: String,
     /// Namespace.
     pub namespace: String,
-    /// `CREATE`, `UPDATE`, `DELETE` or `CONNECT`.
-    pub operation: String,
+    /// `CREATE`, `UPDATE`, `DELETE` or `CONNECT`, or another text (which the kinds this webhook
+    /// judges answer with 400).
+    pub operation: Result<Operation, UnknownOperation>,
     /// The new object (null for DELETE), without the metadata and data no rule reads.
     pub object: Option<Value>,
     /// The stored object (UPDATE, DELETE), pruned likewise.
@@ -114,13 +120,47 @@ pub(super) struct RawRequest<'a, O> {
     pub(super) name: Cow<'a, str>,
     #[serde(default, borrow)]
     pub(super) namespace: Cow<'a, str>,
-    #[serde(borrow)]
-    pub(super) operation: Cow<'a, str>,
+    #[serde(deserialize_with = "operation")]
+    pub(super) operation: Result<Operation, UnknownOperation>,
     // Missing means `None` (serde's rule for `Option` fields).
     pub(super) object: Option<O>,
     pub(super) old_object: Option<O>,
     #[serde(default)]
     pub(super) dry_run: Option<bool>,
+}
+
+/// An operation the AdmissionReview API does not define, kept to be named in the answer.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown operation {}", Quoted(.0))]
+pub struct UnknownOperation(pub String);
+
+/// Decodes `request.operation` once: the derived [`Operation`] for the four the API defines,
+/// the text of any other string (a type other than a string fails the decoding).
+fn operation<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Result<Operation, UnknownOperation>, D::Error> {
+    struct Text;
+    impl Visitor<'_> for Text {
+        type Value = Result<Operation, UnknownOperation>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an operation")
+        }
+
+        fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+            let known = Operation::deserialize(text.into_deserializer());
+            Ok(known.map_err(|_: E| UnknownOperation(text.to_owned())))
+        }
+    }
+    deserializer.deserialize_str(Text)
+}
+
+/// The operation as the request spelled it.
+fn operation_text(operation: &Result<Operation, UnknownOperation>) -> &str {
+    match operation {
+        Ok(known) => known.as_str(),
+        Err(UnknownOperation(text)) => text,
+    }
 }
 
 /// `request.kind`, borrowed.
@@ -155,7 +195,7 @@ impl<'a, O: ObjectSlot<'a>> RawRequest<'a, O> {
             sub_resource: self.sub_resource.map(Cow::into_owned),
             name: self.name.into_owned(),
             namespace: self.namespace.into_owned(),
-            operation: self.operation.into_owned(),
+            operation: self.operation,
             object,
             old_object,
             dry_run: self.dry_run,
@@ -173,7 +213,7 @@ impl RawRequest<'_, &RawValue> {
             self.kind.group.as_bytes(),
             self.kind.version.as_bytes(),
             self.kind.kind.as_bytes(),
-            self.operation.as_bytes(),
+            operation_text(&self.operation).as_bytes(),
             self.sub_resource.as_deref().unwrap_or("").as_bytes(),
             self.namespace.as_bytes(),
             self.name.as_bytes(),

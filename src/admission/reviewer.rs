@@ -94,20 +94,15 @@ impl Reviewer {
         now: i64,
     ) -> (Decision, AdmissionResponse) {
         let kind = &request.kind;
-        let operation = request.operation.parse::<Operation>();
-        let known_operation = operation.as_ref().ok().copied();
         let (subject, result) = if kind.group == validate::GROUP && kind.kind == validate::KIND {
-            (
-                Subject::Policy,
-                self.policy(request, operation, budget, now).await,
-            )
+            (Subject::Policy, self.policy(request, budget, now).await)
         } else if kind.group.is_empty() && kind.kind == "ConfigMap" {
             (
                 Subject::ConfigMap,
-                self.config_map(request, operation, budget, now).await,
+                self.config_map(request, budget, now).await,
             )
         } else if let Some((subject, ca_kind)) = ca_subject(kind) {
-            let result = self.ca_object(request, ca_kind, operation, budget, now);
+            let result = self.ca_object(request, ca_kind, budget, now);
             (subject, result.await)
         } else {
             let warning = format!(
@@ -129,7 +124,7 @@ impl Reviewer {
         };
         let decision = Decision {
             subject,
-            operation: known_operation,
+            operation: request.operation.as_ref().ok().copied(),
             namespace: request.namespace.clone(),
             name: request.name.clone(),
             verdict: response.verdict(),
@@ -202,7 +197,7 @@ impl Reviewer {
             };
             let decision = Decision {
                 subject: answer.subject,
-                operation: raw.operation.parse().ok(),
+                operation: raw.operation.as_ref().ok().copied(),
                 namespace: raw.namespace.into_owned(),
                 name: raw.name.into_owned(),
                 verdict: response.verdict(),
@@ -235,11 +230,10 @@ impl Reviewer {
     async fn policy(
         &self,
         request: &AdmissionRequest,
-        operation: Result<Operation, String>,
         budget: Duration,
         now: i64,
     ) -> Result<Outcome, Box<Status>> {
-        let operation = operation.map_err(|e| bad_request(format!("request.operation: {e}")))?;
+        let operation = known_operation(request)?;
         if !matches!(operation, Operation::Create | Operation::Update) {
             return Ok(Outcome::allow_with(Vec::new()));
         }
@@ -250,7 +244,7 @@ impl Reviewer {
                 validate::VERSIONS.join(", ")
             )]));
         }
-        let object = required_object(request)?;
+        let object = required_object(request, operation)?;
         let namespace = namespace_of(request, object);
         let wants = Wants::for_policy_with(object, namespace, &self.settings.profile);
         let snapshot = self.snapshot(&wants, budget).await?;
@@ -272,11 +266,10 @@ impl Reviewer {
     async fn config_map(
         &self,
         request: &AdmissionRequest,
-        operation: Result<Operation, String>,
         budget: Duration,
         now: i64,
     ) -> Result<Outcome, Box<Status>> {
-        let operation = operation.map_err(|e| bad_request(format!("request.operation: {e}")))?;
+        let operation = known_operation(request)?;
         let object = request.object.as_ref().filter(|o| !o.is_null());
         let old_object = request.old_object.as_ref().filter(|o| !o.is_null());
         let Some(any) = object.or(old_object) else {
@@ -308,11 +301,10 @@ impl Reviewer {
         &self,
         request: &AdmissionRequest,
         kind: validate::CaKind,
-        operation: Result<Operation, String>,
         budget: Duration,
         now: i64,
     ) -> Result<Outcome, Box<Status>> {
-        let operation = operation.map_err(|e| bad_request(format!("request.operation: {e}")))?;
+        let operation = known_operation(request)?;
         let object = request.object.as_ref().filter(|o| !o.is_null());
         let old_object = request.old_object.as_ref().filter(|o| !o.is_null());
         let Some(any) = object.or(old_object) else {
@@ -370,7 +362,18 @@ pub fn lookup_budget(budget: Duration) -> Duration {
     budget.mul_f64(0.6)
 }
 
-fn required_object(request: &AdmissionRequest) -> Result<&Value, Box<Status>> {
+/// The operation of a request about a kind this webhook judges: an unknown one is a bad request.
+fn known_operation(request: &AdmissionRequest) -> Result<Operation, Box<Status>> {
+    match &request.operation {
+        Ok(operation) => Ok(*operation),
+        Err(unknown) => Err(bad_request(format!("request.operation: {unknown}"))),
+    }
+}
+
+fn required_object(
+    request: &AdmissionRequest,
+    operation: Operation,
+) -> Result<&Value, Box<Status>> {
     match request.object.as_ref() {
         Some(object) if object.is_object() => Ok(object),
         Some(other) if !other.is_null() => Err(bad_request(format!(
@@ -378,8 +381,7 @@ fn required_object(request: &AdmissionRequest) -> Result<&Value, Box<Status>> {
             validate::schema::json_type(other)
         ))),
         _ => Err(bad_request(format!(
-            "request.object is required for {}",
-            request.operation
+            "request.object is required for {operation}"
         ))),
     }
 }

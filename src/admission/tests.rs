@@ -8,7 +8,7 @@ use super::decode::decode_envelope;
 use super::request::Pruned;
 use super::*;
 use crate::lookup::{BoxFuture, BundleCache, Lookup, LookupError, MemoryLookup};
-use crate::validate::{Settings, Snapshot, Wants};
+use crate::validate::{Operation, Settings, Snapshot, Wants};
 
 const NOW: i64 = 1_780_272_000;
 const BUDGET: Duration = Duration::from_secs(10);
@@ -667,4 +667,55 @@ async fn one_pass_and_raw_object_decoding_answer_alike() {
             && decode_envelope::<&RawValue>(body).is_ok_and(|raw| raw.parse().is_ok())
     });
     assert_eq!(fallback.count(), 2);
+}
+
+#[tokio::test]
+async fn operations_are_decoded_once_whatever_their_spelling() {
+    // A known operation spelled with an escape is that operation (here a DELETE: allowed
+    // unchecked, where a CREATE of this object would be denied).
+    let body = String::from_utf8(review_body(
+        policy_kind(),
+        "DELETE",
+        Value::Null,
+        policy_object("10.0.0.7"),
+    ))
+    .expect("utf-8")
+    .replace(r#""operation":"DELETE""#, r#""operation":"DEL\u0045TE""#);
+    assert!(body.contains(r"DEL\u0045TE"));
+    let (decision, review) = reviewer()
+        .review(body.as_bytes(), BUDGET)
+        .await
+        .expect("answered");
+    assert_eq!(
+        decision.expect("decided").operation,
+        Some(Operation::Delete)
+    );
+    assert!(review.response().allowed);
+    // An unknown operation: 400 for the kinds this webhook judges (its text clipped), no
+    // operation in the decision; a kind it does not judge is allowed with the warning as before.
+    let long = format!("P{}", "A".repeat(300));
+    let body = review_body(
+        policy_kind(),
+        &long,
+        policy_object("a.example"),
+        Value::Null,
+    );
+    let (decision, review) = reviewer().review(&body, BUDGET).await.expect("answered");
+    assert_eq!(decision.expect("decided").operation, None);
+    let status = review.into_response().status.expect("refused");
+    assert_eq!(status.code, Some(400));
+    assert_eq!(
+        status.message.expect("message"),
+        format!(
+            "request.operation: unknown operation \"P{}\"...(301 bytes, truncated)",
+            "A".repeat(255)
+        )
+    );
+    let deployment = json!({"group": "apps", "version": "v1", "kind": "Deployment"});
+    let out = answer(
+        &reviewer(),
+        &review_body(deployment, "PATCH", json!({}), Value::Null),
+    )
+    .await;
+    assert_eq!(out["response"]["allowed"], json!(true));
 }

@@ -23,6 +23,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
+use serde::Deserialize;
 use serde_json::Value;
 
 pub use self::field::{BadValue, Enforcement, ErrorKind, FieldError, FieldPath, Report, Warning};
@@ -159,8 +160,10 @@ impl Settings {
     }
 }
 
-/// What is being done to the object.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What is being done to the object: `request.operation` of an AdmissionReview, decoded as
+/// kube-core decodes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Operation {
     /// `CREATE`.
     Create,
@@ -170,20 +173,6 @@ pub enum Operation {
     Delete,
     /// `CONNECT`.
     Connect,
-}
-
-impl FromStr for Operation {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "CREATE" => Ok(Self::Create),
-            "UPDATE" => Ok(Self::Update),
-            "DELETE" => Ok(Self::Delete),
-            "CONNECT" => Ok(Self::Connect),
-            other => Err(format!("unknown operation {}", field::Quoted(other))),
-        }
-    }
 }
 
 impl Operation {
