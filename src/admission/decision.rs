@@ -1,41 +1,14 @@
 //! What was decided about a request, for logs and metrics.
 
 use super::response::AdmissionResponse;
-use crate::validate::Operation;
-
-/// What a decision was about, for logs and metrics.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Subject {
-    /// A BackendTLSPolicy.
-    Policy,
-    /// A ConfigMap.
-    ConfigMap,
-    /// A Secret.
-    Secret,
-    /// A ClusterTrustBundle.
-    ClusterTrustBundle,
-    /// Something this webhook should not have been sent.
-    Other,
-}
-
-impl Subject {
-    /// A metrics label.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Policy => "BackendTLSPolicy",
-            Self::ConfigMap => "ConfigMap",
-            Self::Secret => "Secret",
-            Self::ClusterTrustBundle => "ClusterTrustBundle",
-            Self::Other => "other",
-        }
-    }
-}
+use crate::validate::{Operation, Subject};
 
 /// The decision on one request.
 #[derive(Clone, Debug)]
 pub struct Decision {
-    /// What was reviewed.
-    pub subject: Subject,
+    /// What was reviewed: `None` for a kind the rules do not judge (which this webhook should
+    /// not have been sent).
+    pub subject: Option<Subject>,
     /// The operation, if it was a known one.
     pub operation: Option<Operation>,
     /// Namespace of the object.

@@ -26,12 +26,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
 
-use super::Subject;
+use crate::validate::Subject;
 
 /// The cacheable part of an answer (everything but the uid): allowed when it has no status.
 #[derive(Clone, Debug)]
 pub(crate) struct Answer {
-    pub subject: Subject,
+    pub subject: Option<Subject>,
     pub status: Option<Status>,
     pub warnings: Vec<String>,
     /// The answer's encoding after the uid (see `AdmissionReview::to_json`).
@@ -216,7 +216,7 @@ mod tests {
 
     fn answer() -> Answer {
         Answer {
-            subject: Subject::Policy,
+            subject: Some(Subject::Policy),
             status: None,
             warnings: vec!["w".into()],
             encoded_rest: None,

@@ -9,35 +9,17 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::clock::Clock;
-use super::decision::{Decision, Subject, Verdict};
+use super::decision::{Decision, Verdict};
 use super::decisions::{self, DecisionCache};
 use super::decode::{BadReview, decode, decode_envelope};
 use super::prune;
-use super::request::{AdmissionRequest, GroupVersionKind, RawRequest, name_of, namespace_of};
+use super::request::{AdmissionRequest, RawRequest, name_of, namespace_of};
 use super::response::{AdmissionResponse, AdmissionReview};
 use super::status::{Outcome, bad_request, failure};
 use crate::lookup::{BundleCache, Lookup, LookupError};
-use crate::validate::field::Echo;
-use crate::validate::{self, ConfigMapChange, Operation, PolicyChange, Settings, Wants};
-
-/// A review of a Secret or a ClusterTrustBundle (any served version): the CA kinds other than
-/// ConfigMap.
-fn ca_subject(kind: &GroupVersionKind) -> Option<(Subject, validate::CaKind)> {
-    match validate::CaKind::of(&kind.group, &kind.kind)? {
-        validate::CaKind::ConfigMap => None,
-        validate::CaKind::Secret => Some((Subject::Secret, validate::CaKind::Secret)),
-        validate::CaKind::ClusterTrustBundle => Some((
-            Subject::ClusterTrustBundle,
-            validate::CaKind::ClusterTrustBundle,
-        )),
-    }
-}
-
-/// Whether a request is about a Secret: its decision is never cached, since the cache keeps
-/// the request's object bytes, which would hold every key of the Secret.
-fn is_secret(group: &str, kind: &str) -> bool {
-    group.is_empty() && kind == "Secret"
-}
+use crate::validate::{
+    self, CaKind, ConfigMapChange, Operation, PolicyChange, Report, Settings, Subject, Wants,
+};
 
 /// Answers AdmissionReviews: settings, a lookup, a bundle cache, a clock and (optionally) a
 /// cache of decisions on identical requests.
@@ -94,24 +76,15 @@ impl Reviewer {
         now: i64,
     ) -> (Decision, AdmissionResponse) {
         let kind = &request.kind;
-        let (subject, result) = if kind.group == validate::GROUP && kind.kind == validate::KIND {
-            (Subject::Policy, self.policy(request, budget, now).await)
-        } else if kind.group.is_empty() && kind.kind == "ConfigMap" {
-            (
-                Subject::ConfigMap,
-                self.config_map(request, budget, now).await,
-            )
-        } else if let Some((subject, ca_kind)) = ca_subject(kind) {
-            let result = self.ca_object(request, ca_kind, budget, now);
-            (subject, result.await)
-        } else {
-            let warning = format!(
-                "backendtls-webhook was sent a {}/{} {} review: only BackendTLSPolicy and its CA sources (ConfigMap, Secret, ClusterTrustBundle) are validated; check the ValidatingWebhookConfiguration's rules",
-                Echo(&kind.group),
-                Echo(&kind.version),
-                Echo(&kind.kind)
-            );
-            (Subject::Other, Ok(Outcome::allow_with(vec![warning])))
+        let subject = Subject::of(&kind.group, &kind.kind);
+        let result = match subject {
+            Some(Subject::Policy) => self.policy(request, budget, now).await,
+            Some(Subject::Ca(CaKind::ConfigMap)) => self.config_map(request, budget, now).await,
+            Some(Subject::Ca(ca_kind)) => self.ca_object(request, ca_kind, budget, now).await,
+            None => {
+                let report = validate::not_judged(&kind.group, &kind.version, &kind.kind);
+                Ok(Outcome::from_report(report, "", ""))
+            }
         };
         let response = match result {
             Ok(outcome) => outcome.into_response(request),
@@ -182,7 +155,9 @@ impl Reviewer {
         budget: Duration,
     ) -> Result<(Decision, AdmissionReview), BadReview> {
         let now = self.clock.now();
-        if is_secret(&raw.kind.group, &raw.kind.kind) {
+        // A Secret's decision is never cached: the cache keeps the request's object bytes, which
+        // would hold every key of the Secret.
+        if Subject::of(&raw.kind.group, &raw.kind.kind) == Some(Subject::Ca(CaKind::Secret)) {
             let (decision, response) = self.decide(&raw.parse()?, budget, now).await;
             return Ok((decision, AdmissionReview::new(response)));
         }
@@ -235,14 +210,11 @@ impl Reviewer {
     ) -> Result<Outcome, Box<Status>> {
         let operation = known_operation(request)?;
         if !matches!(operation, Operation::Create | Operation::Update) {
-            return Ok(Outcome::allow_with(Vec::new()));
+            return Ok(Outcome::from_report(Report::default(), "", ""));
         }
-        if !validate::VERSIONS.contains(&request.kind.version.as_str()) {
-            return Ok(Outcome::allow_with(vec![format!(
-                "BackendTLSPolicy {} is not validated by backendtls-webhook (it knows {})",
-                Echo(&request.kind.version),
-                validate::VERSIONS.join(", ")
-            )]));
+        if !validate::is_known_version(&request.kind.version) {
+            let report = validate::unknown_version(&request.kind.version);
+            return Ok(Outcome::from_report(report, "", ""));
         }
         let object = required_object(request, operation)?;
         let namespace = namespace_of(request, object);

@@ -50,18 +50,6 @@ pub(super) struct Outcome {
 }
 
 impl Outcome {
-    pub(super) fn allow_with(warnings: Vec<String>) -> Self {
-        let mut report = Report::default();
-        for w in warnings {
-            report.warn(validate::FieldPath::root(), w);
-        }
-        Self {
-            report,
-            group: "",
-            kind: "",
-        }
-    }
-
     pub(super) fn from_report(report: Report, group: &'static str, kind: &'static str) -> Self {
         Self {
             report,

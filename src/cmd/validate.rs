@@ -64,8 +64,8 @@ use crate::lookup::{BundleCache, ClusterLookup, ClusterOptions, MemoryLookup, cl
 use crate::objects::{self, Document, LoadError};
 use crate::validate::field::Segment;
 use crate::validate::{
-    self, ConfigMapChange, Enforcement, ErrorKind, FieldError, FieldPath, Operation, PolicyChange,
-    Report, Settings, Snapshot, Wants,
+    self, CaKind, ConfigMapChange, Enforcement, ErrorKind, FieldError, FieldPath, Operation,
+    PolicyChange, Report, Settings, Snapshot, Subject, Wants,
 };
 
 /// How long `--cluster` may take to list ConfigMaps, Services and BackendTLSPolicies.
@@ -242,86 +242,6 @@ fn connect(
 // What the input holds
 // ---------------------------------------------------------------------------------------------
 
-/// The objects `validate` checks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Subject {
-    /// A BackendTLSPolicy of a served version.
-    Policy,
-    /// A BackendTLSPolicy of a version Gateway API does not serve (`v1alpha2`, ...).
-    UnservedPolicy,
-    /// A core ConfigMap.
-    ConfigMap,
-    /// A core Secret, when the profile reads Secrets.
-    Secret,
-    /// A ClusterTrustBundle, when the profile reads them.
-    ClusterTrustBundle,
-}
-
-impl Subject {
-    /// What `object` is to `validate`, if it checks it: Secrets and ClusterTrustBundles only
-    /// when `profile` reads that kind.
-    fn of_for(object: &Value, profile: &validate::Profile) -> Option<Self> {
-        let subject = Self::of(object)?;
-        let kind = match subject {
-            Self::Secret => validate::CaKind::Secret,
-            Self::ClusterTrustBundle => validate::CaKind::ClusterTrustBundle,
-            _ => return Some(subject),
-        };
-        profile.ca_source(kind).map(|_| subject)
-    }
-
-    fn of(object: &Value) -> Option<Self> {
-        let api_version = object.get("apiVersion")?.as_str()?;
-        match (api_version, object.get("kind")?.as_str()?) {
-            ("v1", "ConfigMap") => Some(Self::ConfigMap),
-            ("v1", "Secret") => Some(Self::Secret),
-            (api_version, "ClusterTrustBundle")
-                if api_version.starts_with("certificates.k8s.io/") =>
-            {
-                Some(Self::ClusterTrustBundle)
-            }
-            (api_version, validate::KIND) => {
-                let (group, version) = api_version.split_once('/')?;
-                (group == validate::GROUP).then(|| {
-                    if validate::VERSIONS.contains(&version) {
-                        Self::Policy
-                    } else {
-                        Self::UnservedPolicy
-                    }
-                })
-            }
-            _ => None,
-        }
-    }
-
-    fn kind(self) -> &'static str {
-        match self {
-            Self::Policy | Self::UnservedPolicy => validate::KIND,
-            Self::ConfigMap => "ConfigMap",
-            Self::Secret => "Secret",
-            Self::ClusterTrustBundle => "ClusterTrustBundle",
-        }
-    }
-
-    /// The group, for telling duplicates apart (all policy versions are one resource).
-    fn group(self) -> &'static str {
-        match self {
-            Self::Policy | Self::UnservedPolicy => validate::GROUP,
-            Self::ConfigMap | Self::Secret => "",
-            Self::ClusterTrustBundle => "certificates.k8s.io",
-        }
-    }
-
-    /// The CA kind of a Secret or ClusterTrustBundle.
-    fn ca_kind(self) -> Option<validate::CaKind> {
-        match self {
-            Self::Secret => Some(validate::CaKind::Secret),
-            Self::ClusterTrustBundle => Some(validate::CaKind::ClusterTrustBundle),
-            _ => None,
-        }
-    }
-}
-
 fn metadata_text<'v>(object: &'v Value, field: &str) -> Option<&'v str> {
     object.get("metadata")?.get(field)?.as_str()
 }
@@ -448,14 +368,24 @@ fn check_all<'d>(
     settings: &Settings,
     now: i64,
 ) -> Vec<Checked<'d>> {
-    let subjects: Vec<(&Document, Subject)> = documents
+    // Each object the rules judge and the profile's implementation reads, with whether the
+    // rules know its version.
+    let subjects: Vec<(&Document, Subject, bool)> = documents
         .iter()
-        .filter_map(|d| Some((d, Subject::of_for(&d.value, &settings.profile)?)))
+        .filter_map(|d| {
+            let (subject, version) = Subject::of_object(&d.value)?;
+            let known = subject != Subject::Policy || validate::is_known_version(version);
+            subject
+                .read_by(&settings.profile)
+                .then_some((d, subject, known))
+        })
         .collect();
-    let check_slice = |slice: &[(&'d Document, Subject)]| -> Vec<Checked<'d>> {
+    let check_slice = |slice: &[(&'d Document, Subject, bool)]| -> Vec<Checked<'d>> {
         slice
             .iter()
-            .map(|&(document, subject)| check_one(document, subject, resolver, settings, now))
+            .map(|&(document, subject, known)| {
+                check_one(document, subject, known, resolver, settings, now)
+            })
             .collect()
     };
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
@@ -478,9 +408,11 @@ fn check_all<'d>(
     checked
 }
 
+/// Checks one object the rules judge; `known`: whether the rules know its version.
 fn check_one<'d>(
     document: &'d Document,
     subject: Subject,
+    known: bool,
     resolver: &Resolver<'_>,
     settings: &Settings,
     now: i64,
@@ -488,13 +420,14 @@ fn check_one<'d>(
     let object = &document.value;
     let namespace = namespace_of(object);
     let mut report = match subject {
+        Subject::Policy if !known => unserved(object),
         Subject::Policy => {
             let wants = Wants::for_policy_with(object, namespace, &settings.profile);
             let snapshot = resolver.snapshot(&wants);
             let change = PolicyChange::create(object, namespace);
             validate::policy(&change, &snapshot, settings, now)
         }
-        Subject::ConfigMap => {
+        Subject::Ca(CaKind::ConfigMap) => {
             let name = metadata_text(object, "name").unwrap_or("");
             let snapshot = resolver.snapshot(&Wants::for_config_map(namespace, name));
             let change = ConfigMapChange {
@@ -508,8 +441,7 @@ fn check_one<'d>(
                 resolver.bundles.get(text)
             })
         }
-        Subject::Secret | Subject::ClusterTrustBundle => {
-            let kind = subject.ca_kind().unwrap_or(validate::CaKind::Secret);
+        Subject::Ca(kind) => {
             let name = metadata_text(object, "name").unwrap_or("");
             let snapshot = resolver.snapshot(&Wants::for_ca_object(kind, namespace, name));
             let change = validate::CaObjectChange {
@@ -524,12 +456,11 @@ fn check_one<'d>(
                 resolver.bundles.get(text)
             })
         }
-        Subject::UnservedPolicy => unserved(object),
     };
-    if subject != Subject::UnservedPolicy {
+    if known {
         require_name(object, &mut report);
     }
-    if subject == Subject::Policy {
+    if subject == Subject::Policy && known {
         warn_deprecated_version(object, &mut report);
     }
     Checked {
@@ -739,7 +670,7 @@ impl Outcome {
             .count();
         let config_maps = checked
             .iter()
-            .filter(|c| c.subject == Subject::ConfigMap)
+            .filter(|c| c.subject == Subject::Ca(CaKind::ConfigMap))
             .count();
         Self {
             errors,
@@ -898,30 +829,6 @@ fn write_json(out: &mut impl Write, checked: &[Checked<'_>], outcome: &Outcome) 
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn subjects_are_policies_of_the_gateway_group_and_core_config_maps() {
-        let of = |api_version: &str, kind: &str| {
-            Subject::of(&json!({"apiVersion": api_version, "kind": kind}))
-        };
-        assert_eq!(
-            of("gateway.networking.k8s.io/v1", "BackendTLSPolicy"),
-            Some(Subject::Policy)
-        );
-        assert_eq!(
-            of("gateway.networking.k8s.io/v1alpha3", "BackendTLSPolicy"),
-            Some(Subject::Policy)
-        );
-        assert_eq!(
-            of("gateway.networking.k8s.io/v1alpha2", "BackendTLSPolicy"),
-            Some(Subject::UnservedPolicy)
-        );
-        assert_eq!(of("v1", "ConfigMap"), Some(Subject::ConfigMap));
-        assert_eq!(of("example.com/v1", "BackendTLSPolicy"), None);
-        assert_eq!(of("v1", "Service"), None);
-        assert_eq!(of("apps/v1", "Deployment"), None);
-        assert_eq!(Subject::of(&json!({"kind": "ConfigMap"})), None);
-    }
 
     #[test]
     fn option_keys_are_located_by_their_key() {

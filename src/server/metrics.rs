@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicI64;
 use std::time::Duration;
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -13,17 +13,53 @@ use prometheus_client::registry::Registry;
 use tokio::sync::watch;
 
 use crate::lookup::ClusterLookup;
+use crate::validate::Subject;
 
 /// Labels of the request counter. Values come from fixed sets, so a client cannot create
 /// series at will.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
-    /// `BackendTLSPolicy`, `ConfigMap`, `other` or `unknown` (undecodable).
-    pub kind: &'static str,
+    /// What was reviewed.
+    pub kind: KindLabel,
     /// `CREATE`, `UPDATE`, `DELETE`, `CONNECT` or `unknown`.
     pub operation: &'static str,
     /// `allowed`, `denied` or `error`.
     pub verdict: &'static str,
+}
+
+/// The `kind` label of a request: `BackendTLSPolicy`, `ConfigMap`, `Secret`,
+/// `ClusterTrustBundle`, `other` or `unknown`.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum KindLabel {
+    /// A kind the rules judge.
+    Judged(Subject),
+    /// A kind this webhook should not have been sent.
+    Other,
+    /// No review could be read.
+    Unknown,
+}
+
+impl KindLabel {
+    /// The label value (also the log field).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Judged(subject) => subject.kind(),
+            Self::Other => "other",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+impl From<Option<Subject>> for KindLabel {
+    fn from(subject: Option<Subject>) -> Self {
+        subject.map_or(Self::Other, Self::Judged)
+    }
+}
+
+impl EncodeLabelValue for KindLabel {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
+        EncodeLabelValue::encode(&self.as_str(), encoder)
+    }
 }
 
 /// Why a request was shed (answered 503 with `Retry-After`) rather than reviewed.
@@ -372,7 +408,7 @@ mod tests {
         }
         metrics.observe(
             RequestLabels {
-                kind: "BackendTLSPolicy",
+                kind: KindLabel::Judged(Subject::Policy),
                 operation: "CREATE",
                 verdict: "denied",
             },

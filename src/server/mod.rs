@@ -50,7 +50,7 @@ use tracing::{debug, info, warn};
 
 use self::budget::Budget;
 use self::connections::{Activity, Slots, TimedIo};
-use self::metrics::{Metrics, RequestLabels, Shed};
+use self::metrics::{KindLabel, Metrics, RequestLabels, Shed};
 use self::tls::{ReloadingCert, TlsOptions};
 use crate::admission::{Decision, Reviewer, Verdict};
 use crate::validate::field::Echo;
@@ -485,13 +485,13 @@ fn record(
     match decision {
         Some(decision) => {
             let labels = RequestLabels {
-                kind: decision.subject.label(),
+                kind: KindLabel::from(decision.subject),
                 operation: decision.operation.map_or("unknown", |o| o.as_str()),
                 verdict: decision.verdict.label(),
             };
             info!(
                 uid = response.uid.as_str(),
-                kind = labels.kind,
+                kind = labels.kind.as_str(),
                 namespace = decision.namespace.as_str(),
                 name = decision.name.as_str(),
                 operation = labels.operation,
@@ -520,7 +520,7 @@ fn record(
 
 fn error_labels() -> RequestLabels {
     RequestLabels {
-        kind: "unknown",
+        kind: KindLabel::Unknown,
         operation: "unknown",
         verdict: Verdict::Error.label(),
     }

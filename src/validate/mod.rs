@@ -18,6 +18,7 @@ pub mod profile;
 mod refs;
 pub mod schema;
 pub mod snapshot;
+mod subject;
 
 use std::fmt;
 use std::str::FromStr;
@@ -33,6 +34,7 @@ pub use self::snapshot::{
     CaText, ClusterTrustBundleEntry, ConfigMapEntry, PolicySummary, SecretCa, SecretEntry,
     ServiceEntry, Snapshot, TargetKey, Tiebreak, Wants,
 };
+pub use self::subject::{Subject, is_known_version, not_judged, unknown_version};
 
 /// The API group of BackendTLSPolicy.
 pub const GROUP: &str = "gateway.networking.k8s.io";
@@ -51,7 +53,7 @@ pub const DEPRECATION_WARNING: &str = "The v1alpha3 version of BackendTLSPolicy 
 pub fn is_policy_api_version(api_version: &str) -> bool {
     api_version
         .split_once('/')
-        .is_some_and(|(group, version)| group == GROUP && VERSIONS.contains(&version))
+        .is_some_and(|(group, version)| group == GROUP && is_known_version(version))
 }
 /// The ConfigMap key implementations read the CA bundle from.
 pub const CA_KEY: &str = "ca.crt";
