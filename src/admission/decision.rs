@@ -1,7 +1,6 @@
 //! What was decided about a request, for logs and metrics.
 
-use super::response::AdmissionResponse;
-use crate::validate::{Operation, Subject};
+use crate::validate::{Operation, Report, Subject};
 
 /// The decision on one request.
 #[derive(Clone, Debug)]
@@ -15,14 +14,14 @@ pub struct Decision {
     pub namespace: String,
     /// Name of the object.
     pub name: String,
-    /// The answer's [`verdict`](AdmissionResponse::verdict).
+    /// What the answer says.
     pub verdict: Verdict,
     /// Whether the answer came from the decision cache.
     pub cached: bool,
 }
 
 /// What an answer says, for logs and metrics.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Verdict {
     /// Allowed, possibly with warnings.
     Allowed,
@@ -33,23 +32,21 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// The verdict on a request the rules judged: allowed unless the report has errors.
+    pub fn of(report: &Report) -> Self {
+        if report.is_allowed() {
+            Self::Allowed
+        } else {
+            Self::Denied
+        }
+    }
+
     /// `allowed`, `denied` or `error`: the log field and metrics label.
-    pub fn label(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Allowed => "allowed",
             Self::Denied => "denied",
             Self::Error => "error",
-        }
-    }
-}
-
-impl AdmissionResponse {
-    /// What this answer says.
-    pub fn verdict(&self) -> Verdict {
-        match &self.status {
-            None => Verdict::Allowed,
-            Some(status) if status.code == Some(422) => Verdict::Denied,
-            Some(_) => Verdict::Error,
         }
     }
 }

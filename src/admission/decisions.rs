@@ -26,12 +26,15 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
 
+use super::Verdict;
 use crate::validate::Subject;
 
 /// The cacheable part of an answer (everything but the uid): allowed when it has no status.
 #[derive(Clone, Debug)]
 pub(crate) struct Answer {
     pub subject: Option<Subject>,
+    /// Allowed or denied (errors are not cached).
+    pub verdict: Verdict,
     pub status: Option<Status>,
     pub warnings: Vec<String>,
     /// The answer's encoding after the uid (see `AdmissionReview::to_json`).
@@ -217,6 +220,7 @@ mod tests {
     fn answer() -> Answer {
         Answer {
             subject: Some(Subject::Policy),
+            verdict: Verdict::Allowed,
             status: None,
             warnings: vec!["w".into()],
             encoded_rest: None,

@@ -15,7 +15,7 @@ use super::decode::{BadReview, decode, decode_envelope};
 use super::prune;
 use super::request::{AdmissionRequest, RawRequest, name_of, namespace_of};
 use super::response::{AdmissionResponse, AdmissionReview};
-use super::status::{Outcome, bad_request, failure};
+use super::status::{self, bad_request, failure};
 use crate::lookup::{BundleCache, Lookup, LookupError};
 use crate::validate::{
     self, CaKind, ConfigMapChange, Operation, PolicyChange, Report, Settings, Subject, Wants,
@@ -83,24 +83,22 @@ impl Reviewer {
             Some(Subject::Ca(ca_kind)) => self.ca_object(request, ca_kind, budget, now).await,
             None => {
                 let report = validate::not_judged(&kind.group, &kind.version, &kind.kind);
-                Ok(Outcome::from_report(report, "", ""))
+                Ok(report)
             }
         };
-        let response = match result {
-            Ok(outcome) => outcome.into_response(request),
-            Err(status) => AdmissionResponse {
-                uid: request.uid.clone(),
-                allowed: false,
-                status: Some(*status),
-                warnings: Vec::new(),
-            },
+        let (response, verdict) = match result {
+            Ok(report) => (
+                status::judged(&report, subject, request),
+                Verdict::of(&report),
+            ),
+            Err(status) => (status::refused(*status, request), Verdict::Error),
         };
         let decision = Decision {
             subject,
             operation: request.operation.as_ref().ok().copied(),
             namespace: request.namespace.clone(),
             name: request.name.clone(),
-            verdict: response.verdict(),
+            verdict,
             cached: false,
         };
         (decision, response)
@@ -175,7 +173,7 @@ impl Reviewer {
                 operation: raw.operation.as_ref().ok().copied(),
                 namespace: raw.namespace.into_owned(),
                 name: raw.name.into_owned(),
-                verdict: response.verdict(),
+                verdict: answer.verdict,
                 cached: true,
             };
             let review = AdmissionReview::with_encoded_rest(response, answer.encoded_rest.clone());
@@ -191,6 +189,7 @@ impl Reviewer {
         let encoded_rest = AdmissionReview::encode_rest(&response);
         let answer = decisions::Answer {
             subject: decision.subject,
+            verdict: decision.verdict,
             status: response.status.clone(),
             warnings: response.warnings.clone(),
             encoded_rest: encoded_rest.clone(),
@@ -207,14 +206,13 @@ impl Reviewer {
         request: &AdmissionRequest,
         budget: Duration,
         now: i64,
-    ) -> Result<Outcome, Box<Status>> {
+    ) -> Result<Report, Box<Status>> {
         let operation = known_operation(request)?;
         if !matches!(operation, Operation::Create | Operation::Update) {
-            return Ok(Outcome::from_report(Report::default(), "", ""));
+            return Ok(Report::default());
         }
         if !validate::is_known_version(&request.kind.version) {
-            let report = validate::unknown_version(&request.kind.version);
-            return Ok(Outcome::from_report(report, "", ""));
+            return Ok(validate::unknown_version(&request.kind.version));
         }
         let object = required_object(request, operation)?;
         let namespace = namespace_of(request, object);
@@ -227,12 +225,7 @@ impl Reviewer {
             subresource: request.sub_resource.as_deref().filter(|s| !s.is_empty()),
             namespace,
         };
-        let report = validate::policy(&change, &snapshot, &self.settings, now);
-        Ok(Outcome::from_report(
-            report,
-            validate::GROUP,
-            validate::KIND,
-        ))
+        Ok(validate::policy(&change, &snapshot, &self.settings, now))
     }
 
     async fn config_map(
@@ -240,7 +233,7 @@ impl Reviewer {
         request: &AdmissionRequest,
         budget: Duration,
         now: i64,
-    ) -> Result<Outcome, Box<Status>> {
+    ) -> Result<Report, Box<Status>> {
         let operation = known_operation(request)?;
         let object = request.object.as_ref().filter(|o| !o.is_null());
         let old_object = request.old_object.as_ref().filter(|o| !o.is_null());
@@ -264,7 +257,7 @@ impl Reviewer {
         let report = validate::config_map(&change, &snapshot, &self.settings, now, |text| {
             self.bundles.get(text)
         });
-        Ok(Outcome::from_report(report, "", "ConfigMap"))
+        Ok(report)
     }
 
     /// A Secret or ClusterTrustBundle that policies may use as a CA bundle (the ConfigMap
@@ -275,7 +268,7 @@ impl Reviewer {
         kind: validate::CaKind,
         budget: Duration,
         now: i64,
-    ) -> Result<Outcome, Box<Status>> {
+    ) -> Result<Report, Box<Status>> {
         let operation = known_operation(request)?;
         let object = request.object.as_ref().filter(|o| !o.is_null());
         let old_object = request.old_object.as_ref().filter(|o| !o.is_null());
@@ -302,8 +295,7 @@ impl Reviewer {
         let report = validate::ca_object(&change, &snapshot, &self.settings, now, |text| {
             self.bundles.get(text)
         });
-        let (group, kind) = (kind.group(), kind.kind());
-        Ok(Outcome::from_report(report, group, kind))
+        Ok(report)
     }
 
     async fn snapshot(

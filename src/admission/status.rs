@@ -7,7 +7,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Status, StatusCause, Status
 
 use super::request::{AdmissionRequest, name_of};
 use super::response::AdmissionResponse;
-use crate::validate::{self, Report};
+use crate::validate::{self, Report, Subject};
 
 /// At most this many errors are spelled out in `status.message` (more are in `causes`).
 const MESSAGE_ERRORS: usize = 32;
@@ -42,31 +42,34 @@ pub(super) fn failure(
     }
 }
 
-/// A verdict before it is addressed to a request.
-pub(super) struct Outcome {
-    report: Report,
-    group: &'static str,
-    kind: &'static str,
+/// The answer to a request the rules judged: allowed with the report's warnings, or denied
+/// with its errors ([`denial`]), as a review of `subject` (`None`: a kind they do not judge,
+/// which is never denied).
+pub(super) fn judged(
+    report: &Report,
+    subject: Option<Subject>,
+    request: &AdmissionRequest,
+) -> AdmissionResponse {
+    let status = (!report.is_allowed()).then(|| {
+        let (group, kind) = subject.map_or(("", ""), |s| (s.group(), s.kind()));
+        denial(report, group, kind, request)
+    });
+    AdmissionResponse {
+        uid: request.uid.clone(),
+        allowed: status.is_none(),
+        status,
+        warnings: warning_texts(report),
+    }
 }
 
-impl Outcome {
-    pub(super) fn from_report(report: Report, group: &'static str, kind: &'static str) -> Self {
-        Self {
-            report,
-            group,
-            kind,
-        }
-    }
-
-    pub(super) fn into_response(self, request: &AdmissionRequest) -> AdmissionResponse {
-        let status = (!self.report.is_allowed())
-            .then(|| denial(&self.report, self.group, self.kind, request));
-        AdmissionResponse {
-            uid: request.uid.clone(),
-            allowed: status.is_none(),
-            status,
-            warnings: warning_texts(&self.report),
-        }
+/// The answer to a request refused before the rules could judge it (a bad request, a failed
+/// lookup).
+pub(super) fn refused(status: Status, request: &AdmissionRequest) -> AdmissionResponse {
+    AdmissionResponse {
+        uid: request.uid.clone(),
+        allowed: false,
+        status: Some(status),
+        warnings: Vec::new(),
     }
 }
 

@@ -12,19 +12,32 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use tokio::sync::watch;
 
+use crate::admission::Verdict;
 use crate::lookup::ClusterLookup;
-use crate::validate::Subject;
+use crate::validate::{Operation, Subject};
 
-/// Labels of the request counter. Values come from fixed sets, so a client cannot create
-/// series at will.
+/// Labels of the request counter. Values are enums, so a client cannot create series at will
+/// and every value is in one place.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
     /// What was reviewed.
     pub kind: KindLabel,
-    /// `CREATE`, `UPDATE`, `DELETE`, `CONNECT` or `unknown`.
-    pub operation: &'static str,
+    /// The operation.
+    pub operation: OperationLabel,
     /// `allowed`, `denied` or `error`.
-    pub verdict: &'static str,
+    pub verdict: Verdict,
+}
+
+impl RequestLabels {
+    /// The labels of a request answered without a review: a body that is not one, or a request
+    /// refused before it was read.
+    pub fn unreadable() -> Self {
+        Self {
+            kind: KindLabel::Unknown,
+            operation: OperationLabel::Unknown,
+            verdict: Verdict::Error,
+        }
+    }
 }
 
 /// The `kind` label of a request: `BackendTLSPolicy`, `ConfigMap`, `Secret`,
@@ -62,6 +75,43 @@ impl EncodeLabelValue for KindLabel {
     }
 }
 
+/// The `operation` label of a request: `CREATE`, `UPDATE`, `DELETE`, `CONNECT` or `unknown`.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum OperationLabel {
+    /// An operation the AdmissionReview API defines.
+    Known(Operation),
+    /// Another, or none read.
+    Unknown,
+}
+
+impl OperationLabel {
+    /// The label value (also the log field).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Known(operation) => operation.as_str(),
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+impl From<Option<Operation>> for OperationLabel {
+    fn from(operation: Option<Operation>) -> Self {
+        operation.map_or(Self::Unknown, Self::Known)
+    }
+}
+
+impl EncodeLabelValue for OperationLabel {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
+        EncodeLabelValue::encode(&self.as_str(), encoder)
+    }
+}
+
+impl EncodeLabelValue for Verdict {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
+        EncodeLabelValue::encode(&self.as_str(), encoder)
+    }
+}
+
 /// Why a request was shed (answered 503 with `Retry-After`) rather than reviewed.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
 pub enum Shed {
@@ -74,8 +124,8 @@ pub enum Shed {
 }
 
 impl Shed {
-    /// The metrics label.
-    pub fn label(self) -> &'static str {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::BodyBudget => "body_budget",
             Self::Workers => "review_workers",
@@ -84,10 +134,16 @@ impl Shed {
     }
 }
 
+impl EncodeLabelValue for Shed {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
+        EncodeLabelValue::encode(&self.as_str(), encoder)
+    }
+}
+
 /// Labels of the shed-request counter.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ShedLabels {
-    reason: &'static str,
+    reason: Shed,
 }
 
 /// Labels of the CA certificate expiry gauge.
@@ -243,11 +299,7 @@ impl Metrics {
 
     /// Counts a request shed under load.
     pub fn shed(&self, why: Shed) {
-        self.shed
-            .get_or_create(&ShedLabels {
-                reason: why.label(),
-            })
-            .inc();
+        self.shed.get_or_create(&ShedLabels { reason: why }).inc();
     }
 
     /// Sets what the server reads on each scrape: its connections (when it has slots), the
@@ -394,6 +446,7 @@ impl Drop for InFlight {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::validate::CaKind;
 
     #[test]
     fn exposition_names_and_labels() {
@@ -409,8 +462,8 @@ mod tests {
         metrics.observe(
             RequestLabels {
                 kind: KindLabel::Judged(Subject::Policy),
-                operation: "CREATE",
-                verdict: "denied",
+                operation: OperationLabel::Known(Operation::Create),
+                verdict: Verdict::Denied,
             },
             0.000_2,
         );
@@ -430,6 +483,42 @@ mod tests {
             text.contains("backendtls_webhook_tls_certificate_expiry_timestamp_seconds 1800000000")
         );
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn label_values_are_the_documented_ones() {
+        let metrics = Metrics::new();
+        metrics.observe(RequestLabels::unreadable(), 0.001);
+        metrics.observe(
+            RequestLabels {
+                kind: KindLabel::from(None),
+                operation: OperationLabel::from(Some(Operation::Connect)),
+                verdict: Verdict::Allowed,
+            },
+            0.001,
+        );
+        metrics.observe(
+            RequestLabels {
+                kind: KindLabel::from(Some(Subject::Ca(CaKind::ClusterTrustBundle))),
+                operation: OperationLabel::from(None),
+                verdict: Verdict::Error,
+            },
+            0.001,
+        );
+        for why in [Shed::BodyBudget, Shed::Workers, Shed::Deadline] {
+            metrics.shed(why);
+        }
+        let text = metrics.encode();
+        for series in [
+            r#"requests_total{kind="unknown",operation="unknown",verdict="error"} 1"#,
+            r#"requests_total{kind="other",operation="CONNECT",verdict="allowed"} 1"#,
+            r#"requests_total{kind="ClusterTrustBundle",operation="unknown",verdict="error"} 1"#,
+            r#"requests_shed_total{reason="body_budget"} 1"#,
+            r#"requests_shed_total{reason="review_workers"} 1"#,
+            r#"requests_shed_total{reason="deadline"} 1"#,
+        ] {
+            assert!(text.contains(series), "{series} in {text}");
+        }
     }
 
     /// A burst of changes, and changes that arrive while the throttle waits, cost one call

@@ -50,9 +50,9 @@ use tracing::{debug, info, warn};
 
 use self::budget::Budget;
 use self::connections::{Activity, Slots, TimedIo};
-use self::metrics::{KindLabel, Metrics, RequestLabels, Shed};
+use self::metrics::{KindLabel, Metrics, OperationLabel, RequestLabels, Shed};
 use self::tls::{ReloadingCert, TlsOptions};
-use crate::admission::{Decision, Reviewer, Verdict};
+use crate::admission::{Decision, Reviewer};
 use crate::validate::field::Echo;
 
 /// Limits and timeouts of the server.
@@ -486,16 +486,16 @@ fn record(
         Some(decision) => {
             let labels = RequestLabels {
                 kind: KindLabel::from(decision.subject),
-                operation: decision.operation.map_or("unknown", |o| o.as_str()),
-                verdict: decision.verdict.label(),
+                operation: OperationLabel::from(decision.operation),
+                verdict: decision.verdict,
             };
             info!(
                 uid = response.uid.as_str(),
                 kind = labels.kind.as_str(),
                 namespace = decision.namespace.as_str(),
                 name = decision.name.as_str(),
-                operation = labels.operation,
-                verdict = labels.verdict,
+                operation = labels.operation.as_str(),
+                verdict = labels.verdict.as_str(),
                 warnings = response.warnings.len(),
                 cached = decision.cached,
                 latency_us = elapsed.as_micros() as u64,
@@ -513,16 +513,8 @@ fn record(
                 .and_then(|s| s.message.as_deref())
                 .unwrap_or("");
             warn!(uid = %response.uid, %error, "bad AdmissionReview answered with 400");
-            state.metrics.observe(error_labels(), seconds);
+            state.metrics.observe(RequestLabels::unreadable(), seconds);
         }
-    }
-}
-
-fn error_labels() -> RequestLabels {
-    RequestLabels {
-        kind: KindLabel::Unknown,
-        operation: "unknown",
-        verdict: Verdict::Error.label(),
     }
 }
 
@@ -550,7 +542,7 @@ fn refuse(state: &AppState, status: StatusCode, message: String, started: Instan
     warn!(status = status.as_u16(), error = %message, "request refused");
     state
         .metrics
-        .observe(error_labels(), started.elapsed().as_secs_f64());
+        .observe(RequestLabels::unreadable(), started.elapsed().as_secs_f64());
     text(status, format!("{message}\n"))
 }
 
