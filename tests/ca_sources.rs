@@ -109,10 +109,9 @@ fn answer(reviewer: &Reviewer, body: &[u8]) -> (Value, bool) {
         .enable_time()
         .build()
         .expect("runtime");
-    let (decision, review) = runtime
-        .block_on(reviewer.review(body, BUDGET))
-        .expect("a review");
-    let cached = decision.is_some_and(|d| d.cached);
+    let answer = runtime.block_on(reviewer.review(body, BUDGET));
+    let cached = answer.decision().is_some_and(|d| d.cached);
+    let review = answer.into_review().expect("a review");
     let json: Value = serde_json::from_slice(&review.to_json()).expect("json");
     (json["response"].clone(), cached)
 }

@@ -94,9 +94,10 @@ async fn caches_sync_and_answer_reviews() {
         ("reviews/policy-denied-invalid-ca.json", false),
         ("reviews/configmap-update-denied.json", false),
     ] {
-        let (_, review) = reviewer
+        let review = reviewer
             .review(&common::fixture(file), Duration::from_secs(5))
             .await
+            .into_review()
             .expect("answered");
         assert_eq!(
             review.response().allowed,
@@ -197,9 +198,10 @@ async fn reviews_before_the_first_sync_are_denied_with_retry_inside_the_budget()
     );
     let started = std::time::Instant::now();
     let budget = Duration::from_secs(1);
-    let (_, review) = reviewer
+    let review = reviewer
         .review(&common::fixture("reviews/policy-v1-allowed.json"), budget)
         .await
+        .into_review()
         .expect("answered");
     let elapsed = started.elapsed();
     assert!(
@@ -218,9 +220,10 @@ async fn reviews_before_the_first_sync_are_denied_with_retry_inside_the_budget()
     tokio::time::timeout(Duration::from_secs(20), lookup.wait_until_ready())
         .await
         .expect("synced");
-    let (_, review) = reviewer
+    let review = reviewer
         .review(&common::fixture("reviews/policy-v1-allowed.json"), budget)
         .await
+        .into_review()
         .expect("answered");
     assert!(review.response().allowed);
 }

@@ -106,9 +106,10 @@ async fn review(lookup: &Arc<ClusterLookup>, policy: &Value) -> (bool, Vec<Strin
         Arc::new(BundleCache::default()),
         Clock::Fixed(NOW),
     );
-    let (_, answer) = reviewer
+    let answer = reviewer
         .review(&review_body(policy), Duration::from_secs(10))
         .await
+        .into_review()
         .expect("a review");
     let response = answer.response();
     let mut said: Vec<String> = response.warnings.clone();

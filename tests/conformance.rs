@@ -243,8 +243,9 @@ fn allowed(settings: Settings, request: &[u8]) -> (bool, String) {
         .enable_time()
         .build()
         .expect("runtime");
-    let (_, review) = runtime
+    let review = runtime
         .block_on(reviewer.review(request, Duration::from_secs(10)))
+        .into_review()
         .expect("a review");
     let response = review.response();
     let status = response

@@ -1199,9 +1199,10 @@ async fn watches_dropped_during_a_burst_of_changes_recover() {
         Arc::new(BundleCache::default()),
         Clock::System,
     );
-    let (_, review) = reviewer
+    let review = reviewer
         .review(&fixture(ALLOWED), Duration::from_secs(5))
         .await
+        .into_review()
         .expect("answered");
     assert!(review.response().allowed, "{:?}", review.response());
     assert!(

@@ -1,6 +1,39 @@
 //! What was decided about a request, for logs and metrics.
 
+use super::decode::BadReview;
+use super::response::AdmissionReview;
 use crate::validate::{Operation, Report, Subject};
+
+/// What [`Reviewer::review`](super::Reviewer::review) makes of a body.
+#[derive(Debug)]
+pub enum Answer {
+    /// A request, decided: the AdmissionReview to send, and what was decided.
+    Decided(Decision, AdmissionReview),
+    /// Not a valid request, but with a readable uid: the AdmissionReview to send refuses it
+    /// (`allowed: false`, code 400, with what is wrong).
+    Malformed(AdmissionReview),
+    /// No readable uid, so no AdmissionReview can answer it: the caller answers 400 with what
+    /// is wrong.
+    Unreadable(BadReview),
+}
+
+impl Answer {
+    /// The decision on a decided request.
+    pub fn decision(&self) -> Option<&Decision> {
+        match self {
+            Self::Decided(decision, _) => Some(decision),
+            Self::Malformed(_) | Self::Unreadable(_) => None,
+        }
+    }
+
+    /// The AdmissionReview to send, or what is wrong with a body that none can answer.
+    pub fn into_review(self) -> Result<AdmissionReview, BadReview> {
+        match self {
+            Self::Decided(_, review) | Self::Malformed(review) => Ok(review),
+            Self::Unreadable(bad) => Err(bad),
+        }
+    }
+}
 
 /// The decision on one request.
 #[derive(Clone, Debug)]

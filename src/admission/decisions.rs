@@ -9,7 +9,7 @@
 //! the clock has not moved on much (certificate expiry is time-dependent: entries live for a
 //! short TTL).
 //!
-//! Entries keep the full key bytes and every hit compares them, so two different requests can
+//! DecisionEntries keep the full key bytes and every hit compares them, so two different requests can
 //! never share an answer; lookups hash the request's parts in place and copy nothing.
 //! Only verdicts are cached (allowed or denied on validation grounds); errors such as a failed
 //! lookup are not. The cache is bounded in entries and in bytes (keys hold whole objects): an
@@ -31,7 +31,7 @@ use crate::validate::Subject;
 
 /// The cacheable part of an answer (everything but the uid): allowed when it has no status.
 #[derive(Clone, Debug)]
-pub(crate) struct Answer {
+pub(crate) struct CachedAnswer {
     pub subject: Option<Subject>,
     /// Allowed or denied (errors are not cached).
     pub verdict: Verdict,
@@ -44,7 +44,7 @@ pub(crate) struct Answer {
 struct Entry {
     /// The full key, compared on every hit: a hash match alone is not enough.
     key: Box<[u8]>,
-    answer: Arc<Answer>,
+    answer: Arc<CachedAnswer>,
     at: i64,
     /// What the entry holds, in bytes (key and answer), as counted against the budget.
     bytes: usize,
@@ -52,11 +52,11 @@ struct Entry {
 
 /// Default byte budget of the cache.
 pub const DEFAULT_MAX_BYTES: usize = 8 << 20;
-/// Entries larger than this (key and answer) are not cached: a request this big is rare, and
+/// DecisionEntries larger than this (key and answer) are not cached: a request this big is rare, and
 /// one would take a large share of the budget.
 pub const MAX_ENTRY_BYTES: usize = 256 << 10;
 
-impl Answer {
+impl CachedAnswer {
     /// Bytes the answer holds: its encoding, and the status and warnings it was encoded from
     /// (about as large again).
     fn bytes(&self) -> usize {
@@ -68,7 +68,7 @@ impl Answer {
 
 /// A request's key: its parts joined, and their hash.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Key {
+pub(crate) struct RequestKey {
     hash: u64,
     bytes: Box<[u8]>,
 }
@@ -76,7 +76,7 @@ pub(crate) struct Key {
 /// Decisions by request content, indexed by the hash of the key (one entry per hash: a rare
 /// collision replaces the older entry).
 pub(crate) struct DecisionCache {
-    entries: Mutex<Entries>,
+    entries: Mutex<DecisionEntries>,
     hasher: foldhash::fast::RandomState,
     capacity: usize,
     max_bytes: usize,
@@ -84,7 +84,7 @@ pub(crate) struct DecisionCache {
 }
 
 #[derive(Default)]
-struct Entries {
+struct DecisionEntries {
     map: HashMap<u64, Entry, foldhash::fast::RandomState>,
     /// The sum of the entries' `bytes`.
     bytes: usize,
@@ -99,7 +99,7 @@ impl DecisionCache {
     /// A cache of at most `capacity` decisions, each reused for at most `ttl_secs`.
     pub fn new(capacity: usize, ttl_secs: i64) -> Self {
         Self {
-            entries: Mutex::new(Entries::default()),
+            entries: Mutex::new(DecisionEntries::default()),
             hasher: foldhash::fast::RandomState::default(),
             capacity,
             max_bytes: DEFAULT_MAX_BYTES,
@@ -131,7 +131,7 @@ impl DecisionCache {
     }
 
     /// The key of a request, to [`put`](Self::put) its answer.
-    pub fn key(&self, parts: &[&[u8]], generation: u64) -> Key {
+    pub fn key(&self, parts: &[&[u8]], generation: u64) -> RequestKey {
         let length = parts.iter().map(|p| p.len() + 1).sum::<usize>() + 8;
         let mut bytes = Vec::with_capacity(length);
         for part in parts {
@@ -139,7 +139,7 @@ impl DecisionCache {
             bytes.push(SEPARATOR);
         }
         bytes.extend_from_slice(&generation.to_le_bytes());
-        Key {
+        RequestKey {
             hash: self.hash(parts, generation),
             bytes: bytes.into_boxed_slice(),
         }
@@ -147,7 +147,7 @@ impl DecisionCache {
 
     /// A fresh cached answer for the request with these parts, if any. Nothing is copied:
     /// the parts are hashed and compared in place.
-    pub fn get(&self, parts: &[&[u8]], generation: u64, now: i64) -> Option<Arc<Answer>> {
+    pub fn get(&self, parts: &[&[u8]], generation: u64, now: i64) -> Option<Arc<CachedAnswer>> {
         let hash = self.hash(parts, generation);
         let entries = self.lock();
         let entry = entries.map.get(&hash)?;
@@ -156,7 +156,7 @@ impl DecisionCache {
     }
 
     /// Remembers an answer, unless it is too big to (see the module documentation).
-    pub fn put(&self, key: Key, answer: Answer, now: i64) {
+    pub fn put(&self, key: RequestKey, answer: CachedAnswer, now: i64) {
         if self.capacity == 0 {
             return;
         }
@@ -192,8 +192,8 @@ impl DecisionCache {
         self.capacity > 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
-        // Entries are inserted whole, so a poisoned map is still consistent.
+    fn lock(&self) -> std::sync::MutexGuard<'_, DecisionEntries> {
+        // DecisionEntries are inserted whole, so a poisoned map is still consistent.
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -217,8 +217,8 @@ fn same_key(stored: &[u8], parts: &[&[u8]], generation: u64) -> bool {
 mod tests {
     use super::*;
 
-    fn answer() -> Answer {
-        Answer {
+    fn answer() -> CachedAnswer {
+        CachedAnswer {
             subject: Some(Subject::Policy),
             verdict: Verdict::Allowed,
             status: None,
@@ -273,7 +273,7 @@ mod tests {
         cache.put(cache.key(&[&huge], 0), answer(), 0);
         assert!(cache.get(&[&huge], 0, 0).is_none());
         assert_eq!(cache.bytes(), 0);
-        // Entries of 10 KiB: the budget holds six; the seventh clears the cache first.
+        // DecisionEntries of 10 KiB: the budget holds six; the seventh clears the cache first.
         let body = |i: u8| vec![i; 10 << 10];
         for i in 0..6 {
             cache.put(cache.key(&[&body(i)], 0), answer(), 0);

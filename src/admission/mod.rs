@@ -29,7 +29,7 @@ mod status;
 mod tests;
 
 pub use self::clock::Clock;
-pub use self::decision::{Decision, Verdict};
+pub use self::decision::{Answer, Decision, Verdict};
 pub use self::decode::{BadReview, decode};
 pub use self::request::{
     API_VERSION, AdmissionRequest, GroupVersionKind, MAX_UID_BYTES, REVIEW_KIND, UnknownOperation,

@@ -9,7 +9,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::clock::Clock;
-use super::decision::{Decision, Verdict};
+use super::decision::{Answer, Decision, Verdict};
 use super::decisions::{self, DecisionCache};
 use super::decode::{BadReview, decode, decode_envelope};
 use super::prune;
@@ -104,13 +104,9 @@ impl Reviewer {
         (decision, response)
     }
 
-    /// Decodes and answers a body: `Ok` with the AdmissionReview to send, or `Err` when no
-    /// uid could be read (the caller answers 400).
-    pub async fn review(
-        &self,
-        body: &[u8],
-        budget: Duration,
-    ) -> Result<(Option<Decision>, AdmissionReview), BadReview> {
+    /// Decodes and answers a body: decided, malformed (answered with a refusal) or unreadable
+    /// (no uid to answer to).
+    pub async fn review(&self, body: &[u8], budget: Duration) -> Answer {
         let answer = if self.decisions.enabled() {
             match decode_envelope::<&RawValue>(body) {
                 Ok(raw) => self.review_cached(raw, body.len(), budget).await,
@@ -126,10 +122,10 @@ impl Reviewer {
             self.review_one_pass(body, budget).await
         };
         match answer {
-            Ok((decision, review)) => Ok((Some(decision), review)),
+            Ok((decision, review)) => Answer::Decided(decision, review),
             Err(bad) => match bad.to_review() {
-                Some(review) => Ok((None, review)),
-                None => Err(bad),
+                Some(review) => Answer::Malformed(review),
+                None => Answer::Unreadable(bad),
             },
         }
     }
@@ -187,7 +183,7 @@ impl Reviewer {
         }
         // Encoded once: the answer to this request and every later hit share it.
         let encoded_rest = AdmissionReview::encode_rest(&response);
-        let answer = decisions::Answer {
+        let answer = decisions::CachedAnswer {
             subject: decision.subject,
             verdict: decision.verdict,
             status: response.status.clone(),

@@ -27,8 +27,8 @@ pub fn run(args: &ReviewArgs) -> anyhow::Result<u8> {
         .enable_time()
         .build()?;
     let answer = runtime.block_on(reviewer.review(&body, Duration::from_secs(10)));
-    match answer {
-        Ok((_, review)) => {
+    match answer.into_review() {
+        Ok(review) => {
             let mut out = std::io::stdout().lock();
             serde_json::to_writer_pretty(&mut out, &review)?;
             writeln!(out)?;

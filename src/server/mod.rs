@@ -52,7 +52,7 @@ use self::budget::Budget;
 use self::connections::{Activity, Slots, TimedIo};
 use self::metrics::{KindLabel, Metrics, OperationLabel, RequestLabels, Shed};
 use self::tls::{ReloadingCert, TlsOptions};
-use crate::admission::{Decision, Reviewer};
+use crate::admission::{Answer, Decision, Reviewer};
 use crate::validate::field::Echo;
 
 /// Limits and timeouts of the server.
@@ -340,18 +340,19 @@ async fn validate_handler(State(state): State<Arc<AppState>>, request: Request) 
             Err(refusal) => return refusal,
         }
     };
-    match review {
-        Ok((decision, review)) => {
-            let elapsed = started.elapsed();
-            record(&state, decision.as_ref(), &review, elapsed);
-            (
-                [(header::CONTENT_TYPE, "application/json")],
-                Body::from(review.to_json()),
-            )
-                .into_response()
+    let (decision, review) = match review {
+        Answer::Decided(decision, review) => (Some(decision), review),
+        Answer::Malformed(review) => (None, review),
+        Answer::Unreadable(bad) => {
+            return refuse(&state, StatusCode::BAD_REQUEST, bad.message, started);
         }
-        Err(bad) => refuse(&state, StatusCode::BAD_REQUEST, bad.message, started),
-    }
+    };
+    record(&state, decision.as_ref(), &review, started.elapsed());
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from(review.to_json()),
+    )
+        .into_response()
 }
 
 /// Reads the body within the body budget: waits for room at most `body_timeout` (and at most
@@ -414,10 +415,6 @@ async fn read_body(
     }
 }
 
-/// What [`Reviewer::review`] answers.
-type ReviewResult =
-    Result<(Option<Decision>, crate::admission::AdmissionReview), crate::admission::BadReview>;
-
 /// Reviews a big body on the blocking pool, once a worker is free: not at all when the
 /// request's lookup budget passes first, or when its client has gone by the time a worker
 /// takes it.
@@ -426,7 +423,7 @@ async fn review_on_pool(
     body: axum::body::Bytes,
     budget: Duration,
     started: Instant,
-) -> Result<ReviewResult, Response> {
+) -> Result<Answer, Response> {
     let deadline = started + crate::admission::lookup_budget(budget);
     let wait = deadline.saturating_duration_since(Instant::now());
     let worker = tokio::time::timeout(wait, Arc::clone(&state.workers).acquire_owned()).await;
