@@ -20,15 +20,26 @@ pub struct BadReview {
     pub uid: Option<String>,
     /// What is wrong.
     pub message: String,
+    /// Whether the body is not JSON at all (then `uid` is `None`).
+    pub not_json: bool,
 }
 
 impl BadReview {
-    /// A bad review; `message` is clipped to [`ITEM_BYTES`](super::status::ITEM_BYTES) (decoding errors can quote the
-    /// input).
+    /// A bad review; `message` is clipped to [`ITEM_BYTES`](super::status::ITEM_BYTES)
+    /// (decoding errors can quote the input).
     pub(super) fn new(uid: Option<String>, message: impl Into<String>) -> Self {
         Self {
             uid,
             message: clip_text(message.into()),
+            not_json: false,
+        }
+    }
+
+    /// A body that is not JSON, for `error`.
+    pub(super) fn not_json(error: &serde_json::Error) -> Self {
+        Self {
+            not_json: true,
+            ..Self::new(None, format!("body is not JSON: {error}"))
         }
     }
 

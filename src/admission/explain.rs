@@ -34,7 +34,7 @@ pub(super) fn explain(body: &[u8], typed_error: &serde_json::Error) -> BadReview
     }
     let probe = match serde_json::from_slice::<Probe>(body) {
         Ok(probe) => probe,
-        Err(e) => return BadReview::new(None, format!("body is not JSON: {e}")),
+        Err(e) => return BadReview::not_json(&e),
     };
     let Probe::Object { uid } = probe else {
         return BadReview::new(None, "body is not a JSON object");
@@ -489,7 +489,9 @@ mod tests {
             );
         }
         for body in ["[1, 2]", "\"x\"", "null"] {
-            assert_eq!(explained(body).message, "body is not a JSON object");
+            let bad = explained(body);
+            assert_eq!(bad.message, "body is not a JSON object");
+            assert!(!bad.not_json);
         }
         // Not JSON as serde_json::Value finds it: the same error, wherever it is (a string
         // that is not UTF-8, even in a part of the body the webhook never reads).
@@ -506,12 +508,14 @@ mod tests {
         ] {
             let value_error =
                 serde_json::from_slice::<serde_json::Value>(&body).expect_err("not JSON");
+            let bad = explain(&body, &typed_error());
+            let shown = String::from_utf8_lossy(&body);
             assert_eq!(
-                explain(&body, &typed_error()).message,
+                bad.message,
                 format!("body is not JSON: {value_error}"),
-                "{}",
-                String::from_utf8_lossy(&body)
+                "{shown}"
             );
+            assert!(bad.not_json && bad.uid.is_none(), "{shown}");
         }
     }
 }

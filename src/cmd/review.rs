@@ -47,7 +47,7 @@ pub fn run(args: &ReviewArgs) -> anyhow::Result<u8> {
 
 /// When the input is not JSON but is YAML, it is most likely an object meant for `validate`.
 fn yaml_hint(input: &Path, body: &[u8], bad: &BadReview) -> String {
-    if !bad.message.starts_with("body is not JSON") {
+    if !bad.not_json {
         return String::new();
     }
     let is_yaml = std::str::from_utf8(body)
