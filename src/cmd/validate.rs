@@ -47,8 +47,6 @@
 //! that cannot be used, or an input without any BackendTLSPolicy or ConfigMap holding
 //! `ca.crt` (unless `--allow-empty`: a mistyped path must not pass).
 
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 use std::io::{self, Write};
 use std::path::Path;
 use std::sync::Arc;
@@ -64,8 +62,8 @@ use crate::lookup::{BundleCache, ClusterLookup, ClusterOptions, MemoryLookup, cl
 use crate::objects::{self, Document, LoadError};
 use crate::validate::field::Segment;
 use crate::validate::{
-    self, CaKind, ConfigMapChange, Enforcement, ErrorKind, FieldError, FieldPath, Operation,
-    PolicyChange, Report, Settings, Snapshot, Subject, Wants,
+    self, CaKind, ConfigMapChange, Enforcement, ErrorKind, FieldPath, Operation, PolicyChange,
+    Report, Settings, Snapshot, Subject, Wants, offline,
 };
 
 /// How long `--cluster` may take to list ConfigMaps, Services and BackendTLSPolicies.
@@ -73,9 +71,6 @@ const CLUSTER_SYNC_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long the `--cluster` API server may take to answer at all.
 const CLUSTER_PROBE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The Gateway API release whose served versions are checked.
-const GATEWAY_API_RELEASE: &str = "v1.6";
 
 /// Inputs with at least this many objects to check are checked on several threads.
 const PARALLEL_MIN_OBJECTS: usize = 512;
@@ -420,7 +415,7 @@ fn check_one<'d>(
     let object = &document.value;
     let namespace = namespace_of(object);
     let mut report = match subject {
-        Subject::Policy if !known => unserved(object),
+        Subject::Policy if !known => offline::unserved(object),
         Subject::Policy => {
             let wants = Wants::for_policy_with(object, namespace, &settings.profile);
             let snapshot = resolver.snapshot(&wants);
@@ -458,66 +453,16 @@ fn check_one<'d>(
         }
     };
     if known {
-        require_name(object, &mut report);
+        offline::require_name(object, &mut report);
     }
     if subject == Subject::Policy && known {
-        warn_deprecated_version(object, &mut report);
+        offline::warn_deprecated_version(object, &mut report);
     }
     Checked {
         document,
         subject,
         findings: place(document, report),
     }
-}
-
-/// The apiserver's own check, made before any webhook sees the object: a name is required
-/// (`kubectl apply` does not use `generateName`, `kubectl create` does).
-fn require_name(object: &Value, report: &mut Report) {
-    let named = |field| metadata_text(object, field).is_some_and(|n| !n.is_empty());
-    if !named("name") && !named("generateName") {
-        report.error(FieldError::required(
-            FieldPath::root().field("metadata").field("name"),
-            "name or generateName is required",
-        ));
-        report.finish();
-    }
-}
-
-/// The apiserver's warning for a deprecated version (the CRD's `deprecationWarning`, word for
-/// word), which an offline check would otherwise never show.
-fn warn_deprecated_version(object: &Value, report: &mut Report) {
-    let api_version = object.get("apiVersion").and_then(Value::as_str);
-    if api_version.and_then(|v| v.split_once('/'))
-        == Some((validate::GROUP, validate::DEPRECATED_VERSION))
-    {
-        report.warn(
-            FieldPath::root().field("apiVersion"),
-            validate::DEPRECATION_WARNING,
-        );
-    }
-}
-
-/// A BackendTLSPolicy version that Gateway API does not serve: `kubectl apply` would fail with
-/// "no matches for kind", so nothing else about the object matters.
-fn unserved(object: &Value) -> Report {
-    let api_version = object
-        .get("apiVersion")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let served: Vec<String> = validate::VERSIONS
-        .iter()
-        .map(|v| format!("{}/{v}", validate::GROUP))
-        .collect();
-    let served: Vec<&str> = served.iter().map(String::as_str).collect();
-    let mut error =
-        FieldError::not_supported(FieldPath::root().field("apiVersion"), api_version, &served);
-    error.detail = format!(
-        "not served by Gateway API {GATEWAY_API_RELEASE} (kubectl apply fails with \"no matches for kind\"); {}",
-        error.detail
-    );
-    let mut report = Report::default();
-    report.error(error);
-    report
 }
 
 /// Turns a report into findings with source positions, in document order (errors before
@@ -585,52 +530,51 @@ fn is_option_key(path: &FieldPath) -> bool {
     )
 }
 
-/// The second and later definitions of an object (same group, kind, namespace and name) get an
-/// error at `metadata.name` naming the first.
+/// The second and later definitions of an object get the duplicate error
+/// ([`offline::Definitions`]) at their `metadata.name`.
 fn mark_duplicates(checked: &mut [Checked<'_>]) {
-    // (group, kind, namespace, name) → where it was first defined.
-    type Identity<'d> = (&'static str, &'static str, &'d str, &'d str);
-    let mut first: HashMap<Identity<'_>, (&str, usize, usize)> = HashMap::new();
+    let mut definitions = offline::Definitions::default();
     for item in checked.iter_mut() {
         let document = item.document;
-        let Some(name) = metadata_text(&document.value, "name").filter(|n| !n.is_empty()) else {
-            continue;
-        };
+        let name = metadata_text(&document.value, "name").unwrap_or("");
         let namespace = namespace_of(&document.value);
-        let key = (item.subject.group(), item.subject.kind(), namespace, name);
         let positions = &document.positions;
         let (line, column) = positions
             .value("metadata.name")
             .unwrap_or_else(|| positions.nearest("metadata.name"));
-        match first.entry(key) {
-            Entry::Vacant(slot) => {
-                slot.insert((&document.source, line, column));
-            }
-            Entry::Occupied(slot) => {
-                let (source, first_line, first_column) = slot.get();
-                let error = FieldError::new(
-                    FieldPath::root().field("metadata").field("name"),
-                    ErrorKind::Duplicate,
-                    validate::BadValue::str(name),
-                    format!(
-                        "{} {namespace}/{name} is already defined at {source}:{first_line}:{first_column}",
-                        item.subject.kind()
-                    ),
-                );
-                let duplicate = Finding {
-                    line,
-                    column,
-                    severity: Severity::Error,
-                    field: error.path.to_string(),
-                    message: error.body(),
-                    reason: Some(error.kind.reason()),
-                };
-                let at = item
-                    .findings
-                    .partition_point(|f| (f.line, f.column) <= (line, column));
-                item.findings.insert(at, duplicate);
-            }
-        }
+        let at = Location {
+            source: &document.source,
+            line,
+            column,
+        };
+        let Some(error) = definitions.define(item.subject, namespace, name, at) else {
+            continue;
+        };
+        let duplicate = Finding {
+            line,
+            column,
+            severity: Severity::Error,
+            field: error.path.to_string(),
+            message: error.body(),
+            reason: Some(error.kind.reason()),
+        };
+        let at = item
+            .findings
+            .partition_point(|f| (f.line, f.column) <= (line, column));
+        item.findings.insert(at, duplicate);
+    }
+}
+
+/// Where an object is defined: `file:line:column`.
+struct Location<'d> {
+    source: &'d str,
+    line: usize,
+    column: usize,
+}
+
+impl std::fmt::Display for Location<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.source, self.line, self.column)
     }
 }
 
@@ -828,7 +772,6 @@ fn write_json(out: &mut impl Write, checked: &[Checked<'_>], outcome: &Outcome) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn option_keys_are_located_by_their_key() {
@@ -882,17 +825,6 @@ mod tests {
             ),
             "{}",
             outcome.summary()
-        );
-    }
-
-    #[test]
-    fn unserved_versions_name_the_served_ones() {
-        let report = unserved(&json!({"apiVersion": "gateway.networking.k8s.io/v1alpha2"}));
-        assert_eq!(report.errors.len(), 1);
-        assert_eq!(report.errors[0].path.to_string(), "apiVersion");
-        assert_eq!(
-            report.errors[0].body(),
-            "Unsupported value: \"gateway.networking.k8s.io/v1alpha2\": not served by Gateway API v1.6 (kubectl apply fails with \"no matches for kind\"); supported values: \"gateway.networking.k8s.io/v1\", \"gateway.networking.k8s.io/v1alpha3\""
         );
     }
 }

@@ -13,6 +13,7 @@ pub mod ca_bundle;
 pub mod cel;
 pub mod field;
 pub mod names;
+pub mod offline;
 mod policy;
 pub mod profile;
 mod refs;
