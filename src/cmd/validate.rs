@@ -63,7 +63,7 @@ use crate::objects::{self, Document, LoadError};
 use crate::validate::field::Segment;
 use crate::validate::{
     self, CaKind, ConfigMapChange, Enforcement, ErrorKind, FieldPath, Operation, PolicyChange,
-    Report, Settings, Snapshot, Subject, Wants, offline,
+    Report, Settings, Snapshot, Subject, Wants, WarningKind, offline,
 };
 
 /// How long `--cluster` may take to list ConfigMaps, Services and BackendTLSPolicies.
@@ -481,7 +481,7 @@ fn place(document: &Document, report: Report) -> Vec<Finding> {
         ));
     }
     for warning in report.warnings {
-        let on_key = is_option_key(&warning.path) || warning.message.starts_with("unknown field");
+        let on_key = is_option_key(&warning.path) || warning.kind == WarningKind::UnknownField;
         findings.push(finding(
             document,
             &warning.path,

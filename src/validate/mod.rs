@@ -28,7 +28,9 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::Value;
 
-pub use self::field::{BadValue, Enforcement, ErrorKind, FieldError, FieldPath, Report, Warning};
+pub use self::field::{
+    BadValue, Enforcement, ErrorKind, FieldError, FieldPath, Report, Warning, WarningKind,
+};
 pub use self::profile::{CaKind, Profile};
 use self::schema::Walker;
 pub use self::snapshot::{

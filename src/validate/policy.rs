@@ -8,7 +8,9 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
-use super::field::{BadValue, Echo, ErrorKind, FieldError, FieldPath, Quoted, Report, Segment};
+use super::field::{
+    BadValue, Echo, ErrorKind, FieldError, FieldPath, Quoted, Report, Segment, WarningKind,
+};
 use super::names;
 use super::profile::{OptionsSupport, Profile, UnsupportedTarget, WellKnown, When};
 use super::schema::UnknownField;
@@ -47,47 +49,52 @@ pub(crate) fn check_unknown_fields(
             ));
             continue;
         }
-        report.enforce_with(settings.unknown_fields, || {
-            let hint = match (unknown_field_hint(path), closest) {
-                ("", Some(closest)) => Cow::Owned(format!(": did you mean {}?", Quoted(closest))),
-                (hint, _) => Cow::Borrowed(hint),
-            };
-            match settings.unknown_fields {
-                Enforcement::Deny => FieldError::new(
-                    path.clone(),
-                    ErrorKind::Forbidden,
-                    BadValue::None,
-                    format!("unknown field{hint}"),
-                ),
-                Enforcement::Warn => FieldError::forbidden(
-                    path.clone(),
-                    format!("unknown field, ignored (pruned by the apiserver){hint}"),
-                ),
-            }
-        });
+        let hint = || match (unknown_field_hint(path), closest) {
+            ("", Some(closest)) => Cow::Owned(format!(": did you mean {}?", Quoted(closest))),
+            (hint, _) => Cow::Borrowed(hint),
+        };
+        match settings.unknown_fields {
+            Enforcement::Deny => report.error_with(|| {
+                let detail = format!("unknown field{}", hint());
+                FieldError::new(path.clone(), ErrorKind::Forbidden, BadValue::None, detail)
+            }),
+            Enforcement::Warn => report.warn_kind_with(WarningKind::UnknownField, || {
+                let message = format!("unknown field, ignored (pruned by the apiserver){}", hint());
+                (path.clone(), message)
+            }),
+        }
     }
     report.omit(settings.unknown_fields, omitted);
 }
 
 /// Hints for the usual mistakes: v1alpha2 field names and backendRef habits.
 fn unknown_field_hint(path: &FieldPath) -> &'static str {
-    let Some(Segment::Field(last)) = path.segments().last() else {
+    let Some((Segment::Field(last), parent)) = path.segments().split_last() else {
         return "";
     };
-    let parent = path.parent().to_string();
-    match (parent.as_str(), last.as_ref()) {
-        ("spec", "targetRef") => ": v1alpha2 shape; v1 uses spec.targetRefs (a list)",
-        ("spec", "tls") => ": v1alpha2 shape; v1 uses spec.validation",
-        ("spec.validation", "caCertRefs") => ": v1alpha2 name; v1 uses caCertificateRefs",
-        ("spec.validation", "wellKnownCACerts") => {
+    let named = |segment: &Segment, name: &str| matches!(segment, Segment::Field(f) if f == name);
+    let (spec, validation) = match parent {
+        [first, second, ..] => (named(first, "spec"), named(second, "validation")),
+        [first] => (named(first, "spec"), false),
+        [] => (false, false),
+    };
+    match (parent.len(), last.as_ref()) {
+        (1, "targetRef") if spec => ": v1alpha2 shape; v1 uses spec.targetRefs (a list)",
+        (1, "tls") if spec => ": v1alpha2 shape; v1 uses spec.validation",
+        (2, "caCertRefs") if spec && validation => ": v1alpha2 name; v1 uses caCertificateRefs",
+        (2, "wellKnownCACerts") if spec && validation => {
             ": v1alpha2 name; v1 uses wellKnownCACertificates"
         }
-        ("spec", "hostname") => ": hostname belongs under spec.validation",
-        (_, "port") if parent.starts_with("spec.targetRefs[") => {
-            ": select a Service port by name with sectionName"
-        }
+        (1, "hostname") if spec => ": hostname belongs under spec.validation",
+        (_, "port") if in_target_ref(parent) => ": select a Service port by name with sectionName",
         _ => "",
     }
+}
+
+/// Whether `parent` is a `spec.targetRefs` item or lies below one.
+fn in_target_ref(parent: &[Segment]) -> bool {
+    matches!(parent, [Segment::Field(spec), Segment::Field(targets), Segment::Index(_), ..]
+        if spec == "spec" && targets == "targetRefs")
 }
 
 /// Prose and discouraged-but-legal rules on `spec`.

@@ -855,6 +855,27 @@ fn unknown_fields_warn_by_default_and_fail_offline() {
             "spec.targetRefs[0].port: unknown field, ignored (pruned by the apiserver): select a Service port by name with sectionName",
         ]
     );
+    // They are about a field's name, the other warnings about values.
+    assert!(
+        report
+            .warnings
+            .iter()
+            .all(|w| w.kind == WarningKind::UnknownField)
+    );
+    let mut missing_ca = policy.clone();
+    missing_ca["spec"]["validation"]["caCertificateRefs"][0]["name"] = json!("not-there");
+    let report = run(&missing_ca, &defaults());
+    let kinds: Vec<WarningKind> = report.warnings.iter().map(|w| w.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            WarningKind::UnknownField,
+            WarningKind::UnknownField,
+            WarningKind::Value
+        ],
+        "{:?}",
+        warnings(&report)
+    );
     let offline = Settings {
         unknown_fields: Enforcement::Deny,
         ..Settings::default()
