@@ -112,11 +112,11 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<u8> {
         &settings,
     );
     let checked = check_all(documents, &resolver, &settings, now);
-    let outcome = Outcome::new(&inputs, &checked);
+    let summary = Summary::new(&inputs, &checked);
     let mut out = io::BufWriter::new(io::stdout().lock());
     let written = match args.output {
-        OutputFormat::Text => write_text(&mut out, &checked, &outcome),
-        OutputFormat::Json => write_json(&mut out, &checked, &outcome),
+        OutputFormat::Text => write_text(&mut out, &checked, &summary),
+        OutputFormat::Json => write_json(&mut out, &checked, &summary),
     }
     .and_then(|()| out.flush());
     match written {
@@ -126,14 +126,14 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<u8> {
         }
         _ => {}
     }
-    let failed = outcome.errors > 0 || (args.warnings_as_errors && outcome.warnings > 0);
+    let failed = summary.errors > 0 || (args.warnings_as_errors && summary.warnings > 0);
     if failed {
         return Ok(EXIT_FINDINGS);
     }
-    if outcome.is_empty(checked.iter().map(|c| c.document)) && !args.allow_empty {
+    if summary.is_empty(checked.iter().map(|c| c.document)) && !args.allow_empty {
         eprintln!(
             "backendtls-webhook validate: nothing to check: {} (a mistyped path?); pass --allow-empty to accept that",
-            describe_empty(&args.paths, &outcome)
+            describe_empty(&args.paths, &summary)
         );
         return Ok(EXIT_INPUT);
     }
@@ -141,18 +141,18 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<u8> {
 }
 
 /// What an input without policies or CA ConfigMaps held, for the message.
-fn describe_empty(paths: &[std::path::PathBuf], outcome: &Outcome) -> String {
+fn describe_empty(paths: &[std::path::PathBuf], summary: &Summary) -> String {
     let named = match paths {
         [path] if path.as_os_str() == "-" => "standard input".to_owned(),
         [path] => path.display().to_string(),
         paths => format!("the {} paths given", paths.len()),
     };
-    if outcome.files == 0 {
+    if summary.files == 0 {
         format!("no .yaml, .yml or .json file in {named}")
     } else {
         format!(
             "no BackendTLSPolicy and no ConfigMap with ca.crt in {named} ({} read)",
-            plural(outcome.files, "file")
+            plural(summary.files, "file")
         )
     }
 }
@@ -313,12 +313,12 @@ impl<'c> Resolver<'c> {
 /// Error or warning.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-enum Severity {
+enum LintSeverity {
     Error,
     Warning,
 }
 
-impl Severity {
+impl LintSeverity {
     fn as_str(self) -> &'static str {
         match self {
             Self::Error => "error",
@@ -329,10 +329,10 @@ impl Severity {
 
 /// One finding, placed in its source.
 #[derive(Clone, Debug)]
-struct Finding {
+struct LintFinding {
     line: usize,
     column: usize,
-    severity: Severity,
+    severity: LintSeverity,
     field: String,
     message: String,
     reason: Option<&'static str>,
@@ -343,7 +343,7 @@ struct Finding {
 struct Checked<'d> {
     document: &'d Document,
     subject: Subject,
-    findings: Vec<Finding>,
+    findings: Vec<LintFinding>,
 }
 
 impl Checked<'_> {
@@ -467,7 +467,7 @@ fn check_one<'d>(
 
 /// Turns a report into findings with source positions, in document order (errors before
 /// warnings at the same position; otherwise the report's order).
-fn place(document: &Document, report: Report) -> Vec<Finding> {
+fn place(document: &Document, report: Report) -> Vec<LintFinding> {
     let mut findings = Vec::with_capacity(report.errors.len() + report.warnings.len());
     for error in report.errors {
         let on_key = error.kind == ErrorKind::Forbidden || is_option_key(&error.path);
@@ -475,7 +475,7 @@ fn place(document: &Document, report: Report) -> Vec<Finding> {
             document,
             &error.path,
             on_key,
-            Severity::Error,
+            LintSeverity::Error,
             error.body(),
             Some(error.kind.reason()),
         ));
@@ -486,7 +486,7 @@ fn place(document: &Document, report: Report) -> Vec<Finding> {
             document,
             &warning.path,
             on_key,
-            Severity::Warning,
+            LintSeverity::Warning,
             warning.message,
             None,
         ));
@@ -499,10 +499,10 @@ fn finding(
     document: &Document,
     path: &FieldPath,
     on_key: bool,
-    severity: Severity,
+    severity: LintSeverity,
     message: String,
     reason: Option<&'static str>,
-) -> Finding {
+) -> LintFinding {
     let field = path.to_string();
     let positions = &document.positions;
     let exact = if on_key {
@@ -511,7 +511,7 @@ fn finding(
         positions.value(&field)
     };
     let (line, column) = exact.unwrap_or_else(|| positions.nearest(&field));
-    Finding {
+    LintFinding {
         line,
         column,
         severity,
@@ -550,10 +550,10 @@ fn mark_duplicates(checked: &mut [Checked<'_>]) {
         let Some(error) = definitions.define(item.subject, namespace, name, at) else {
             continue;
         };
-        let duplicate = Finding {
+        let duplicate = LintFinding {
             line,
             column,
-            severity: Severity::Error,
+            severity: LintSeverity::Error,
             field: error.path.to_string(),
             message: error.body(),
             reason: Some(error.kind.reason()),
@@ -585,7 +585,7 @@ impl std::fmt::Display for Location<'_> {
 /// Totals, and the verdict's inputs.
 #[derive(Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Outcome {
+struct Summary {
     errors: usize,
     warnings: usize,
     /// Objects checked: `policies + configMaps`.
@@ -605,12 +605,12 @@ struct Outcome {
     unparsable_files: usize,
 }
 
-impl Outcome {
+impl Summary {
     fn new(inputs: &objects::Inputs, checked: &[Checked<'_>]) -> Self {
         let all = checked.iter().flat_map(|c| &c.findings);
         let errors = all
             .clone()
-            .filter(|f| f.severity == Severity::Error)
+            .filter(|f| f.severity == LintSeverity::Error)
             .count();
         let config_maps = checked
             .iter()
@@ -646,7 +646,7 @@ impl Outcome {
 
     /// `1 error, 2 warnings in 1 object; checked 3 BackendTLSPolicies and 1 ConfigMap from 4
     /// files; skipped 2 objects of other kinds`.
-    fn summary(&self) -> String {
+    fn line(&self) -> String {
         use std::fmt::Write as _;
         let mut out = format!(
             "{}, {}",
@@ -698,7 +698,7 @@ fn plural(n: usize, noun: &str) -> String {
     }
 }
 
-fn write_text(out: &mut impl Write, checked: &[Checked<'_>], outcome: &Outcome) -> io::Result<()> {
+fn write_text(out: &mut impl Write, checked: &[Checked<'_>], summary: &Summary) -> io::Result<()> {
     for item in checked {
         let source = &item.document.source;
         for f in &item.findings {
@@ -718,7 +718,7 @@ fn write_text(out: &mut impl Write, checked: &[Checked<'_>], outcome: &Outcome) 
             }
         }
     }
-    writeln!(out, "{}", outcome.summary())
+    writeln!(out, "{}", summary.line())
 }
 
 #[derive(Serialize)]
@@ -730,7 +730,7 @@ struct JsonFinding<'a> {
     kind: &'static str,
     namespace: &'a str,
     name: &'a str,
-    severity: Severity,
+    severity: LintSeverity,
     field: &'a str,
     message: &'a str,
     reason: Option<&'static str>,
@@ -738,11 +738,11 @@ struct JsonFinding<'a> {
 
 #[derive(Serialize)]
 struct JsonReport<'a> {
-    summary: &'a Outcome,
+    summary: &'a Summary,
     findings: Vec<JsonFinding<'a>>,
 }
 
-fn write_json(out: &mut impl Write, checked: &[Checked<'_>], outcome: &Outcome) -> io::Result<()> {
+fn write_json(out: &mut impl Write, checked: &[Checked<'_>], summary: &Summary) -> io::Result<()> {
     let findings = checked
         .iter()
         .flat_map(|item| {
@@ -761,10 +761,7 @@ fn write_json(out: &mut impl Write, checked: &[Checked<'_>], outcome: &Outcome) 
             })
         })
         .collect();
-    let report = JsonReport {
-        summary: outcome,
-        findings,
-    };
+    let report = JsonReport { summary, findings };
     serde_json::to_writer_pretty(&mut *out, &report)?;
     writeln!(out)
 }
@@ -787,20 +784,20 @@ mod tests {
 
     #[test]
     fn summaries_say_what_was_checked_and_skipped() {
-        let outcome = Outcome {
+        let summary = Summary {
             errors: 1,
             warnings: 2,
             objects: 1,
             objects_with_findings: 1,
             files: 3,
             policies: 1,
-            ..Outcome::default()
+            ..Summary::default()
         };
         assert_eq!(
-            outcome.summary(),
+            summary.line(),
             "1 error, 2 warnings in 1 object; checked 1 BackendTLSPolicy and 0 ConfigMaps from 3 files"
         );
-        let outcome = Outcome {
+        let summary = Summary {
             objects: 5,
             files: 1,
             policies: 3,
@@ -808,23 +805,23 @@ mod tests {
             other_objects: 1,
             not_objects: 2,
             unparsable_files: 1,
-            ..Outcome::default()
+            ..Summary::default()
         };
         assert_eq!(
-            outcome.summary(),
+            summary.line(),
             "0 errors, 0 warnings; checked 3 BackendTLSPolicies and 2 ConfigMaps from 1 file; skipped 1 object of other kinds, 2 documents that are not Kubernetes objects, 1 file that does not parse"
         );
-        let outcome = Outcome {
+        let summary = Summary {
             not_objects: 1,
             unparsable_files: 2,
-            ..Outcome::default()
+            ..Summary::default()
         };
         assert!(
-            outcome.summary().ends_with(
+            summary.line().ends_with(
                 "; skipped 1 document that is not a Kubernetes object, 2 files that do not parse"
             ),
             "{}",
-            outcome.summary()
+            summary.line()
         );
     }
 }
