@@ -9,7 +9,7 @@
 //! the clock has not moved on much (certificate expiry is time-dependent: entries live for a
 //! short TTL).
 //!
-//! DecisionEntries keep the full key bytes and every hit compares them, so two different requests can
+//! Entries keep the full key bytes and every hit compares them, so two different requests can
 //! never share an answer; lookups hash the request's parts in place and copy nothing.
 //! Only verdicts are cached (allowed or denied on validation grounds); errors such as a failed
 //! lookup are not. The cache is bounded in entries and in bytes (keys hold whole objects): an
@@ -52,7 +52,7 @@ struct Entry {
 
 /// Default byte budget of the cache.
 pub const DEFAULT_MAX_BYTES: usize = 8 << 20;
-/// DecisionEntries larger than this (key and answer) are not cached: a request this big is rare, and
+/// Entries larger than this (key and answer) are not cached: a request this big is rare, and
 /// one would take a large share of the budget.
 pub const MAX_ENTRY_BYTES: usize = 256 << 10;
 
@@ -193,7 +193,7 @@ impl DecisionCache {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, DecisionEntries> {
-        // DecisionEntries are inserted whole, so a poisoned map is still consistent.
+        // Entries are inserted whole, so a poisoned map is still consistent.
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -273,7 +273,7 @@ mod tests {
         cache.put(cache.key(&[&huge], 0), answer(), 0);
         assert!(cache.get(&[&huge], 0, 0).is_none());
         assert_eq!(cache.bytes(), 0);
-        // DecisionEntries of 10 KiB: the budget holds six; the seventh clears the cache first.
+        // Entries of 10 KiB: the budget holds six; the seventh clears the cache first.
         let body = |i: u8| vec![i; 10 << 10];
         for i in 0..6 {
             cache.put(cache.key(&[&body(i)], 0), answer(), 0);

@@ -63,7 +63,7 @@ impl BadReview {
 /// Decodes a request body into the request it carries, in one pass, its objects within the
 /// body's decoding budget ([`prune`]).
 pub fn decode(body: &[u8]) -> Result<AdmissionRequest, BadReview> {
-    prune::Budget::run(prune::budget_for(body.len()), || {
+    prune::DecodingBudget::run(prune::budget_for(body.len()), || {
         match decode_envelope::<Pruned>(body) {
             Ok(request) => request.parse(),
             // Decoding again with the objects left raw tells which part is wrong, the envelope

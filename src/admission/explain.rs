@@ -41,7 +41,7 @@ pub(super) fn explain(body: &[u8], typed_error: &serde_json::Error) -> BadReview
     };
     let uid = uid.filter(|u| !u.is_empty() && u.len() <= MAX_UID_BYTES);
     MISMATCH.set(None);
-    let shape = serde_path_to_error::deserialize::<_, Envelope>(
+    let shape = serde_path_to_error::deserialize::<_, EnvelopeShape>(
         &mut serde_json::Deserializer::from_slice(body),
     );
     let shape = match (shape, MISMATCH.take()) {
@@ -52,7 +52,7 @@ pub(super) fn explain(body: &[u8], typed_error: &serde_json::Error) -> BadReview
         }
         (Err(_), None) => return cannot_decode(uid, typed_error),
     };
-    let request = shape.request.map(|Object(request)| request);
+    let request = shape.request.map(|ObjectField(request)| request);
     let present = request.as_ref().map_or([false; 3], |r| {
         [r.uid.is_some(), r.kind.is_some(), r.operation.is_some()]
     });
@@ -140,7 +140,7 @@ impl<'de> Visitor<'de> for Walk<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         self.found.object |= self.place == Place::Top;
-        while let Some(Key(key)) = map.next_key::<Key>()? {
+        while let Some(WalkKey(key)) = map.next_key::<WalkKey>()? {
             let place = match (self.place, key) {
                 (Place::Top, Some("request")) => Place::Request,
                 (Place::Request, Some("uid")) => Place::Uid,
@@ -195,20 +195,20 @@ impl<'de> Visitor<'de> for Walk<'_> {
 }
 
 /// A key of an object, named when it is one the walk looks for.
-struct Key(Option<&'static str>);
+struct WalkKey(Option<&'static str>);
 
-impl<'de> Deserialize<'de> for Key {
+impl<'de> Deserialize<'de> for WalkKey {
     fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Name;
         impl Visitor<'_> for Name {
-            type Value = Key;
+            type Value = WalkKey;
 
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a key")
             }
 
-            fn visit_str<E: de::Error>(self, key: &str) -> Result<Key, E> {
-                Ok(Key(["request", "uid"].into_iter().find(|k| *k == key)))
+            fn visit_str<E: de::Error>(self, key: &str) -> Result<WalkKey, E> {
+                Ok(WalkKey(["request", "uid"].into_iter().find(|k| *k == key)))
             }
         }
         // Through `deserialize_any`, as `Value` reads keys: UTF-8 checked.
@@ -241,94 +241,94 @@ fn mismatch<E: de::Error>(expected: &'static str, found: &'static str) -> E {
 
 /// The envelope's typed fields (the rest is not read).
 #[derive(Deserialize)]
-struct Envelope {
+struct EnvelopeShape {
     #[serde(rename = "apiVersion")]
-    _api_version: Option<Text>,
+    _api_version: Option<TextField>,
     #[serde(rename = "kind")]
-    _kind: Option<Text>,
-    request: Option<Object<Request>>,
+    _kind: Option<TextField>,
+    request: Option<ObjectField<RequestShape>>,
 }
 
 /// `request`'s typed fields.
 #[derive(Deserialize)]
-struct Request {
-    uid: Option<Text>,
-    kind: Option<Object<Kind>>,
-    operation: Option<Text>,
+struct RequestShape {
+    uid: Option<TextField>,
+    kind: Option<ObjectField<KindShape>>,
+    operation: Option<TextField>,
     #[serde(rename = "name")]
-    _name: Option<Text>,
+    _name: Option<TextField>,
     #[serde(rename = "namespace")]
-    _namespace: Option<Text>,
+    _namespace: Option<TextField>,
     #[serde(rename = "subResource")]
-    _sub_resource: Option<Text>,
+    _sub_resource: Option<TextField>,
     #[serde(rename = "dryRun")]
-    _dry_run: Option<Flag>,
+    _dry_run: Option<FlagField>,
 }
 
 /// `request.kind`'s fields.
 #[derive(Deserialize)]
-struct Kind {
+struct KindShape {
     #[serde(rename = "group")]
-    _group: Option<Text>,
+    _group: Option<TextField>,
     #[serde(rename = "version")]
-    _version: Option<Text>,
+    _version: Option<TextField>,
     #[serde(rename = "kind")]
-    _kind: Option<Text>,
+    _kind: Option<TextField>,
 }
 
 /// A value as a field of the shape sees it: an object (its fields read as `T`), or the JSON
 /// type of anything else, named as the schema walk names it. (Null never gets here: an
 /// `Option` field reads it as absent.)
-enum Seen<T> {
+enum SeenValue<T> {
     Object(T),
     Other(&'static str),
 }
 
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Seen<T> {
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for SeenValue<T> {
     fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(SeenVisitor(PhantomData))
+        deserializer.deserialize_any(SeenValueVisitor(PhantomData))
     }
 }
 
-struct SeenVisitor<T>(PhantomData<T>);
+struct SeenValueVisitor<T>(PhantomData<T>);
 
-impl<'de, T: Deserialize<'de>> Visitor<'de> for SeenVisitor<T> {
-    type Value = Seen<T>;
+impl<'de, T: Deserialize<'de>> Visitor<'de> for SeenValueVisitor<T> {
+    type Value = SeenValue<T>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON value")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Seen<T>, A::Error> {
-        T::deserialize(MapAccessDeserializer::new(map)).map(Seen::Object)
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<SeenValue<T>, A::Error> {
+        T::deserialize(MapAccessDeserializer::new(map)).map(SeenValue::Object)
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Seen<T>, A::Error> {
-        IgnoredAny.visit_seq(seq).map(|_| Seen::Other("array"))
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<SeenValue<T>, A::Error> {
+        IgnoredAny.visit_seq(seq).map(|_| SeenValue::Other("array"))
     }
 
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Seen<T>, E> {
-        Ok(Seen::Other("string"))
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<SeenValue<T>, E> {
+        Ok(SeenValue::Other("string"))
     }
 
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Seen<T>, E> {
-        Ok(Seen::Other("boolean"))
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<SeenValue<T>, E> {
+        Ok(SeenValue::Other("boolean"))
     }
 
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Seen<T>, E> {
-        Ok(Seen::Other("integer"))
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<SeenValue<T>, E> {
+        Ok(SeenValue::Other("integer"))
     }
 
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Seen<T>, E> {
-        Ok(Seen::Other("integer"))
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<SeenValue<T>, E> {
+        Ok(SeenValue::Other("integer"))
     }
 
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Seen<T>, E> {
-        Ok(Seen::Other("number"))
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<SeenValue<T>, E> {
+        Ok(SeenValue::Other("number"))
     }
 
-    fn visit_unit<E: de::Error>(self) -> Result<Seen<T>, E> {
-        Ok(Seen::Other("null"))
+    fn visit_unit<E: de::Error>(self) -> Result<SeenValue<T>, E> {
+        Ok(SeenValue::Other("null"))
     }
 }
 
@@ -337,39 +337,39 @@ fn expect<'de, D: de::Deserializer<'de>>(
     deserializer: D,
     expected: &'static str,
 ) -> Result<(), D::Error> {
-    match Seen::<IgnoredAny>::deserialize(deserializer)? {
-        Seen::Other(found) if found == expected => Ok(()),
-        Seen::Other(found) => Err(mismatch(expected, found)),
-        Seen::Object(_) => Err(mismatch(expected, "object")),
+    match SeenValue::<IgnoredAny>::deserialize(deserializer)? {
+        SeenValue::Other(found) if found == expected => Ok(()),
+        SeenValue::Other(found) => Err(mismatch(expected, found)),
+        SeenValue::Object(_) => Err(mismatch(expected, "object")),
     }
 }
 
 /// A string field.
-struct Text;
+struct TextField;
 
-impl<'de> Deserialize<'de> for Text {
+impl<'de> Deserialize<'de> for TextField {
     fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        expect(deserializer, "string").map(|()| Text)
+        expect(deserializer, "string").map(|()| TextField)
     }
 }
 
 /// A boolean field.
-struct Flag;
+struct FlagField;
 
-impl<'de> Deserialize<'de> for Flag {
+impl<'de> Deserialize<'de> for FlagField {
     fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        expect(deserializer, "boolean").map(|()| Flag)
+        expect(deserializer, "boolean").map(|()| FlagField)
     }
 }
 
 /// An object field, with its own typed fields.
-struct Object<T>(T);
+struct ObjectField<T>(T);
 
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for ObjectField<T> {
     fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        match Seen::<T>::deserialize(deserializer)? {
-            Seen::Object(fields) => Ok(Object(fields)),
-            Seen::Other(found) => Err(mismatch("object", found)),
+        match SeenValue::<T>::deserialize(deserializer)? {
+            SeenValue::Object(fields) => Ok(ObjectField(fields)),
+            SeenValue::Other(found) => Err(mismatch("object", found)),
         }
     }
 }

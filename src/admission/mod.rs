@@ -1,9 +1,10 @@
 //! AdmissionReview in, AdmissionReview out (`admission.k8s.io/v1`).
 //!
 //! [`Reviewer::review`] decodes a request body, looks up what the object refers to, runs the
-//! pure validators and maps their [`Report`](crate::validate::Report) to a response: a denial carries `code: 422`,
-//! `reason: Invalid`, a message listing every error and `details.causes[]` with one entry per
-//! field, as the apiserver's own validation does, so `kubectl` prints one line per field.
+//! pure validators and maps their [`Report`](crate::validate::Report) to a response: a denial
+//! carries `code: 422`, `reason: Invalid`, a message listing every error and `details.causes[]`
+//! with one entry per field, as the apiserver's own validation does, so `kubectl` prints one
+//! line per field.
 //! Every body that holds a readable `request.uid` gets an AdmissionReview back, even when it
 //! is not a valid request (then `allowed: false`, code 400).
 //!

@@ -18,8 +18,8 @@
 //! The tree built is bounded by the body it comes from. A JSON value takes 32 bytes in memory
 //! whatever its text (`0` is one byte), and an object's first member allocates a map node of
 //! about 640 bytes, so a body of a few MiB of `[{"a":0},...]` would otherwise decode into
-//! hundreds of MiB. Each decoding has a [`Budget`] in units of one value's size: a value costs
-//! one unit, an object's first member 20 more, each further member 2. [`budget_for`] gives a
+//! hundreds of MiB. Each decoding has a [`DecodingBudget`] in units of one value's size: a value
+//! costs one unit, an object's first member 20 more, each further member 2. [`budget_for`] gives a
 //! body of `n` bytes `(n + 256 KiB) / 32` units: its decoded structure takes at most about its
 //! own size plus 256 KiB (its strings, bounded by the body limit, at most their own size).
 //! Past the budget, decoding stops with an error. No object a rule could judge comes close: a
@@ -62,16 +62,16 @@ pub(crate) fn budget_for(bytes: usize) -> usize {
 }
 
 thread_local! {
-    /// Units left to the decoding in progress on this thread ([`Budget::run`]); `usize::MAX`
-    /// outside one.
+    /// Units left to the decoding in progress on this thread ([`DecodingBudget::run`]);
+    /// `usize::MAX` outside one.
     static UNITS_LEFT: Cell<usize> = const { Cell::new(usize::MAX) };
 }
 
 /// The decoding budget of one body, shared by its objects: set for the duration of a
 /// (synchronous) decoding on this thread, read by the pruning visitor.
-pub(crate) struct Budget;
+pub(crate) struct DecodingBudget;
 
-impl Budget {
+impl DecodingBudget {
     /// Runs `decode` with `units` of budget for the objects it decodes.
     pub(crate) fn run<T>(units: usize, decode: impl FnOnce() -> T) -> T {
         let outer = UNITS_LEFT.replace(units);
@@ -96,7 +96,7 @@ impl Budget {
 }
 
 /// Decodes an optional object (`null` gives `None`), pruned as described above, within the
-/// [`Budget`] in force.
+/// [`DecodingBudget`] in force.
 pub(crate) fn object<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<Value>, D::Error> {
@@ -137,31 +137,31 @@ impl Level {
 
 /// A map key, borrowed from the input when it has no escapes (skipped keys then cost no
 /// allocation).
-struct Key<'de>(Cow<'de, str>);
+struct MapKey<'de>(Cow<'de, str>);
 
-impl<'de> serde::Deserialize<'de> for Key<'de> {
+impl<'de> serde::Deserialize<'de> for MapKey<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl<'de> Visitor<'de> for KeyVisitor {
-            type Value = Key<'de>;
+        struct MapKeyVisitor;
+        impl<'de> Visitor<'de> for MapKeyVisitor {
+            type Value = MapKey<'de>;
 
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a string key")
             }
 
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(v)))
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<MapKey<'de>, E> {
+                Ok(MapKey(Cow::Borrowed(v)))
             }
 
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(v.to_owned())))
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<MapKey<'de>, E> {
+                Ok(MapKey(Cow::Owned(v.to_owned())))
             }
 
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(v)))
+            fn visit_string<E: de::Error>(self, v: String) -> Result<MapKey<'de>, E> {
+                Ok(MapKey(Cow::Owned(v)))
             }
         }
-        deserializer.deserialize_str(KeyVisitor)
+        deserializer.deserialize_str(MapKeyVisitor)
     }
 }
 
@@ -214,8 +214,8 @@ impl<'de> serde::Deserialize<'de> for PrivateKey {
     }
 }
 
-/// Reads a value, pruning maps at the given level; non-map values are read whole.
-/// Reads a value, pruning maps at the given level, spending the [`Budget`] on what it keeps.
+/// Reads a value, pruning maps at the given level (non-map values are read whole), spending the
+/// [`DecodingBudget`] on what it keeps.
 struct Pruning(Level);
 
 impl<'de> DeserializeSeed<'de> for Pruning {
@@ -234,14 +234,14 @@ impl<'de> Visitor<'de> for Pruning {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        Budget::spend(1)?;
+        DecodingBudget::spend(1)?;
         let mut out = Map::new();
-        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+        while let Some(MapKey(key)) = map.next_key::<MapKey<'de>>()? {
             if !self.0.keeps(&key) {
                 if self.0 == Level::Data {
                     let PrivateKey(found) = map.next_value::<PrivateKey>()?;
                     if found || key == "tls.key" {
-                        Budget::spend(MEMBER_UNITS)?;
+                        DecodingBudget::spend(MEMBER_UNITS)?;
                         out.insert(key.into_owned(), Value::Bool(true));
                     }
                 } else {
@@ -249,7 +249,7 @@ impl<'de> Visitor<'de> for Pruning {
                 }
                 continue;
             }
-            Budget::spend(if out.is_empty() {
+            DecodingBudget::spend(if out.is_empty() {
                 MAP_NODE_UNITS
             } else {
                 MEMBER_UNITS
@@ -261,7 +261,7 @@ impl<'de> Visitor<'de> for Pruning {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        Budget::spend(1)?;
+        DecodingBudget::spend(1)?;
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
         while let Some(item) = seq.next_element_seed(Pruning(Level::Whole))? {
             items.push(item);
@@ -270,42 +270,42 @@ impl<'de> Visitor<'de> for Pruning {
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
-        Budget::spend(1)?;
+        DecodingBudget::spend(1)?;
         Ok(Value::Null)
     }
 
     fn visit_none<E: de::Error>(self) -> Result<Value, E> {
-        Budget::spend(1)?;
+        DecodingBudget::spend(1)?;
         Ok(Value::Null)
     }
 
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
-        Budget::spend(1)?;
+        DecodingBudget::spend(1)?;
         Ok(Value::Bool(v))
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
-        Budget::spend(1)?;
+        DecodingBudget::spend(1)?;
         Ok(Value::from(v))
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
-        Budget::spend(1)?;
+        DecodingBudget::spend(1)?;
         Ok(Value::from(v))
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-        Budget::spend(1)?;
+        DecodingBudget::spend(1)?;
         Ok(Value::from(v))
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
-        Budget::spend(1)?;
+        DecodingBudget::spend(1)?;
         Ok(Value::String(v.to_owned()))
     }
 
     fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
-        Budget::spend(1)?;
+        DecodingBudget::spend(1)?;
         Ok(Value::String(v))
     }
 }

@@ -35,8 +35,8 @@ pub struct GroupVersionKind {
 }
 
 /// The fields of `request` this webhook reads; the rest (userInfo, options, …) are skipped.
-/// Decoded through [`RawRequest`], in one pass over the body ([`decode`](super::decode())) or, when decisions
-/// are cached, leaving the objects raw until a miss needs them.
+/// Decoded through [`RawRequest`], in one pass over the body ([`decode`](super::decode())) or,
+/// when decisions are cached, leaving the objects raw until a miss needs them.
 #[derive(Clone, Debug)]
 pub struct AdmissionRequest {
     /// Echoed in the response.
@@ -139,8 +139,8 @@ pub struct UnknownOperation(pub String);
 fn operation<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Result<Operation, UnknownOperation>, D::Error> {
-    struct Text;
-    impl Visitor<'_> for Text {
+    struct OperationText;
+    impl Visitor<'_> for OperationText {
         type Value = Result<Operation, UnknownOperation>;
 
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -152,7 +152,7 @@ fn operation<'de, D: Deserializer<'de>>(
             Ok(known.map_err(|_: E| UnknownOperation(text.to_owned())))
         }
     }
-    deserializer.deserialize_str(Text)
+    deserializer.deserialize_str(OperationText)
 }
 
 /// The operation as the request spelled it.

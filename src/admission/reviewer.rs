@@ -176,7 +176,7 @@ impl Reviewer {
             return Ok((decision, review));
         }
         let key = self.decisions.key(&parts, generation);
-        let request = prune::Budget::run(prune::budget_for(body_len), || raw.parse())?;
+        let request = prune::DecodingBudget::run(prune::budget_for(body_len), || raw.parse())?;
         let (decision, response) = self.decide(&request, budget, now).await;
         if decision.verdict == Verdict::Error {
             return Ok((decision, AdmissionReview::new(response)));

@@ -112,7 +112,7 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<u8> {
         &settings,
     );
     let checked = check_all(documents, &resolver, &settings, now);
-    let summary = Summary::new(&inputs, &checked);
+    let summary = Totals::new(&inputs, &checked);
     let mut out = io::BufWriter::new(io::stdout().lock());
     let written = match args.output {
         OutputFormat::Text => write_text(&mut out, &checked, &summary),
@@ -141,7 +141,7 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<u8> {
 }
 
 /// What an input without policies or CA ConfigMaps held, for the message.
-fn describe_empty(paths: &[std::path::PathBuf], summary: &Summary) -> String {
+fn describe_empty(paths: &[std::path::PathBuf], summary: &Totals) -> String {
     let named = match paths {
         [path] if path.as_os_str() == "-" => "standard input".to_owned(),
         [path] => path.display().to_string(),
@@ -585,7 +585,7 @@ impl std::fmt::Display for Location<'_> {
 /// Totals, and the verdict's inputs.
 #[derive(Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Summary {
+struct Totals {
     errors: usize,
     warnings: usize,
     /// Objects checked: `policies + configMaps`.
@@ -605,7 +605,7 @@ struct Summary {
     unparsable_files: usize,
 }
 
-impl Summary {
+impl Totals {
     fn new(inputs: &objects::Inputs, checked: &[Checked<'_>]) -> Self {
         let all = checked.iter().flat_map(|c| &c.findings);
         let errors = all
@@ -698,7 +698,7 @@ fn plural(n: usize, noun: &str) -> String {
     }
 }
 
-fn write_text(out: &mut impl Write, checked: &[Checked<'_>], summary: &Summary) -> io::Result<()> {
+fn write_text(out: &mut impl Write, checked: &[Checked<'_>], summary: &Totals) -> io::Result<()> {
     for item in checked {
         let source = &item.document.source;
         for f in &item.findings {
@@ -738,11 +738,11 @@ struct JsonFinding<'a> {
 
 #[derive(Serialize)]
 struct JsonReport<'a> {
-    summary: &'a Summary,
+    summary: &'a Totals,
     findings: Vec<JsonFinding<'a>>,
 }
 
-fn write_json(out: &mut impl Write, checked: &[Checked<'_>], summary: &Summary) -> io::Result<()> {
+fn write_json(out: &mut impl Write, checked: &[Checked<'_>], summary: &Totals) -> io::Result<()> {
     let findings = checked
         .iter()
         .flat_map(|item| {
@@ -784,20 +784,20 @@ mod tests {
 
     #[test]
     fn summaries_say_what_was_checked_and_skipped() {
-        let summary = Summary {
+        let summary = Totals {
             errors: 1,
             warnings: 2,
             objects: 1,
             objects_with_findings: 1,
             files: 3,
             policies: 1,
-            ..Summary::default()
+            ..Totals::default()
         };
         assert_eq!(
             summary.line(),
             "1 error, 2 warnings in 1 object; checked 1 BackendTLSPolicy and 0 ConfigMaps from 3 files"
         );
-        let summary = Summary {
+        let summary = Totals {
             objects: 5,
             files: 1,
             policies: 3,
@@ -805,16 +805,16 @@ mod tests {
             other_objects: 1,
             not_objects: 2,
             unparsable_files: 1,
-            ..Summary::default()
+            ..Totals::default()
         };
         assert_eq!(
             summary.line(),
             "0 errors, 0 warnings; checked 3 BackendTLSPolicies and 2 ConfigMaps from 1 file; skipped 1 object of other kinds, 2 documents that are not Kubernetes objects, 1 file that does not parse"
         );
-        let summary = Summary {
+        let summary = Totals {
             not_objects: 1,
             unparsable_files: 2,
-            ..Summary::default()
+            ..Totals::default()
         };
         assert!(
             summary.line().ends_with(
