@@ -758,3 +758,49 @@ async fn answers_say_whether_a_request_was_decided_malformed_or_unreadable() {
     );
     assert!(unreadable.decision().is_none());
 }
+
+#[tokio::test]
+async fn a_ca_object_review_reads_what_the_rules_read_of_it() {
+    // Envoy Gateway reads a ConfigMap's only key whatever it is called: the decoder keeps it,
+    // so the webhook judges the bundle the implementation will use, as `validate` does.
+    let settings = Settings {
+        profile: Arc::new(crate::validate::profile::ENVOY_GATEWAY),
+        ..Settings::default()
+    };
+    let service = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "payments-backend", "namespace": "shop"}});
+    let r = reviewer_with(
+        &[
+            config_map(ROOT_CA),
+            service,
+            policy_object("payments-backend.shop.svc"),
+        ],
+        settings,
+    );
+    let mut only_key = config_map(ROOT_CA);
+    only_key["data"] = json!({"bundle.pem": ROOT_CA});
+    only_key["metadata"]["labels"] = json!({"team": "payments"});
+    let out = answer(
+        &r,
+        &review_body(config_map_kind(), "CREATE", only_key.clone(), Value::Null),
+    )
+    .await;
+    assert_eq!(out["response"]["allowed"], json!(true));
+    let warnings = out["response"]["warnings"].as_array().expect("warnings");
+    assert!(
+        warnings[0]
+            .as_str()
+            .expect("text")
+            .contains(r#"reads "bundle.pem" instead"#),
+        "{warnings:?}"
+    );
+    // With a second key it is not read: the bundle is missing.
+    only_key["data"]["notes"] = json!("hello");
+    let out = answer(
+        &r,
+        &review_body(config_map_kind(), "CREATE", only_key, Value::Null),
+    )
+    .await;
+    let text = out["response"].to_string();
+    assert!(!text.contains("bundle.pem\\\" instead"), "{text}");
+    assert!(text.contains("has no key"), "{text}");
+}

@@ -16,6 +16,7 @@ pub mod names;
 pub mod offline;
 mod policy;
 pub mod profile;
+pub mod reads;
 mod refs;
 pub mod schema;
 pub mod snapshot;
@@ -494,11 +495,17 @@ pub fn config_map_entry(object: &Value, ca: impl FnOnce(&str) -> CaText) -> Conf
 /// Validation ratcheting: an error whose value is the same in the stored object does not
 /// block an UPDATE; it is kept as a warning. Lists are atomic, so an error inside a list is
 /// ratcheted only when the whole list is unchanged. A `Required` error belongs to the object
-/// that lacks the field.
+/// that lacks the field. What is compared is what the rules read of both objects
+/// ([`reads::view`]): metadata or data that no rule reads never decides it.
 fn ratchet(report: &mut Report, new: &Value, old: &Value) {
+    if report.errors.is_empty() {
+        return;
+    }
+    let views = std::cell::OnceCell::new();
+    let views = || views.get_or_init(|| (reads::view(new), reads::view(old)));
     let (kept, ratcheted): (Vec<FieldError>, Vec<FieldError>) = std::mem::take(&mut report.errors)
         .into_iter()
-        .partition(|error| !unchanged(error, new, old));
+        .partition(|error| !unchanged(error, new, old, views));
     report.errors = kept;
     for error in ratcheted {
         let message = format!("{} (not blocking: unchanged)", error.body());
@@ -506,7 +513,15 @@ fn ratchet(report: &mut Report, new: &Value, old: &Value) {
     }
 }
 
-fn unchanged(error: &FieldError, new: &Value, old: &Value) -> bool {
+/// Whether the value an error is about is the same in the new and the old object, compared in
+/// their `views` where a reading leaves out part of it (the whole object, its metadata, its data
+/// maps).
+fn unchanged<'v>(
+    error: &FieldError,
+    new: &Value,
+    old: &Value,
+    views: impl FnOnce() -> &'v (Value, Value),
+) -> bool {
     let mut node = if error.kind == ErrorKind::Required {
         error.path.parent()
     } else {
@@ -519,10 +534,18 @@ fn unchanged(error: &FieldError, new: &Value, old: &Value) -> bool {
     {
         node = node.prefix(first_index);
     }
-    if node.segments().is_empty() {
-        // An error about the whole object (no spec, not an object) ratchets when nothing at
-        // all changed.
-        return new == old;
+    let read_in_part = match node.segments().first() {
+        // An error about the whole object (no spec, not an object) ratchets when nothing the
+        // rules read changed.
+        None => true,
+        Some(field::Segment::Field(first)) => {
+            first == "metadata" || reads::DATA_MAPS.contains(&first.as_ref())
+        }
+        Some(_) => false,
+    };
+    if read_in_part {
+        let (new, old) = views();
+        return node.resolve(new) == node.resolve(old);
     }
     node.resolve(new) == node.resolve(old)
 }

@@ -376,7 +376,7 @@ impl SecretCa {
 
     /// Reads a Secret object as the apiserver or a file gives it: `data` (base64; a value that
     /// is not base64 is read as it is) and `stringData` (text, which wins over `data`, as the
-    /// apiserver merges it).
+    /// apiserver merges it; a value that is not text is no value at all).
     pub fn from_object(
         object: &Value,
         source: Option<&CaSource>,
@@ -384,7 +384,8 @@ impl SecretCa {
     ) -> Self {
         let data = object.get("data").and_then(Value::as_object);
         let string_data = object.get("stringData").and_then(Value::as_object);
-        let in_string_data = |key: &str| string_data.is_some_and(|s| s.contains_key(key));
+        let in_string_data =
+            |key: &str| string_data.is_some_and(|s| s.get(key).is_some_and(Value::is_string));
         let mut reader = SecretReader::new(source);
         reader.secret_type(object.get("type").and_then(Value::as_str));
         for (key, value) in data.into_iter().flatten() {
