@@ -8,7 +8,10 @@
 //!   and `Report::finish` leaves it unchanged;
 //! - every valid object (valid under the CRD facts, which the test checks, and the prose rules)
 //!   is allowed with no errors;
-//! - ratcheting: an UPDATE whose object equals the old object is never denied.
+//! - ratcheting: an UPDATE whose object equals the old object is never denied;
+//! - what admission's decoder keeps of an object is what the rules read: validating the pruned
+//!   policy, ConfigMap, Secret or ClusterTrustBundle (and old object) gives the same report as
+//!   validating the whole one, under every built-in profile.
 //!
 //! Objects come from three strategies: arbitrary JSON, policy-shaped objects whose every field
 //! may be missing, mistyped or odd, and valid policies. Runs are deterministic (a fixed RNG
