@@ -9,7 +9,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Metric, Registry};
 use tokio::sync::watch;
 
 use crate::admission::Verdict;
@@ -197,74 +197,52 @@ impl Metrics {
     /// A registry with every metric registered under the `backendtls_webhook` prefix.
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("backendtls_webhook");
-        let requests = Family::<RequestLabels, Counter>::default();
-        registry.register(
+        let r = &mut registry;
+        let requests = registered(
+            r,
             "requests",
             "AdmissionReview requests by kind, operation and verdict",
-            requests.clone(),
+            Family::default(),
         );
-        let duration = Histogram::new(BUCKETS);
-        registry.register(
+        let duration = registered(
+            r,
             "request_duration_seconds",
             "Time from the request head to the answer, for POST /validate",
-            duration.clone(),
+            Histogram::new(BUCKETS),
         );
-        let in_flight = Gauge::default();
-        registry.register(
+        let in_flight = registered(
+            r,
             "requests_in_flight",
             "AdmissionReview requests being answered",
-            in_flight.clone(),
+            Gauge::default(),
         );
-        let decision_cache_hits = Counter::default();
-        registry.register(
+        let decision_cache_hits = registered(
+            r,
             "decision_cache_hits",
             "AdmissionReview requests answered from the decision cache (counted in requests too)",
-            decision_cache_hits.clone(),
+            Counter::default(),
         );
-        let certificate_expiry = Gauge::<i64, AtomicI64>::default();
-        registry.register(
+        let certificate_expiry = registered(
+            r,
             "tls_certificate_expiry_timestamp_seconds",
             "notAfter of the serving certificate, in Unix seconds",
-            certificate_expiry.clone(),
+            Gauge::default(),
         );
-        let ca_certificate_expiry = Family::<CaCertificateLabels, Gauge<i64, AtomicI64>>::default();
-        registry.register(
+        let ca_certificate_expiry = registered(
+            r,
             "ca_certificate_expiry_timestamp_seconds",
             "notAfter of each CA certificate in ConfigMaps referenced by BackendTLSPolicies, in Unix seconds",
-            ca_certificate_expiry.clone(),
+            Family::default(),
         );
-        let shed = Family::<ShedLabels, Counter>::default();
-        registry.register(
+        let shed = registered(
+            r,
             "requests_shed",
             "Requests answered 503 with Retry-After instead of reviewed, by reason (body_budget, review_workers, deadline)",
-            shed.clone(),
+            Family::default(),
         );
-        let connections_open = Gauge::default();
-        registry.register(
-            "connections_open",
-            "Client connections open (TLS handshakes included)",
-            connections_open.clone(),
-        );
-        let connections_evicted = Counter::default();
-        registry.register(
-            "connections_evicted",
-            "Idle or handshaking connections closed to make room for new ones (--max-connections)",
-            connections_evicted.clone(),
-        );
-        let body_bytes_in_flight = Gauge::default();
-        registry.register(
-            "body_bytes_in_flight",
-            "Bytes of request bodies reserved from the budget (--max-inflight-body-bytes)",
-            body_bytes_in_flight.clone(),
-        );
-        let log_lines_dropped = Counter::default();
-        registry.register(
-            "log_lines_dropped",
-            "Log lines dropped because stderr did not keep up (the log buffer is bounded)",
-            log_lines_dropped.clone(),
-        );
+        let (connections_open, connections_evicted, body_bytes_in_flight, log_lines_dropped) =
+            server_state(r);
         Self {
-            registry,
             requests,
             duration,
             in_flight,
@@ -277,6 +255,7 @@ impl Metrics {
             body_bytes_in_flight,
             log_lines_dropped,
             ca_updates: watch::Sender::new(0),
+            registry,
         }
     }
 
@@ -370,6 +349,47 @@ impl Metrics {
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
     }
+}
+
+/// Registers what [`Metrics::set_server_state`] sets on each scrape: connections open and
+/// evicted, body bytes in flight, log lines dropped.
+fn server_state(r: &mut Registry) -> (Gauge, Counter, Gauge, Counter) {
+    let connections_open = registered(
+        r,
+        "connections_open",
+        "Client connections open (TLS handshakes included)",
+        Gauge::default(),
+    );
+    let connections_evicted = registered(
+        r,
+        "connections_evicted",
+        "Idle or handshaking connections closed to make room for new ones (--max-connections)",
+        Counter::default(),
+    );
+    let body_bytes_in_flight = registered(
+        r,
+        "body_bytes_in_flight",
+        "Bytes of request bodies reserved from the budget (--max-inflight-body-bytes)",
+        Gauge::default(),
+    );
+    let log_lines_dropped = registered(
+        r,
+        "log_lines_dropped",
+        "Log lines dropped because stderr did not keep up (the log buffer is bounded)",
+        Counter::default(),
+    );
+    (
+        connections_open,
+        connections_evicted,
+        body_bytes_in_flight,
+        log_lines_dropped,
+    )
+}
+
+/// Registers `metric` under `name` and returns it (metrics share their state with their clones).
+fn registered<M: Metric + Clone>(registry: &mut Registry, name: &str, help: &str, metric: M) -> M {
+    registry.register(name, help, metric.clone());
+    metric
 }
 
 /// Every certificate in every ConfigMap a policy references: `(namespace, ConfigMap, subject,
