@@ -425,28 +425,23 @@ fn load_pair(
             });
         }
     };
-    let signing_key =
-        provider
-            .key_provider
-            .load_private_key(key)
-            .map_err(|e| TlsError::ParseKey {
-                path: key_file.to_path_buf(),
-                reason: e.to_string(),
-            })?;
-    let certified = CertifiedKey::new(chain, signing_key);
-    match certified.keys_match() {
-        Ok(()) => {}
-        Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch)) => {
-            return Err(TlsError::Mismatch {
-                cert: cert_file.to_path_buf(),
-                key: key_file.to_path_buf(),
-            });
+    // rustls loads the key through the provider and checks it against the leaf's public key
+    // (a key whose public half the provider cannot tell passes; the handshake would then fail).
+    let certified = CertifiedKey::from_der(chain, key, provider).map_err(|error| match error {
+        rustls::Error::InconsistentKeys(_) => TlsError::Mismatch {
+            cert: cert_file.to_path_buf(),
+            key: key_file.to_path_buf(),
+        },
+        // The leaf could not be read for its public key (x509-parser accepted it above).
+        rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented => {
+            parse_cert(error.to_string())
         }
-        // The ring provider's keys all know their public key; should one not, the handshake
-        // itself fails if the key is wrong.
-        Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => {}
-        Err(e) => return Err(parse_cert(e.to_string())),
-    }
+        // Anything else comes from loading the key.
+        _ => TlsError::ParseKey {
+            path: key_file.to_path_buf(),
+            reason: error.to_string(),
+        },
+    })?;
     Ok(Loaded {
         key: Arc::new(certified),
         not_after,
