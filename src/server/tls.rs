@@ -66,53 +66,34 @@ pub struct TlsOptions {
     pub http2: bool,
 }
 
-/// Errors loading TLS material. Every message names the file.
+/// Errors loading TLS material. Every message names the file (`path`) and, where there is one,
+/// the underlying `error` or `reason`.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     /// The certificate file could not be read.
     #[error("cannot read TLS certificate {}: {error}", path.display())]
     ReadCert {
-        /// The file.
         path: PathBuf,
-        /// Why.
         error: std::io::Error,
     },
     /// The certificate file is not valid PEM, or its first certificate is not valid X.509.
     #[error("cannot parse TLS certificate {}: {reason}", path.display())]
-    ParseCert {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        reason: String,
-    },
+    ParseCert { path: PathBuf, reason: String },
     /// The certificate file holds no `CERTIFICATE` PEM block.
     #[error("{} holds no certificates", path.display())]
-    NoCert {
-        /// The file.
-        path: PathBuf,
-    },
+    NoCert { path: PathBuf },
     /// The key file could not be read.
     #[error("cannot read TLS private key {}: {error}", path.display())]
     ReadKey {
-        /// The file.
         path: PathBuf,
-        /// Why.
         error: std::io::Error,
     },
     /// The key file is not valid PEM, or holds a key of an unsupported type.
     #[error("cannot parse TLS private key {}: {reason}", path.display())]
-    ParseKey {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        reason: String,
-    },
+    ParseKey { path: PathBuf, reason: String },
     /// The key file holds no private key PEM block.
     #[error("{} holds no private key", path.display())]
-    NoKey {
-        /// The file.
-        path: PathBuf,
-    },
+    NoKey { path: PathBuf },
     /// The private key does not belong to the certificate.
     #[error("certificate and key in {} / {} do not match", cert.display(), key.display())]
     Mismatch {
@@ -124,25 +105,15 @@ pub enum TlsError {
     /// The client CA file could not be read.
     #[error("cannot read client CA file {}: {error}", path.display())]
     ReadClientCa {
-        /// The file.
         path: PathBuf,
-        /// Why.
         error: std::io::Error,
     },
     /// The client CA file is not valid PEM, or holds a certificate unusable as trust anchor.
     #[error("cannot parse client CA file {}: {reason}", path.display())]
-    ParseClientCa {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        reason: String,
-    },
+    ParseClientCa { path: PathBuf, reason: String },
     /// The client CA file holds no `CERTIFICATE` PEM block.
     #[error("client CA file {} holds no certificates", path.display())]
-    NoClientCa {
-        /// The file.
-        path: PathBuf,
-    },
+    NoClientCa { path: PathBuf },
     /// rustls refused the configuration.
     #[error("cannot build the TLS configuration: {0}")]
     Config(String),
