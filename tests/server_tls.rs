@@ -711,3 +711,44 @@ fn json_log_lines_stay_bounded_and_well_formed_under_hostile_values() {
         "{lines:#?}"
     );
 }
+
+/// The real binary with its stderr never read (a stalled log collector): once the pipe and the
+/// log queue are full, lines are dropped and counted in the metric, and requests are still
+/// answered.
+#[test]
+fn log_lines_are_dropped_and_counted_when_stderr_is_not_read() {
+    let mut serve = RealServe::start(&[], None);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let server = serve.client();
+    let dropped = runtime.block_on(async {
+        let mut tls = server.connect().await;
+        // The client writes a head and a body: without this, each request waits for a delayed
+        // ACK.
+        tls.get_ref().0.set_nodelay(true).expect("nodelay");
+        // A name long enough to make the decision line about 1 KiB.
+        let body = attacks::long_name(900);
+        // The pipe (64 KiB) and the queue (1 MiB) hold about a thousand such lines; bounded, so
+        // that a log that never fills fails the test instead of hanging it.
+        for _ in 0..100 {
+            for _ in 0..100 {
+                let answer = request(&mut tls, "POST", "/validate", &body).await;
+                assert_eq!(answer.status, 200);
+            }
+            let metrics = request(&mut tls, "GET", "/metrics", b"").await;
+            let dropped: u64 = metrics
+                .body
+                .lines()
+                .find_map(|l| l.strip_prefix("backendtls_webhook_log_lines_dropped_total "))
+                .and_then(|n| n.parse().ok())
+                .expect("the metric");
+            if dropped > 0 {
+                return dropped;
+            }
+        }
+        0
+    });
+    assert!(dropped > 0, "no log line dropped with stderr not read");
+    serve.signal("TERM");
+    let (_, code) = serve.finish();
+    assert_eq!(code, Some(0));
+}
