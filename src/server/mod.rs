@@ -145,12 +145,10 @@ pub enum ServeError {
     /// The TLS material could not be loaded.
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
-    /// The address could not be bound.
+    /// The address `addr` could not be bound.
     #[error("cannot listen on {addr}: {error}")]
     Bind {
-        /// The address.
         addr: SocketAddr,
-        /// Why.
         error: std::io::Error,
     },
     /// The limits contradict each other.
@@ -358,6 +356,13 @@ async fn validate_handler(State(state): State<Arc<AppState>>, request: Request) 
 /// the request's lookup budget: waiting past the apiserver's own timeout helps nobody), then
 /// allows `body_timeout` for the body to arrive. The body and its reservation, or the answer
 /// that refuses it.
+///
+/// Not `tower-http` layers: `RequestBodyLimitLayer` answers its own 413 (`length limit
+/// exceeded`, neither logged nor counted), and the reservation needs the declared length first
+/// anyway; `RequestBodyTimeoutLayer` is an idle timeout that restarts at every chunk (a client
+/// trickling a byte at a time never trips it), and `RequestBodyDeadlineLayer` and `TimeoutLayer`
+/// start when the request arrives, where this deadline starts once the body is admitted. The
+/// limit is `http-body-util`'s `Limited` (inside `to_bytes`).
 async fn read_body(
     state: &AppState,
     request: Request,

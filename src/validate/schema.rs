@@ -942,31 +942,13 @@ pub(crate) fn is_date_time(value: &str) -> bool {
     field(1) <= "23" && field(2) <= "59" && field(3) <= "59"
 }
 
-/// `YYYY-MM-DD` with a day that exists in that month (Go's `time.Parse("2006-01-02")`).
+/// `YYYY-MM-DD` with a day that exists in that month (Go's `time.Parse("2006-01-02")`). `time`
+/// reads the date; the length check refuses the sign `time` accepts before a year (`+2026-...`),
+/// which Go's layout does not.
 fn is_full_date(date: &str) -> bool {
-    let bytes = date.as_bytes();
-    let digits = |range: std::ops::Range<usize>| {
-        bytes
-            .get(range)
-            .filter(|d| d.iter().all(u8::is_ascii_digit))
-    };
-    if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
-        return false;
-    }
-    let number = |d: &[u8]| d.iter().fold(0u32, |n, b| n * 10 + u32::from(b - b'0'));
-    let (Some(year), Some(month), Some(day)) = (digits(0..4), digits(5..7), digits(8..10)) else {
-        return false;
-    };
-    let (year, month, day) = (number(year), number(month), number(day));
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let days = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return false,
-    };
-    (1..=days).contains(&day)
+    const FULL_DATE: &[time::format_description::BorrowedFormatItem<'static>] =
+        time::macros::format_description!("[year]-[month]-[day]");
+    date.len() == 10 && time::Date::parse(date, FULL_DATE).is_ok()
 }
 
 /// A scalar key value as Go's `%#v` shows it inside a `map[string]interface {}`.
@@ -1070,6 +1052,8 @@ mod tests {
             "2024-02-29T23:59:59z",
             "2026-01-01T00:00:00Zt",
             "2026-01-01T00:00:00X5Z",
+            "0000-01-01T00:00:00Z",
+            "2000-02-29T00:00:00Z",
         ] {
             assert!(is_date_time(ok), "{ok}");
         }
@@ -1082,6 +1066,16 @@ mod tests {
             "yesterday",
             "2026-01-01T00:00:00",
             "",
+            "1900-02-29T00:00:00Z",
+            "2026-04-31T00:00:00Z",
+            "2026-00-10T00:00:00Z",
+            "2026-01-00T00:00:00Z",
+            "2026-1-01T00:00:00Z",
+            "+2026-01-01T00:00:00Z",
+            "+202-01-01T00:00:00Z",
+            "-202-01-01T00:00:00Z",
+            "20260-01-01T00:00:00Z",
+            "2026-01-1aT00:00:00Z",
         ] {
             assert!(!is_date_time(bad), "{bad}");
         }
