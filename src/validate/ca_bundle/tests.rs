@@ -1,7 +1,9 @@
 use rustls_pki_types::pem::{PemObject, SectionKind};
 
 use super::names::{MAX_SUBJECT_CHARS, display_subject, escape_rfc4514, is_unsafe_char, sanitize};
-use super::x509::modulus_bits;
+use super::x509::{
+    PSS_HASHES, SIGNATURE_ALGORITHMS, der_sequence_len, modulus_bits, signature_algorithm,
+};
 use super::{Finding, FindingKind, Severity, TimeStatus, assess, parse_bundle};
 
 const ROOT_CA: &str = include_str!("../../../tests/fixtures/certs/root-ca.pem");
@@ -581,6 +583,201 @@ fn sha1_and_md5_signatures_are_weak() {
     let bundle = parse_bundle(&cat(&[ROOT_CA, SECOND_CA]));
     assert!(bundle.certificates().iter().all(|c| !c.weak_signature));
     assert!(assess(&bundle, NOW, WINDOW).is_empty());
+}
+
+#[test]
+fn signature_algorithms_are_named_by_their_oids() {
+    // Each OID as dotted text, with the name and weakness messages give it.
+    let expected = [
+        ("1.2.840.113549.1.1.2", "md2WithRSAEncryption", true),
+        ("1.2.840.113549.1.1.3", "md4WithRSAEncryption", true),
+        ("1.2.840.113549.1.1.4", "md5WithRSAEncryption", true),
+        ("1.2.840.113549.1.1.5", "sha1WithRSAEncryption", true),
+        ("1.2.840.113549.1.1.11", "sha256WithRSAEncryption", false),
+        ("1.2.840.113549.1.1.12", "sha384WithRSAEncryption", false),
+        ("1.2.840.113549.1.1.13", "sha512WithRSAEncryption", false),
+        ("1.2.840.113549.1.1.14", "sha224WithRSAEncryption", false),
+        ("1.3.14.3.2.3", "md5WithRSA", true),
+        ("1.3.14.3.2.13", "dsaWithSHA", true),
+        ("1.3.14.3.2.27", "dsaWithSHA1", true),
+        ("1.3.14.3.2.29", "sha1WithRSA", true),
+        ("1.2.840.10040.4.3", "dsa-with-sha1", true),
+        ("2.16.840.1.101.3.4.3.1", "dsa-with-SHA224", false),
+        ("2.16.840.1.101.3.4.3.2", "dsa-with-SHA256", false),
+        ("1.2.840.10045.4.1", "ecdsa-with-SHA1", true),
+        ("1.2.840.10045.4.3.1", "ecdsa-with-SHA224", false),
+        ("1.2.840.10045.4.3.2", "ecdsa-with-SHA256", false),
+        ("1.2.840.10045.4.3.3", "ecdsa-with-SHA384", false),
+        ("1.2.840.10045.4.3.4", "ecdsa-with-SHA512", false),
+        ("1.3.101.112", "ED25519", false),
+        ("1.3.101.113", "ED448", false),
+    ];
+    let table: Vec<(String, &str, bool)> = SIGNATURE_ALGORITHMS
+        .iter()
+        .map(|(oid, name, weak)| (oid.to_id_string(), *name, *weak))
+        .collect();
+    let expected: Vec<(String, &str, bool)> = expected
+        .iter()
+        .map(|(oid, name, weak)| ((*oid).to_owned(), *name, *weak))
+        .collect();
+    assert_eq!(table, expected);
+    let hashes: Vec<(String, &str, bool)> = PSS_HASHES
+        .iter()
+        .map(|(oid, name, weak)| (oid.to_id_string(), *name, *weak))
+        .collect();
+    let expected_hashes = [
+        ("1.3.14.3.2.26", "SHA-1", true),
+        ("1.2.840.113549.2.5", "MD5", true),
+        ("2.16.840.1.101.3.4.2.1", "SHA-256", false),
+        ("2.16.840.1.101.3.4.2.2", "SHA-384", false),
+        ("2.16.840.1.101.3.4.2.3", "SHA-512", false),
+        ("2.16.840.1.101.3.4.2.4", "SHA-224", false),
+    ];
+    let expected_hashes: Vec<(String, &str, bool)> = expected_hashes
+        .iter()
+        .map(|(oid, name, weak)| ((*oid).to_owned(), *name, *weak))
+        .collect();
+    assert_eq!(hashes, expected_hashes);
+}
+
+#[test]
+fn rsassa_pss_is_named_by_its_hash() {
+    use x509_parser::prelude::FromDer;
+    use x509_parser::x509::AlgorithmIdentifier;
+    // AlgorithmIdentifier { rsassa-pss, RSASSA-PSS-params } with `params` as its parameters.
+    let identifier = |params: &[u8]| {
+        let oid = [
+            0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0a,
+        ];
+        let mut der = vec![0x30, u8::try_from(oid.len() + params.len()).expect("short")];
+        der.extend_from_slice(&oid);
+        der.extend_from_slice(params);
+        der
+    };
+    // RSASSA-PSS-params with hashAlgorithm [0] set to the hash OID `hash` (without NULL).
+    let with_hash = |hash: &[u8]| {
+        let algorithm = [&[0x30, u8::try_from(hash.len()).expect("short")][..], hash].concat();
+        let tagged = [
+            &[0xa0, u8::try_from(algorithm.len()).expect("short")][..],
+            &algorithm,
+        ]
+        .concat();
+        identifier(
+            &[
+                &[0x30, u8::try_from(tagged.len()).expect("short")][..],
+                &tagged,
+            ]
+            .concat(),
+        )
+    };
+    let name = |der: &[u8]| {
+        let (_, alg) = AlgorithmIdentifier::from_der(der).expect("an AlgorithmIdentifier");
+        signature_algorithm(&alg)
+    };
+    let sha256 = [
+        0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01,
+    ];
+    let md5 = [0x06, 0x08, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x02, 0x05];
+    let unknown = [0x06, 0x03, 0x2a, 0x03, 0x04];
+    assert_eq!(
+        name(&with_hash(&sha256)),
+        ("rsassa-pss with SHA-256".to_owned(), false)
+    );
+    assert_eq!(
+        name(&with_hash(&md5)),
+        ("rsassa-pss with MD5".to_owned(), true)
+    );
+    assert_eq!(name(&with_hash(&unknown)), ("rsassa-pss".to_owned(), false));
+    // Empty parameters: every field has its default, SHA-1.
+    assert_eq!(
+        name(&identifier(&[0x30, 0x00])),
+        ("rsassa-pss with SHA-1".to_owned(), true)
+    );
+    // No parameters at all: SHA-1 too.
+    assert_eq!(
+        name(&identifier(&[])),
+        ("rsassa-pss with SHA-1".to_owned(), true)
+    );
+    // Parameters that are not RSASSA-PSS-params.
+    assert_eq!(
+        name(&identifier(&[0x05, 0x00])),
+        ("rsassa-pss".to_owned(), false)
+    );
+    // Another algorithm, known or not.
+    let (_, alg) = AlgorithmIdentifier::from_der(&[
+        0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02,
+    ])
+    .expect("ecdsa-with-SHA256");
+    assert_eq!(
+        signature_algorithm(&alg),
+        ("ecdsa-with-SHA256".to_owned(), false)
+    );
+    let (_, alg) = AlgorithmIdentifier::from_der(&[0x30, 0x05, 0x06, 0x03, 0x2a, 0x03, 0x04])
+        .expect("1.2.3.4");
+    assert_eq!(signature_algorithm(&alg), ("1.2.3.4".to_owned(), false));
+}
+
+/// The DER length reader `der_sequence_len` replaced, kept as the model it must agree with.
+fn der_sequence_len_model(der: &[u8]) -> Option<usize> {
+    let (&tag, rest) = der.split_first()?;
+    if tag != 0x30 {
+        return None;
+    }
+    let (&first, rest) = rest.split_first()?;
+    if first < 0x80 {
+        return Some(2 + usize::from(first));
+    }
+    let count = usize::from(first & 0x7f);
+    if count == 0 || count > std::mem::size_of::<usize>() {
+        return None;
+    }
+    let bytes = rest.get(..count)?;
+    let len = bytes.iter().try_fold(0usize, |acc, &b| {
+        acc.checked_mul(256)?.checked_add(usize::from(b))
+    })?;
+    len.checked_add(2 + count)
+}
+
+#[test]
+fn sequence_lengths_are_read_from_the_der_header() {
+    let mut cases: Vec<Vec<u8>> = vec![
+        vec![],
+        vec![0x30],
+        vec![0x30, 0x00],
+        vec![0x30, 0x7f],
+        vec![0x30, 0x80],
+        vec![0x30, 0x81],
+        vec![0x30, 0x81, 0x05],
+        vec![0x30, 0x82, 0x04, 0xd2],
+        vec![0x30, 0x82, 0x04],
+        vec![0x30, 0x88, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xf0],
+        vec![0x30, 0x88, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+        vec![0x30, 0x89, 0, 0, 0, 0, 0, 0, 0, 0, 5],
+        vec![0x30, 0xff, 1],
+        vec![0x31, 0x03],
+        vec![0x10, 0x03],
+        vec![0x3f, 0x10, 0x03],
+        vec![0x02, 0x01, 0x01],
+        decode(ROOT_CA),
+    ];
+    // And every two-to-four-byte prefix whose first byte is 0x30.
+    for second in 0..=255u8 {
+        for third in [0u8, 1, 0x7f, 0x80, 0xff] {
+            cases.push(vec![0x30, second, third]);
+            cases.push(vec![0x30, second, third, 0x42]);
+        }
+    }
+    for der in cases {
+        assert_eq!(
+            der_sequence_len(&der),
+            der_sequence_len_model(&der),
+            "{der:02x?}"
+        );
+    }
+    assert_eq!(
+        der_sequence_len(&decode(ROOT_CA)),
+        Some(decode(ROOT_CA).len())
+    );
 }
 
 // --- Duplicate ---------------------------------------------------------------------------

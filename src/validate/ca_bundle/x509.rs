@@ -1,8 +1,17 @@
 //! X.509: the DER of a certificate read into [`CertificateFacts`] by `x509-parser`, and what
 //! its key size and signature algorithm say about its strength.
 
+use x509_parser::asn1_rs::{FromDer, Header, Length, Oid, oid};
 use x509_parser::certificate::X509Certificate;
 use x509_parser::nom;
+use x509_parser::oid_registry::{
+    OID_HASH_SHA1, OID_NIST_HASH_SHA256, OID_NIST_HASH_SHA384, OID_NIST_HASH_SHA512,
+    OID_PKCS1_MD2WITHRSAENC, OID_PKCS1_MD4WITHRSAENC, OID_PKCS1_MD5WITHRSAENC, OID_PKCS1_RSASSAPSS,
+    OID_PKCS1_SHA1WITHRSA, OID_PKCS1_SHA224WITHRSA, OID_PKCS1_SHA256WITHRSA,
+    OID_PKCS1_SHA384WITHRSA, OID_PKCS1_SHA512WITHRSA, OID_SHA1_WITH_RSA, OID_SIG_DSA_WITH_SHA1,
+    OID_SIG_ECDSA_WITH_SHA224, OID_SIG_ECDSA_WITH_SHA256, OID_SIG_ECDSA_WITH_SHA384,
+    OID_SIG_ECDSA_WITH_SHA512, OID_SIG_ED448, OID_SIG_ED25519,
+};
 use x509_parser::public_key::PublicKey;
 use x509_parser::signature_algorithm::RsaSsaPssParams;
 use x509_parser::x509::AlgorithmIdentifier;
@@ -10,25 +19,74 @@ use x509_parser::x509::AlgorithmIdentifier;
 use super::CertificateFacts;
 use super::names::format_name;
 
+// Algorithms oid-registry 0.8 does not name.
+/// `md5WithRSA` (OIW).
+const OID_OIW_MD5_WITH_RSA: Oid<'static> = oid!(1.3.14.3.2.3);
+/// `dsaWithSHA` (OIW, SHA-0).
+const OID_OIW_DSA_WITH_SHA: Oid<'static> = oid!(1.3.14.3.2.13);
+/// `dsaWithSHA1` (OIW).
+const OID_OIW_DSA_WITH_SHA1: Oid<'static> = oid!(1.3.14.3.2.27);
+/// `dsa-with-sha224` (NIST).
+const OID_SIG_DSA_WITH_SHA224: Oid<'static> = oid!(2.16.840.1.101.3.4.3.1);
+/// `dsa-with-sha256` (NIST).
+const OID_SIG_DSA_WITH_SHA256: Oid<'static> = oid!(2.16.840.1.101.3.4.3.2);
+/// `ecdsa-with-SHA1` (X9.62).
+const OID_SIG_ECDSA_WITH_SHA1: Oid<'static> = oid!(1.2.840.10045.4.1);
+/// MD5 (RSADSI), as the hash of RSASSA-PSS.
+const OID_HASH_MD5: Oid<'static> = oid!(1.2.840.113549.2.5);
+/// SHA-224 (NIST), as the hash of RSASSA-PSS.
+const OID_NIST_HASH_SHA224: Oid<'static> = oid!(2.16.840.1.101.3.4.2.4);
+
+/// The signature algorithms named in messages (RSASSA-PSS aside, see [`rsassa_pss`]): the
+/// name, and whether its hash (MD2, MD4, MD5, SHA-0 or SHA-1) is weak.
+pub(super) static SIGNATURE_ALGORITHMS: [(Oid<'static>, &str, bool); 22] = [
+    (OID_PKCS1_MD2WITHRSAENC, "md2WithRSAEncryption", true),
+    (OID_PKCS1_MD4WITHRSAENC, "md4WithRSAEncryption", true),
+    (OID_PKCS1_MD5WITHRSAENC, "md5WithRSAEncryption", true),
+    (OID_PKCS1_SHA1WITHRSA, "sha1WithRSAEncryption", true),
+    (OID_PKCS1_SHA256WITHRSA, "sha256WithRSAEncryption", false),
+    (OID_PKCS1_SHA384WITHRSA, "sha384WithRSAEncryption", false),
+    (OID_PKCS1_SHA512WITHRSA, "sha512WithRSAEncryption", false),
+    (OID_PKCS1_SHA224WITHRSA, "sha224WithRSAEncryption", false),
+    (OID_OIW_MD5_WITH_RSA, "md5WithRSA", true),
+    (OID_OIW_DSA_WITH_SHA, "dsaWithSHA", true),
+    (OID_OIW_DSA_WITH_SHA1, "dsaWithSHA1", true),
+    (OID_SHA1_WITH_RSA, "sha1WithRSA", true),
+    (OID_SIG_DSA_WITH_SHA1, "dsa-with-sha1", true),
+    (OID_SIG_DSA_WITH_SHA224, "dsa-with-SHA224", false),
+    (OID_SIG_DSA_WITH_SHA256, "dsa-with-SHA256", false),
+    (OID_SIG_ECDSA_WITH_SHA1, "ecdsa-with-SHA1", true),
+    (OID_SIG_ECDSA_WITH_SHA224, "ecdsa-with-SHA224", false),
+    (OID_SIG_ECDSA_WITH_SHA256, "ecdsa-with-SHA256", false),
+    (OID_SIG_ECDSA_WITH_SHA384, "ecdsa-with-SHA384", false),
+    (OID_SIG_ECDSA_WITH_SHA512, "ecdsa-with-SHA512", false),
+    (OID_SIG_ED25519, "ED25519", false),
+    (OID_SIG_ED448, "ED448", false),
+];
+
+/// The hashes of RSASSA-PSS named in messages, and whether each is weak.
+pub(super) static PSS_HASHES: [(Oid<'static>, &str, bool); 6] = [
+    (OID_HASH_SHA1, "SHA-1", true),
+    (OID_HASH_MD5, "MD5", true),
+    (OID_NIST_HASH_SHA256, "SHA-256", false),
+    (OID_NIST_HASH_SHA384, "SHA-384", false),
+    (OID_NIST_HASH_SHA512, "SHA-512", false),
+    (OID_NIST_HASH_SHA224, "SHA-224", false),
+];
+
 /// The length of a DER SEQUENCE (header included) as its header declares, if it is one.
-fn der_sequence_len(der: &[u8]) -> Option<usize> {
-    let (&tag, rest) = der.split_first()?;
-    if tag != 0x30 {
+pub(super) fn der_sequence_len(der: &[u8]) -> Option<usize> {
+    let (rest, header) = Header::from_der(der).ok()?;
+    let header_len = der.len() - rest.len();
+    // What a certificate starts with: one identifier byte, 0x30 (a universal, constructed
+    // SEQUENCE), and a length in at most eight bytes.
+    if header.raw_tag() != Some(&[0x30][..]) || header_len > 2 + std::mem::size_of::<u64>() {
         return None;
     }
-    let (&first, rest) = rest.split_first()?;
-    if first < 0x80 {
-        return Some(2 + usize::from(first));
+    match header.length() {
+        Length::Definite(len) => len.checked_add(header_len),
+        Length::Indefinite => None,
     }
-    let count = usize::from(first & 0x7f);
-    if count == 0 || count > std::mem::size_of::<usize>() {
-        return None;
-    }
-    let bytes = rest.get(..count)?;
-    let len = bytes.iter().try_fold(0usize, |acc, &b| {
-        acc.checked_mul(256)?.checked_add(usize::from(b))
-    })?;
-    len.checked_add(2 + count)
 }
 
 /// Parses DER as X.509 and extracts the facts; the error is the rest of a sentence.
@@ -101,54 +159,36 @@ pub(super) fn modulus_bits(modulus: &[u8]) -> u32 {
     }
 }
 
-/// Name and weakness of a signature algorithm.
-fn signature_algorithm(alg: &AlgorithmIdentifier<'_>) -> (String, bool) {
-    let id = alg.algorithm.to_id_string();
-    let known = |name: &str, weak: bool| (name.to_owned(), weak);
-    match id.as_str() {
-        "1.2.840.113549.1.1.2" => known("md2WithRSAEncryption", true),
-        "1.2.840.113549.1.1.3" => known("md4WithRSAEncryption", true),
-        "1.2.840.113549.1.1.4" => known("md5WithRSAEncryption", true),
-        "1.2.840.113549.1.1.5" => known("sha1WithRSAEncryption", true),
-        "1.2.840.113549.1.1.11" => known("sha256WithRSAEncryption", false),
-        "1.2.840.113549.1.1.12" => known("sha384WithRSAEncryption", false),
-        "1.2.840.113549.1.1.13" => known("sha512WithRSAEncryption", false),
-        "1.2.840.113549.1.1.14" => known("sha224WithRSAEncryption", false),
-        "1.3.14.3.2.3" => known("md5WithRSA", true),
-        "1.3.14.3.2.13" => known("dsaWithSHA", true),
-        "1.3.14.3.2.27" => known("dsaWithSHA1", true),
-        "1.3.14.3.2.29" => known("sha1WithRSA", true),
-        "1.2.840.10040.4.3" => known("dsa-with-sha1", true),
-        "2.16.840.1.101.3.4.3.1" => known("dsa-with-SHA224", false),
-        "2.16.840.1.101.3.4.3.2" => known("dsa-with-SHA256", false),
-        "1.2.840.10045.4.1" => known("ecdsa-with-SHA1", true),
-        "1.2.840.10045.4.3.1" => known("ecdsa-with-SHA224", false),
-        "1.2.840.10045.4.3.2" => known("ecdsa-with-SHA256", false),
-        "1.2.840.10045.4.3.3" => known("ecdsa-with-SHA384", false),
-        "1.2.840.10045.4.3.4" => known("ecdsa-with-SHA512", false),
-        "1.3.101.112" => known("ED25519", false),
-        "1.3.101.113" => known("ED448", false),
-        "1.2.840.113549.1.1.10" => rsassa_pss(alg),
-        _ => (id, false),
+/// Name and weakness of a signature algorithm (the dotted OID when it is not known).
+pub(super) fn signature_algorithm(alg: &AlgorithmIdentifier<'_>) -> (String, bool) {
+    if alg.algorithm == OID_PKCS1_RSASSAPSS {
+        return rsassa_pss(alg);
+    }
+    match SIGNATURE_ALGORITHMS
+        .iter()
+        .find(|(oid, _, _)| *oid == alg.algorithm)
+    {
+        Some((_, name, weak)) => ((*name).to_owned(), *weak),
+        None => (alg.algorithm.to_id_string(), false),
     }
 }
 
 /// RSASSA-PSS: the hash is in the parameters, SHA-1 when they are absent (RFC 4055).
 fn rsassa_pss(alg: &AlgorithmIdentifier<'_>) -> (String, bool) {
+    let known = |hash: &Oid<'_>| {
+        PSS_HASHES
+            .iter()
+            .find(|(oid, _, _)| oid == hash)
+            .map(|(_, name, weak)| (*name, *weak))
+    };
     let hash = match alg.parameters.as_ref() {
-        None => Some("1.3.14.3.2.26".to_owned()),
+        None => known(&OID_HASH_SHA1),
         Some(params) => RsaSsaPssParams::try_from(params)
             .ok()
-            .map(|p| p.hash_algorithm_oid().to_id_string()),
+            .and_then(|p| known(p.hash_algorithm_oid())),
     };
-    let (hash_name, weak) = match hash.as_deref() {
-        Some("1.3.14.3.2.26") => ("SHA-1", true),
-        Some("1.2.840.113549.2.5") => ("MD5", true),
-        Some("2.16.840.1.101.3.4.2.1") => ("SHA-256", false),
-        Some("2.16.840.1.101.3.4.2.2") => ("SHA-384", false),
-        Some("2.16.840.1.101.3.4.2.3") => ("SHA-512", false),
-        Some("2.16.840.1.101.3.4.2.4") => ("SHA-224", false),
-        _ => return ("rsassa-pss".to_owned(), false),
-    };
-    (format!("rsassa-pss with {hash_name}"), weak)
+    match hash {
+        Some((hash_name, weak)) => (format!("rsassa-pss with {hash_name}"), weak),
+        None => ("rsassa-pss".to_owned(), false),
+    }
 }
