@@ -17,7 +17,7 @@ use serde_json::Value;
 use super::{EXIT_FINDINGS, EXIT_INPUT, EXIT_OK};
 use crate::cli::{AuditArgs, OutputFormat};
 use crate::lookup::{BundleCache, ClusterLookup, ClusterOptions, Lookup, cluster};
-use crate::validate::{self, PolicyChange, Wants};
+use crate::validate::{self, PolicyChange, Wants, ca_bundle};
 
 /// How long to wait for the first sync of the caches.
 const SYNC_TIMEOUT: Duration = Duration::from_secs(60);
@@ -264,23 +264,13 @@ fn ca_certificates(
                 config_map: config_map.clone(),
                 index: cert.index,
                 subject: cert.subject.clone(),
-                not_after: rfc3339(cert.not_after),
+                not_after: ca_bundle::format_timestamp(cert.not_after),
                 days_left,
                 status,
             });
         }
     }
     out
-}
-
-fn rfc3339(unix: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| unix.to_string())
 }
 
 fn render_text(report: &AuditReport, window_secs: i64) -> String {

@@ -4,8 +4,7 @@
 use std::fmt::Write as _;
 
 use time::OffsetDateTime;
-use time::format_description::BorrowedFormatItem;
-use time::macros::format_description;
+use time::format_description::well_known::Rfc3339;
 
 use super::names::{MAX_LABEL_CHARS, certificate_name, display_subject, sanitize};
 use super::pem::Framing;
@@ -20,8 +19,6 @@ const MAX_ANCHOR_REASONS: usize = 3;
 const MIN_BARE_BASE64: usize = 32;
 
 const SECS_PER_DAY: i64 = 86_400;
-const TIMESTAMP_FORMAT: &[BorrowedFormatItem<'static>] =
-    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
 
 /// Time-independent warnings about one decoded certificate.
 pub(super) fn push_certificate_findings(bundle: &mut ParsedBundle, facts: &CertificateFacts) {
@@ -209,9 +206,12 @@ fn no_anchor_message(bundle: &ParsedBundle, now: i64) -> String {
     message
 }
 
-fn format_timestamp(secs: i64) -> String {
+/// Unix seconds as RFC 3339 in UTC, `2035-01-01T00:00:00Z` (`@SECONDS` outside years 0 to
+/// 9999, which no certificate's validity can express): how messages and `audit` show a
+/// certificate's dates.
+pub fn format_timestamp(secs: i64) -> String {
     OffsetDateTime::from_unix_timestamp(secs)
         .ok()
-        .and_then(|t| t.format(TIMESTAMP_FORMAT).ok())
+        .and_then(|t| t.format(&Rfc3339).ok())
         .unwrap_or_else(|| format!("@{secs}"))
 }

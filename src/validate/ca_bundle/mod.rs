@@ -86,7 +86,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::fmt;
 
-pub use self::assess::assess;
+pub use self::assess::{assess, format_timestamp};
 use self::assess::{no_certificate_message, push_certificate_findings};
 use self::names::{MAX_LABEL_CHARS, sanitize};
 use self::pem::{Block, decode_certificate, frame};

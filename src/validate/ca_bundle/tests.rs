@@ -4,7 +4,7 @@ use super::names::{MAX_SUBJECT_CHARS, display_subject, escape_rfc4514, is_unsafe
 use super::x509::{
     PSS_HASHES, SIGNATURE_ALGORITHMS, der_sequence_len, modulus_bits, signature_algorithm,
 };
-use super::{Finding, FindingKind, Severity, TimeStatus, assess, parse_bundle};
+use super::{Finding, FindingKind, Severity, TimeStatus, assess, format_timestamp, parse_bundle};
 
 const ROOT_CA: &str = include_str!("../../../tests/fixtures/certs/root-ca.pem");
 const SECOND_CA: &str = include_str!("../../../tests/fixtures/certs/second-ca.pem");
@@ -547,6 +547,21 @@ fn validity_includes_not_after() {
             .message
             .ends_with("expired on 2026-06-15T00:00:00Z")
     );
+}
+
+#[test]
+fn timestamps_are_rfc3339_in_utc_to_the_second() {
+    assert_eq!(format_timestamp(0), "1970-01-01T00:00:00Z");
+    assert_eq!(format_timestamp(EXPIRING_NOT_AFTER), "2026-06-15T00:00:00Z");
+    assert_eq!(
+        format_timestamp(EXPIRING_NOT_AFTER - 1),
+        "2026-06-14T23:59:59Z"
+    );
+    // GeneralizedTime's range: years 0000 to 9999.
+    assert_eq!(format_timestamp(-62_167_219_200), "0000-01-01T00:00:00Z");
+    assert_eq!(format_timestamp(253_402_300_799), "9999-12-31T23:59:59Z");
+    assert_eq!(format_timestamp(253_402_300_800), "@253402300800");
+    assert_eq!(format_timestamp(i64::MIN), format!("@{}", i64::MIN));
 }
 
 // --- WeakRsaKey / WeakSignature ----------------------------------------------------------
