@@ -944,11 +944,11 @@ fn fifty_certificates_parse() {
     assert!(assess(&bundle, NOW, WINDOW).is_empty());
 }
 
-#[test]
-fn large_garbage_returns_promptly() {
+/// `len` bytes of noise: printable ASCII with line breaks, dashes and a two-byte character.
+fn noise(len: usize) -> String {
     let mut state = 0x2545_f491_4f6c_dd1du64;
-    let mut garbage = String::with_capacity(1 << 20);
-    while garbage.len() < 1 << 20 {
+    let mut garbage = String::with_capacity(len);
+    while garbage.len() < len {
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
@@ -961,20 +961,83 @@ fn large_garbage_returns_promptly() {
         };
         garbage.push(c);
     }
-    let start = std::time::Instant::now();
-    let findings = run(&garbage);
+    garbage
+}
+
+/// `len / 28` lines of `-----BEGIN CERTIFICATE-----`.
+fn begin_lines(len: usize) -> String {
+    "-----BEGIN CERTIFICATE-----\n".repeat(len / 28)
+}
+
+/// About `len` bytes of valid certificates: bundle-50.pem repeated, every copy after the first
+/// a duplicate.
+fn certificates(len: usize) -> String {
+    BUNDLE_50.repeat(len.div_ceil(BUNDLE_50.len()))
+}
+
+/// The CPU time this thread has run: what work cost, however busy the machine is otherwise.
+fn thread_cpu() -> std::time::Duration {
+    let now = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    let nanos = u64::try_from(now.tv_nsec).unwrap_or(0);
+    std::time::Duration::from_secs(u64::try_from(now.tv_sec).unwrap_or(0))
+        + std::time::Duration::from_nanos(nanos)
+}
+
+/// The CPU cost of parsing and assessing `text`: the least of three runs (anything else only
+/// ever adds to one).
+fn cost(text: &str) -> std::time::Duration {
+    (0..3)
+        .map(|_| {
+            let start = thread_cpu();
+            std::hint::black_box(run(std::hint::black_box(text)));
+            thread_cpu().saturating_sub(start)
+        })
+        .min()
+        .unwrap_or_default()
+}
+
+#[test]
+fn large_inputs_get_one_finding_per_block() {
+    const MIB: usize = 1 << 20;
+    let findings = run(&noise(MIB));
     assert_eq!(kinds(&findings), [FindingKind::NoCertificate]);
     // The same noise inside a CERTIFICATE block.
-    let findings = run(&pem("CERTIFICATE", &garbage));
+    let findings = run(&pem("CERTIFICATE", &noise(MIB)));
     assert_eq!(kinds(&findings), [FindingKind::MalformedCertificate]);
-    // A megabyte of BEGIN lines: linear, one finding per block.
-    let begins = "-----BEGIN CERTIFICATE-----\n".repeat((1 << 20) / 28);
-    assert_eq!(run(&begins).len(), (1 << 20) / 28);
-    assert!(
-        start.elapsed() < std::time::Duration::from_secs(10),
-        "{:?}",
-        start.elapsed()
-    );
+    // A megabyte of BEGIN lines: one finding per block.
+    assert_eq!(run(&begin_lines(MIB)).len(), MIB / 28);
+    // A megabyte of certificates: each copy after the first is a duplicate.
+    let text = certificates(MIB);
+    let copies = text.len() / BUNDLE_50.len();
+    let findings = run(&text);
+    assert_eq!(findings.len(), (copies - 1) * 50);
+    assert!(findings.iter().all(|f| f.kind == FindingKind::Duplicate));
+}
+
+/// Linear work, checked on CPU time rather than a time limit: eight times the input may cost
+/// at most 24 times as much (linear is 8, and sorting the findings adds a little; quadratic
+/// would be 64).
+#[test]
+fn the_cost_grows_linearly_with_the_input() {
+    const SMALL: usize = 128 << 10;
+    let noise_in_a_block = |len| pem("CERTIFICATE", &noise(len));
+    let shapes: [(&str, &dyn Fn(usize) -> String); 4] = [
+        ("noise", &noise),
+        ("noise in a CERTIFICATE block", &noise_in_a_block),
+        ("BEGIN lines", &begin_lines),
+        ("certificates", &certificates),
+    ];
+    for (shape, make) in shapes {
+        let (small, big) = (make(SMALL), make(8 * SMALL));
+        let (small_cost, big_cost) = (cost(&small), cost(&big));
+        let ratio = big_cost.as_secs_f64() / small_cost.as_secs_f64().max(1e-9);
+        assert!(
+            ratio < 24.0,
+            "{shape}: {} bytes cost {big_cost:?} of CPU, {} bytes {small_cost:?}: {ratio:.1} times",
+            big.len(),
+            small.len()
+        );
+    }
 }
 
 #[test]
