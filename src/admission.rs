@@ -18,7 +18,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use self::decisions::DecisionCache;
-use crate::lookup::{BundleCache, Lookup, LookupError};
+use crate::lookup::{BundleCache, Lookup};
 use crate::validate::field::Echo;
 use crate::validate::{self, ConfigMapChange, Operation, PolicyChange, Report, Settings, Wants};
 
@@ -926,9 +926,7 @@ impl Reviewer {
         budget: Duration,
     ) -> Result<validate::Snapshot, Box<Status>> {
         let limit = lookup_budget(budget);
-        let result = crate::timeout::within(limit, self.lookup.snapshot(wants))
-            .await
-            .unwrap_or(Err(LookupError::Timeout(limit)));
+        let result = crate::lookup::snapshot_within(&*self.lookup, wants, limit).await;
         result.map_err(|e| {
             Box::new(failure(
                 503,

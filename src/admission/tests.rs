@@ -4,7 +4,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::lookup::{BoxFuture, MemoryLookup};
+use crate::lookup::{BoxFuture, LookupError, MemoryLookup};
 use crate::validate::Snapshot;
 
 const NOW: i64 = 1_780_272_000;

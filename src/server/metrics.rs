@@ -9,7 +9,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Metric, Registry};
 use tokio::sync::watch;
 
 use crate::lookup::ClusterLookup;
@@ -101,89 +101,85 @@ impl Default for Metrics {
     }
 }
 
+/// `metric`, registered in `registry` as `name` (the registry keeps a handle to it).
+fn registered<M: Metric + Clone>(registry: &mut Registry, name: &str, help: &str, metric: M) -> M {
+    registry.register(name, help, metric.clone());
+    metric
+}
+
 impl Metrics {
     /// A registry with every metric registered under the `backendtls_webhook` prefix.
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("backendtls_webhook");
-        let requests = Family::<RequestLabels, Counter>::default();
-        registry.register(
-            "requests",
-            "AdmissionReview requests by kind, operation and verdict",
-            requests.clone(),
-        );
-        let duration = Histogram::new(BUCKETS);
-        registry.register(
-            "request_duration_seconds",
-            "Time from the request head to the answer, for POST /validate",
-            duration.clone(),
-        );
-        let in_flight = Gauge::default();
-        registry.register(
-            "requests_in_flight",
-            "AdmissionReview requests being answered",
-            in_flight.clone(),
-        );
-        let decision_cache_hits = Counter::default();
-        registry.register(
-            "decision_cache_hits",
-            "AdmissionReview requests answered from the decision cache (counted in requests too)",
-            decision_cache_hits.clone(),
-        );
-        let certificate_expiry = Gauge::<i64, AtomicI64>::default();
-        registry.register(
-            "tls_certificate_expiry_timestamp_seconds",
-            "notAfter of the serving certificate, in Unix seconds",
-            certificate_expiry.clone(),
-        );
-        let ca_certificate_expiry = Family::<CaCertificateLabels, Gauge<i64, AtomicI64>>::default();
-        registry.register(
-            "ca_certificate_expiry_timestamp_seconds",
-            "notAfter of each CA certificate in ConfigMaps referenced by BackendTLSPolicies, in Unix seconds",
-            ca_certificate_expiry.clone(),
-        );
-        let shed = Family::<ShedLabels, Counter>::default();
-        registry.register(
-            "requests_shed",
-            "Requests answered 503 with Retry-After instead of reviewed, by reason (body_budget, review_workers, deadline)",
-            shed.clone(),
-        );
-        let connections_open = Gauge::default();
-        registry.register(
-            "connections_open",
-            "Client connections open (TLS handshakes included)",
-            connections_open.clone(),
-        );
-        let connections_evicted = Counter::default();
-        registry.register(
-            "connections_evicted",
-            "Idle or handshaking connections closed to make room for new ones (--max-connections)",
-            connections_evicted.clone(),
-        );
-        let body_bytes_in_flight = Gauge::default();
-        registry.register(
-            "body_bytes_in_flight",
-            "Bytes of request bodies reserved from the budget (--max-inflight-body-bytes)",
-            body_bytes_in_flight.clone(),
-        );
-        let log_lines_dropped = Counter::default();
-        registry.register(
-            "log_lines_dropped",
-            "Log lines dropped because stderr did not keep up (the log buffer is bounded)",
-            log_lines_dropped.clone(),
-        );
+        // Registered in the order of the fields below, which is the order of /metrics.
         Self {
+            requests: registered(
+                &mut registry,
+                "requests",
+                "AdmissionReview requests by kind, operation and verdict",
+                Family::<RequestLabels, Counter>::default(),
+            ),
+            duration: registered(
+                &mut registry,
+                "request_duration_seconds",
+                "Time from the request head to the answer, for POST /validate",
+                Histogram::new(BUCKETS),
+            ),
+            in_flight: registered(
+                &mut registry,
+                "requests_in_flight",
+                "AdmissionReview requests being answered",
+                Gauge::default(),
+            ),
+            decision_cache_hits: registered(
+                &mut registry,
+                "decision_cache_hits",
+                "AdmissionReview requests answered from the decision cache (counted in requests too)",
+                Counter::default(),
+            ),
+            certificate_expiry: registered(
+                &mut registry,
+                "tls_certificate_expiry_timestamp_seconds",
+                "notAfter of the serving certificate, in Unix seconds",
+                Gauge::<i64, AtomicI64>::default(),
+            ),
+            ca_certificate_expiry: registered(
+                &mut registry,
+                "ca_certificate_expiry_timestamp_seconds",
+                "notAfter of each CA certificate in ConfigMaps referenced by BackendTLSPolicies, in Unix seconds",
+                Family::<CaCertificateLabels, Gauge<i64, AtomicI64>>::default(),
+            ),
+            shed: registered(
+                &mut registry,
+                "requests_shed",
+                "Requests answered 503 with Retry-After instead of reviewed, by reason (body_budget, review_workers, deadline)",
+                Family::<ShedLabels, Counter>::default(),
+            ),
+            connections_open: registered(
+                &mut registry,
+                "connections_open",
+                "Client connections open (TLS handshakes included)",
+                Gauge::default(),
+            ),
+            connections_evicted: registered(
+                &mut registry,
+                "connections_evicted",
+                "Idle or handshaking connections closed to make room for new ones (--max-connections)",
+                Counter::default(),
+            ),
+            body_bytes_in_flight: registered(
+                &mut registry,
+                "body_bytes_in_flight",
+                "Bytes of request bodies reserved from the budget (--max-inflight-body-bytes)",
+                Gauge::default(),
+            ),
+            log_lines_dropped: registered(
+                &mut registry,
+                "log_lines_dropped",
+                "Log lines dropped because stderr did not keep up (the log buffer is bounded)",
+                Counter::default(),
+            ),
             registry,
-            requests,
-            duration,
-            in_flight,
-            decision_cache_hits,
-            certificate_expiry,
-            ca_certificate_expiry,
-            shed,
-            connections_open,
-            connections_evicted,
-            body_bytes_in_flight,
-            log_lines_dropped,
             ca_updates: watch::Sender::new(0),
         }
     }

@@ -208,15 +208,7 @@ impl Reader {
                 "pitfalls",
             ],
         )?;
-        let name = self.text(map, "name", &root, true);
-        if let Some(name) = &name
-            && (name.len() > 63 || !crate::validate::schema::NAMESPACE.is_match(name))
-        {
-            self.error(
-                &root.field("name"),
-                "must be a lowercase DNS label (a-z, 0-9, -), like envoy-gateway",
-            );
-        }
+        let name = self.name(map, &root);
         let implementation = self.text(map, "implementation", &root, true);
         let versions = self.text(map, "versions", &root, true);
         let ca = self.ca_refs(
@@ -225,16 +217,7 @@ impl Reader {
         );
         let core_group_alias = self.boolean(map, "coreGroupAlias", &root);
         let well_known = self.well_known(map, &root);
-        let target_kinds = self
-            .list(map, "targetKinds", &root, true)
-            .map(|(items, at)| {
-                let kinds: Vec<Kind> = items
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, v)| self.kind(v, &at.index(i)))
-                    .collect();
-                kinds
-            });
+        let target_kinds = self.target_kinds(map, &root);
         let unsupported_target = self.choice(
             map,
             "unsupportedTargetKinds",
@@ -246,15 +229,7 @@ impl Reader {
             UnsupportedTarget::Rejected,
         );
         let options = self.options(map.get("options"), &root.field("options"));
-        let pitfalls =
-            self.list(map, "pitfalls", &root, false)
-                .map_or_else(Vec::new, |(items, at)| {
-                    items
-                        .iter()
-                        .enumerate()
-                        .filter_map(|(i, v)| self.pitfall(v, &at.index(i)))
-                        .collect()
-                });
+        let pitfalls = self.pitfalls(map, &root);
         let (ca_sources, ca_refs, unsupported_ca_kind) = ca?;
         Some(Profile {
             name: name?,
@@ -270,6 +245,45 @@ impl Reader {
             options,
             pitfalls: Cow::Owned(pitfalls),
         })
+    }
+
+    /// `name`: required, a DNS label.
+    fn name(&mut self, map: &Map<String, Value>, root: &FieldPath) -> Option<Text> {
+        let name = self.text(map, "name", root, true);
+        if let Some(name) = &name
+            && (name.len() > 63 || !crate::validate::schema::NAMESPACE.is_match(name))
+        {
+            self.error(
+                &root.field("name"),
+                "must be a lowercase DNS label (a-z, 0-9, -), like envoy-gateway",
+            );
+        }
+        name
+    }
+
+    /// `targetKinds`: required, a list of kinds.
+    fn target_kinds(&mut self, map: &Map<String, Value>, root: &FieldPath) -> Option<Vec<Kind>> {
+        self.list(map, "targetKinds", root, true)
+            .map(|(items, at)| {
+                let kinds: Vec<Kind> = items
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, v)| self.kind(v, &at.index(i)))
+                    .collect();
+                kinds
+            })
+    }
+
+    /// `pitfalls`: optional, a list of pitfalls.
+    fn pitfalls(&mut self, map: &Map<String, Value>, root: &FieldPath) -> Vec<Pitfall> {
+        self.list(map, "pitfalls", root, false)
+            .map_or_else(Vec::new, |(items, at)| {
+                items
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, v)| self.pitfall(v, &at.index(i)))
+                    .collect()
+            })
     }
 
     fn boolean(&mut self, map: &Map<String, Value>, field: &'static str, path: &FieldPath) -> bool {
