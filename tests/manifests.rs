@@ -652,3 +652,32 @@ fn the_image_runs_as_the_deployment_user() {
     assert!(last_stage.contains("\nUSER 65532:65532\n"));
     assert!(last_stage.contains(r#"ENTRYPOINT ["/usr/local/bin/backendtls-webhook", "serve"]"#));
 }
+
+/// The allocator's purge delay (10 ms, see src/main.rs) is set by the image and by the pod, the
+/// binary no longer sets it itself.
+#[test]
+fn the_image_and_the_pod_set_the_allocator_purge_delay() {
+    let dockerfile = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("Dockerfile"),
+    )
+    .expect("Dockerfile");
+    let last_stage = dockerfile
+        .rsplit_once("\nFROM ")
+        .map(|(_, stage)| stage)
+        .expect("a runtime stage");
+    assert!(
+        last_stage.contains("\nENV MIMALLOC_PURGE_DELAY=10\n"),
+        "{last_stage}"
+    );
+    for objects in [base(), overlay()] {
+        let env = container(&objects)["env"].as_array().expect("env");
+        let delay: Vec<&Value> = env
+            .iter()
+            .filter(|v| v["name"] == "MIMALLOC_PURGE_DELAY")
+            .collect();
+        assert_eq!(
+            delay,
+            [&json!({"name": "MIMALLOC_PURGE_DELAY", "value": "10"})]
+        );
+    }
+}

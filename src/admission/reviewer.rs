@@ -16,7 +16,7 @@ use super::prune;
 use super::request::{AdmissionRequest, RawRequest, name_of, namespace_of};
 use super::response::{AdmissionResponse, AdmissionReview};
 use super::status::{self, bad_request, failure};
-use crate::lookup::{BundleCache, Lookup, LookupError};
+use crate::lookup::{BundleCache, Lookup};
 use crate::validate::{
     self, CaKind, ConfigMapChange, Operation, PolicyChange, Report, Settings, Subject, Wants,
 };
@@ -300,9 +300,7 @@ impl Reviewer {
         budget: Duration,
     ) -> Result<validate::Snapshot, Box<Status>> {
         let limit = lookup_budget(budget);
-        let result = crate::timeout::within(limit, self.lookup.snapshot(wants))
-            .await
-            .unwrap_or(Err(LookupError::Timeout(limit)));
+        let result = crate::lookup::snapshot_within(&*self.lookup, wants, limit).await;
         result.map_err(|e| {
             Box::new(failure(
                 503,

@@ -17,7 +17,7 @@ use serde_json::Value;
 use super::{EXIT_FINDINGS, EXIT_INPUT, EXIT_OK};
 use crate::cli::{AuditArgs, OutputFormat};
 use crate::lookup::{BundleCache, ClusterLookup, ClusterOptions, Lookup, cluster};
-use crate::validate::{self, PolicyChange, Wants};
+use crate::validate::{self, PolicyChange, Wants, ca_bundle};
 
 /// How long to wait for the first sync of the caches.
 const SYNC_TIMEOUT: Duration = Duration::from_secs(60);
@@ -100,52 +100,15 @@ async fn audit(args: &AuditArgs) -> anyhow::Result<u8> {
         );
         return Ok(EXIT_INPUT);
     }
-    let connection = match cluster::client_like_kubectl(args.kubeconfig.as_deref()).await {
-        Ok(Some(connection)) => connection,
-        Ok(None) => {
-            eprintln!(
-                "backendtls-webhook audit: no cluster: pass --kubeconfig PATH, set KUBECONFIG, or create ~/.kube/config (in a pod, the service account is used)"
-            );
-            return Ok(EXIT_INPUT);
-        }
-        Err(error) => {
-            eprintln!("backendtls-webhook audit: {error}");
-            return Ok(EXIT_INPUT);
-        }
+    let connection = match connect(args).await {
+        Ok(connection) => connection,
+        Err(exit) => return Ok(exit),
     };
-    let client = connection.client;
-    if let Err(cause) = cluster::probe(&client, PROBE_TIMEOUT).await {
-        eprintln!(
-            "backendtls-webhook audit: cannot reach the cluster at {}: {cause}",
-            connection.description
-        );
-        return Ok(EXIT_INPUT);
-    }
-    let bundles = Arc::new(BundleCache::default());
     let settings = args.policy.settings();
-    let options = ClusterOptions {
-        profile: Arc::clone(&settings.profile),
-        read_secrets: args.read_secrets,
-        ..ClusterOptions::default()
+    let lookup = match synced_lookup(args, &connection, &settings).await {
+        Ok(lookup) => lookup,
+        Err(exit) => return Ok(exit),
     };
-    let lookup = ClusterLookup::start_with(client.clone(), bundles, options);
-    if tokio::time::timeout(SYNC_TIMEOUT, lookup.wait_until_ready())
-        .await
-        .is_err()
-    {
-        let failures = lookup.failures();
-        let cause = if failures.is_empty() {
-            String::new()
-        } else {
-            format!(": {}", failures.join("; "))
-        };
-        eprintln!(
-            "backendtls-webhook audit: the ConfigMaps, Services and BackendTLSPolicies of {} were not listed within {} s{cause}",
-            connection.description,
-            SYNC_TIMEOUT.as_secs()
-        );
-        return Ok(EXIT_INPUT);
-    }
     let namespace = args.namespace.as_deref();
     // The version the caches found by discovery: no second discovery, and the listed policies
     // are of the version the caches hold.
@@ -155,19 +118,100 @@ async fn audit(args: &AuditArgs) -> anyhow::Result<u8> {
         );
         return Ok(EXIT_OK);
     };
-    let mut objects = cluster::list_policies(&client, &resource, namespace)
+    let mut objects = cluster::list_policies(&connection.client, &resource, namespace)
         .await
         .context("cannot list BackendTLSPolicies")?;
     objects.sort_by_key(|o| (text(o, "/metadata/namespace"), text(o, "/metadata/name")));
     let now = args.clock.clock().now();
-    let mut policies: Vec<PolicyFindings> = Vec::with_capacity(objects.len());
-    for object in &objects {
+    let policies = judge_policies(&lookup, &objects, &settings, now).await?;
+    let ca_certificates = ca_certificates(&lookup, namespace, now, settings.expiry_window_secs);
+    let report = AuditReport::new(&settings, policies, ca_certificates);
+    match args.output {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        OutputFormat::Text => print!("{}", render_text(&report, settings.expiry_window_secs)),
+    }
+    Ok(if report.summary.denied > 0 {
+        EXIT_FINDINGS
+    } else {
+        EXIT_OK
+    })
+}
+
+/// A client for the cluster kubectl would talk to, once its API has answered; else the exit
+/// code, the reason already printed.
+async fn connect(args: &AuditArgs) -> Result<cluster::Connection, u8> {
+    let connection = match cluster::client_like_kubectl(args.kubeconfig.as_deref()).await {
+        Ok(Some(connection)) => connection,
+        Ok(None) => {
+            eprintln!(
+                "backendtls-webhook audit: no cluster: pass --kubeconfig PATH, set KUBECONFIG, or create ~/.kube/config (in a pod, the service account is used)"
+            );
+            return Err(EXIT_INPUT);
+        }
+        Err(error) => {
+            eprintln!("backendtls-webhook audit: {error}");
+            return Err(EXIT_INPUT);
+        }
+    };
+    if let Err(cause) = cluster::probe(&connection.client, PROBE_TIMEOUT).await {
+        eprintln!(
+            "backendtls-webhook audit: cannot reach the cluster at {}: {cause}",
+            connection.description
+        );
+        return Err(EXIT_INPUT);
+    }
+    Ok(connection)
+}
+
+/// The watch caches `serve` uses, once they have listed everything; else the exit code, the
+/// reason already printed.
+async fn synced_lookup(
+    args: &AuditArgs,
+    connection: &cluster::Connection,
+    settings: &validate::Settings,
+) -> Result<ClusterLookup, u8> {
+    let options = ClusterOptions {
+        profile: Arc::clone(&settings.profile),
+        read_secrets: args.read_secrets,
+        ..ClusterOptions::default()
+    };
+    let bundles = Arc::new(BundleCache::default());
+    let lookup = ClusterLookup::start_with(connection.client.clone(), bundles, options);
+    if tokio::time::timeout(SYNC_TIMEOUT, lookup.wait_until_ready())
+        .await
+        .is_ok()
+    {
+        return Ok(lookup);
+    }
+    let failures = lookup.failures();
+    let cause = if failures.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", failures.join("; "))
+    };
+    eprintln!(
+        "backendtls-webhook audit: the ConfigMaps, Services and BackendTLSPolicies of {} were not listed within {} s{cause}",
+        connection.description,
+        SYNC_TIMEOUT.as_secs()
+    );
+    Err(EXIT_INPUT)
+}
+
+/// Each policy validated as if it were being created now, against the cluster's snapshot
+/// (Secrets read with GET when --read-secrets is given).
+async fn judge_policies(
+    lookup: &ClusterLookup,
+    objects: &[Value],
+    settings: &validate::Settings,
+    now: i64,
+) -> anyhow::Result<Vec<PolicyFindings>> {
+    let mut policies = Vec::with_capacity(objects.len());
+    for object in objects {
         let ns = text(object, "/metadata/namespace");
         let change = PolicyChange::create(object, &ns);
         let wants = Wants::for_policy_with(object, &ns, &settings.profile);
-        // The cluster's snapshot, Secrets read with GET when --read-secrets is given.
         let snapshot = lookup.snapshot(&wants).await?;
-        let report = validate::policy(&change, &snapshot, &settings, now);
+        let report = validate::policy(&change, &snapshot, settings, now);
         policies.push(PolicyFindings {
             namespace: ns.clone(),
             name: text(object, "/metadata/name"),
@@ -192,41 +236,43 @@ async fn audit(args: &AuditArgs) -> anyhow::Result<u8> {
                 .collect(),
         });
     }
-    let ca_certificates = ca_certificates(&lookup, namespace, now, settings.expiry_window_secs);
-    let summary = Summary {
-        policies: policies.len(),
-        denied: policies.iter().filter(|p| !p.allowed).count(),
-        with_warnings: policies.iter().filter(|p| !p.warnings.is_empty()).count(),
-        ca_certificates: ca_certificates.len(),
-        expired: ca_certificates
-            .iter()
-            .filter(|c| c.status == "expired")
-            .count(),
-        expiring: ca_certificates
-            .iter()
-            .filter(|c| c.status == "expiring")
-            .count(),
-    };
-    let profile = &settings.profile;
-    let report = AuditReport {
-        implementation: Implementation {
-            name: profile.name.to_string(),
-            implementation: profile.implementation.to_string(),
-            versions: profile.versions.to_string(),
-        },
-        policies,
-        ca_certificates,
-        summary,
-    };
-    match args.output {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-        OutputFormat::Text => print!("{}", render_text(&report, settings.expiry_window_secs)),
+    Ok(policies)
+}
+
+impl AuditReport {
+    /// The report on `policies` and `ca_certificates`, judged for `settings`' profile, with
+    /// its counts.
+    fn new(
+        settings: &validate::Settings,
+        policies: Vec<PolicyFindings>,
+        ca_certificates: Vec<CaCertificate>,
+    ) -> Self {
+        let summary = Summary {
+            policies: policies.len(),
+            denied: policies.iter().filter(|p| !p.allowed).count(),
+            with_warnings: policies.iter().filter(|p| !p.warnings.is_empty()).count(),
+            ca_certificates: ca_certificates.len(),
+            expired: ca_certificates
+                .iter()
+                .filter(|c| c.status == "expired")
+                .count(),
+            expiring: ca_certificates
+                .iter()
+                .filter(|c| c.status == "expiring")
+                .count(),
+        };
+        let profile = &settings.profile;
+        Self {
+            implementation: Implementation {
+                name: profile.name.to_string(),
+                implementation: profile.implementation.to_string(),
+                versions: profile.versions.to_string(),
+            },
+            policies,
+            ca_certificates,
+            summary,
+        }
     }
-    Ok(if report.summary.denied > 0 {
-        EXIT_FINDINGS
-    } else {
-        EXIT_OK
-    })
 }
 
 fn text(object: &Value, pointer: &str) -> String {
@@ -264,23 +310,13 @@ fn ca_certificates(
                 config_map: config_map.clone(),
                 index: cert.index,
                 subject: cert.subject.clone(),
-                not_after: rfc3339(cert.not_after),
+                not_after: ca_bundle::format_timestamp(cert.not_after),
                 days_left,
                 status,
             });
         }
     }
     out
-}
-
-fn rfc3339(unix: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| unix.to_string())
 }
 
 fn render_text(report: &AuditReport, window_secs: i64) -> String {

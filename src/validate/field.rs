@@ -52,8 +52,10 @@ impl FieldPath {
     }
 
     /// Parses a rendered path such as `spec.targetRefs[0].name` (the inverse of `Display`;
-    /// a bracketed part that is all digits is an index, anything else a key).
-    pub fn parse(rendered: &str) -> Self {
+    /// a bracketed part that is all digits is an index, anything else a key). For tests, which
+    /// write paths as text; the code builds paths from segments.
+    #[cfg(test)]
+    pub(crate) fn parse(rendered: &str) -> Self {
         let mut segments = Vec::new();
         let mut rest = rendered;
         while !rest.is_empty() {

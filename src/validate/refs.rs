@@ -36,35 +36,23 @@ pub(crate) fn check_ca_refs(
         .field("spec")
         .field("validation")
         .field("caCertificateRefs");
-    let read_kind = |reference: &Value| {
-        let text = |f: &str| reference.get(f).and_then(Value::as_str);
-        let group = profile.read_group(text("group")?);
-        CaKind::of(group, text("kind")?).filter(|k| profile.ca_source(*k).is_some())
-    };
-    let any_read = refs.iter().any(|r| read_kind(r).is_some());
-    let mut usable = true;
-    let mut content_ok = true;
     if profile.ca_refs == CaRefUse::One && refs.len() > 1 {
-        let mut error = FieldError::new(
-            list.clone(),
-            ErrorKind::TooMany,
-            BadValue::Raw(refs.len().to_string()),
-            "must have at most 1 items".to_owned(),
-        );
-        error.detail.push_str(&format!(
-            " ({} accepts one CA reference: Accepted=False, Invalid)",
-            profile.label()
-        ));
-        report.enforce(settings.invalid_refs, error);
+        too_many_ca_refs(refs.len(), &list, settings, report);
     }
-    let mut kinds_seen: Vec<CaKind> = Vec::new();
-    // What each referenced object gave, so that one referenced again is not judged again (its
-    // findings are reported at its first reference; repeats are warned as duplicates).
-    let mut resolved_before: HashMap<
-        (CaKind, &str),
-        Option<Resolution>,
-        foldhash::fast::RandomState,
-    > = HashMap::default();
+    let mut check = CaRefsCheck {
+        any_read: refs.iter().any(|r| read_ca_kind(profile, r).is_some()),
+        list,
+        namespace,
+        snapshot,
+        settings,
+        now,
+        kinds_seen: Vec::new(),
+        resolved_before: HashMap::default(),
+        outcome: CaRefsOutcome {
+            usable: true,
+            content_ok: true,
+        },
+    };
     for (i, reference) in refs.iter().enumerate() {
         if i > 0 && profile.ca_refs == CaRefUse::FirstOnly {
             report.warn_with(|| {
@@ -72,20 +60,62 @@ pub(crate) fn check_ca_refs(
                     "{} uses only the first CA reference: caCertificateRefs[{i}] is ignored",
                     profile.label()
                 );
-                (list.index(i), message)
+                (check.list.index(i), message)
             });
             continue;
         }
-        let path = list.index(i);
+        check.reference(i, reference, report);
+    }
+    let CaRefsCheck { list, outcome, .. } = check;
+    let applies = |when: &When| {
+        (*when == When::BadCaRef && !outcome.usable)
+            || (*when == When::BadCaContent && !outcome.content_ok)
+    };
+    for pitfall in profile.pitfalls_where(applies) {
+        report.warn(list.clone(), profile.pitfall_warning(pitfall));
+    }
+}
+
+/// The kind of CA object a reference names, when the profile's implementation reads it.
+fn read_ca_kind(profile: &Profile, reference: &Value) -> Option<CaKind> {
+    let text = |f: &str| reference.get(f).and_then(Value::as_str);
+    let group = profile.read_group(text("group")?);
+    CaKind::of(group, text("kind")?).filter(|k| profile.ca_source(*k).is_some())
+}
+
+/// One policy's CA references, checked one after the other.
+struct CaRefsCheck<'a> {
+    /// `spec.validation.caCertificateRefs`.
+    list: FieldPath,
+    namespace: &'a str,
+    snapshot: &'a Snapshot,
+    settings: &'a Settings,
+    now: i64,
+    /// Some reference names a kind the implementation reads.
+    any_read: bool,
+    /// The kinds referenced so far (each kind's pitfalls are warned once).
+    kinds_seen: Vec<CaKind>,
+    /// What each referenced object gave, so that one referenced again is not judged again
+    /// (its findings are reported at its first reference; repeats are warned as duplicates).
+    resolved_before: HashMap<(CaKind, &'a str), Option<Resolution>, foldhash::fast::RandomState>,
+    outcome: CaRefsOutcome,
+}
+
+impl<'a> CaRefsCheck<'a> {
+    /// Checks `caCertificateRefs[i]`.
+    fn reference(&mut self, i: usize, reference: &'a Value, report: &mut Report) {
+        let profile = &*self.settings.profile;
+        let path = self.list.index(i);
         let (Some(group), Some(kind), Some(name)) = (
             reference.get("group").and_then(Value::as_str),
             reference.get("kind").and_then(Value::as_str),
             reference.get("name").and_then(Value::as_str),
         ) else {
-            continue;
+            return;
         };
-        let Some(ca_kind) = read_kind(reference) else {
-            if profile.unsupported_ca_kind == UnsupportedCaKind::IgnoredBesideSupported && any_read
+        let Some(ca_kind) = read_ca_kind(profile, reference) else {
+            if profile.unsupported_ca_kind == UnsupportedCaKind::IgnoredBesideSupported
+                && self.any_read
             {
                 report.warn(
                     path,
@@ -96,79 +126,113 @@ pub(crate) fn check_ca_refs(
                     ),
                 );
             } else {
-                invalid_kind(group, kind, &path, settings, report);
-                usable = false;
+                invalid_kind(group, kind, &path, self.settings, report);
+                self.outcome.usable = false;
             }
-            continue;
+            return;
         };
         if group != ca_kind.group() {
             warn_core_alias(group, profile, &|| path.clone(), report);
         }
-        if !kinds_seen.contains(&ca_kind) {
-            kinds_seen.push(ca_kind);
+        if !self.kinds_seen.contains(&ca_kind) {
+            self.kinds_seen.push(ca_kind);
             for pitfall in profile.pitfalls_where(|w| *w == When::CaKind(ca_kind)) {
                 report.warn(path.clone(), profile.pitfall_warning(pitfall));
             }
         }
-        if let Some(earlier) = resolved_before.get(&(ca_kind, name)) {
-            match earlier {
-                Some(Resolution::Usable) => {}
-                Some(Resolution::BadContent) => (usable, content_ok) = (false, false),
-                Some(Resolution::Unresolved) | None => usable = false,
-            }
-            continue;
+        if let Some(earlier) = self.resolved_before.get(&(ca_kind, name)) {
+            self.outcome.add(*earlier);
+            return;
         }
-        let about = Phrasing::Reference {
-            kind: ca_kind,
-            name,
-        };
-        let resolved = match ca_kind {
-            CaKind::ConfigMap => snapshot.config_maps.get(name).map(|entry| {
-                let source = profile.ca_source(ca_kind);
-                check_data(entry, source, &about, &path, settings, now, report)
-            }),
-            CaKind::Secret => snapshot.secrets.get(name).map(|entry| match entry {
-                SecretEntry::Read(secret) => {
-                    let source = profile.ca_source(ca_kind);
-                    check_secret(secret, source, &about, &path, settings, now, report)
-                }
-                SecretEntry::Unchecked(why) => {
-                    report.warn(path.clone(), about.unchecked(why));
-                    Resolution::Usable
-                }
-            }),
-            CaKind::ClusterTrustBundle => {
-                let entry = snapshot.cluster_trust_bundles.get(name);
-                entry.map(|e| check_trust_bundle(e, &about, &path, settings, now, report))
-            }
-        };
-        resolved_before.insert((ca_kind, name), resolved);
-        match resolved {
-            Some(Resolution::Usable) => {}
-            Some(Resolution::BadContent) => {
-                usable = false;
-                content_ok = false;
-            }
-            Some(Resolution::Unresolved) => usable = false,
-            None => {
-                usable = false;
-                report.enforce(
-                    settings.missing_refs,
-                    FieldError::new(
-                        path,
-                        ErrorKind::NotFound,
-                        BadValue::str(name),
-                        not_found(ca_kind, name, namespace),
-                    ),
-                );
-            }
+        let (snapshot, settings, now) = (self.snapshot, self.settings, self.now);
+        let resolved = resolve_ca_ref(ca_kind, name, &path, snapshot, settings, now, report);
+        self.resolved_before.insert((ca_kind, name), resolved);
+        self.outcome.add(resolved);
+        if resolved.is_none() {
+            report.enforce(
+                settings.missing_refs,
+                FieldError::new(
+                    path,
+                    ErrorKind::NotFound,
+                    BadValue::str(name),
+                    not_found(ca_kind, name, self.namespace),
+                ),
+            );
         }
     }
-    let applies = |when: &When| {
-        (*when == When::BadCaRef && !usable) || (*when == When::BadCaContent && !content_ok)
+}
+
+/// What a policy's CA references add up to, for the profile's pitfalls about them.
+struct CaRefsOutcome {
+    /// Every reference resolves to a usable bundle.
+    usable: bool,
+    /// No referenced bundle is unusable for its content.
+    content_ok: bool,
+}
+
+impl CaRefsOutcome {
+    /// Counts a reference's resolution (`None`: its object does not exist).
+    fn add(&mut self, resolution: Option<Resolution>) {
+        match resolution {
+            Some(Resolution::Usable) => {}
+            Some(Resolution::BadContent) => {
+                self.usable = false;
+                self.content_ok = false;
+            }
+            Some(Resolution::Unresolved) | None => self.usable = false,
+        }
+    }
+}
+
+/// `caCertificateRefs` with more than the one reference the profile's implementation accepts.
+fn too_many_ca_refs(count: usize, list: &FieldPath, settings: &Settings, report: &mut Report) {
+    let mut error = FieldError::new(
+        list.clone(),
+        ErrorKind::TooMany,
+        BadValue::Raw(count.to_string()),
+        "must have at most 1 items".to_owned(),
+    );
+    error.detail.push_str(&format!(
+        " ({} accepts one CA reference: Accepted=False, Invalid)",
+        settings.profile.label()
+    ));
+    report.enforce(settings.invalid_refs, error);
+}
+
+/// Checks the object a CA reference names, as the profile's implementation reads it; `None`
+/// when the snapshot does not have it (it does not exist).
+fn resolve_ca_ref(
+    ca_kind: CaKind,
+    name: &str,
+    path: &FieldPath,
+    snapshot: &Snapshot,
+    settings: &Settings,
+    now: i64,
+    report: &mut Report,
+) -> Option<Resolution> {
+    let about = Phrasing::Reference {
+        kind: ca_kind,
+        name,
     };
-    for pitfall in profile.pitfalls_where(applies) {
-        report.warn(list.clone(), profile.pitfall_warning(pitfall));
+    let source = settings.profile.ca_source(ca_kind);
+    match ca_kind {
+        CaKind::ConfigMap => snapshot
+            .config_maps
+            .get(name)
+            .map(|entry| check_data(entry, source, &about, path, settings, now, report)),
+        CaKind::Secret => snapshot.secrets.get(name).map(|entry| match entry {
+            SecretEntry::Read(secret) => {
+                check_secret(secret, source, &about, path, settings, now, report)
+            }
+            SecretEntry::Unchecked(why) => {
+                report.warn(path.clone(), about.unchecked(why));
+                Resolution::Usable
+            }
+        }),
+        CaKind::ClusterTrustBundle => {
+            let entry = snapshot.cluster_trust_bundles.get(name);
+            entry.map(|e| check_trust_bundle(e, &about, path, settings, now, report))
+        }
     }
 }
 
