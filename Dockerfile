@@ -17,6 +17,10 @@ COPY --from=builder /backendtls-webhook /usr/local/bin/backendtls-webhook
 ENV BACKENDTLS_WEBHOOK_LISTEN=0.0.0.0:8443 \
     BACKENDTLS_WEBHOOK_TLS_CERT_FILE=/etc/backendtls-webhook/tls/tls.crt \
     BACKENDTLS_WEBHOOK_TLS_KEY_FILE=/etc/backendtls-webhook/tls/tls.key
+# The allocator (mimalloc) hands freed memory back to the OS after 10 ms rather than its
+# default 1 s: with 1 s the buffers of the watch caches' initial lists stay resident (80-107 MiB
+# instead of 57-62 MiB with 5,000 ConfigMaps of 10 KiB, make bench-memory; see src/main.rs).
+ENV MIMALLOC_PURGE_DELAY=10
 USER 65532:65532
 EXPOSE 8443
 ENTRYPOINT ["/usr/local/bin/backendtls-webhook", "serve"]

@@ -102,16 +102,17 @@ manifests: ## Print the install (base + certs/ca.crt as caBundle + TLS Secret) o
 	$(KUBECTL) create secret tls backendtls-webhook-tls --namespace backendtls-webhook \
 		--cert certs/tls.crt --key certs/tls.key --dry-run=client -o yaml
 
-manifests-check: $(KUBERNETES_VALIDATE) ## Render manifests/ (base, cert-manager overlay, make manifests) and validate them offline
+manifests-check: $(KUBERNETES_VALIDATE) ## Render manifests/ (base, the cert-manager and secret-ca overlays, make manifests) and validate them offline
 	@command -v $(KUBECTL) >/dev/null 2>&1 || { echo "manifests-check: $(KUBECTL) not found: it renders manifests/ (kubectl kustomize; kubectl 1.27 or newer)" >&2; exit 1; }
 	@mkdir -p target/manifests-check
 	@$(KUBECTL) kustomize manifests/base > target/manifests-check/base.yaml
 	@$(KUBECTL) kustomize manifests/overlays/cert-manager > target/manifests-check/cert-manager.yaml
+	@$(KUBECTL) kustomize manifests/overlays/secret-ca > target/manifests-check/secret-ca.yaml
 	@$(MAKE) --no-print-directory manifests > target/manifests-check/install.yaml 2> target/manifests-check/install.err \
 		|| { cat target/manifests-check/install.err >&2; exit 1; }
 	@# Strict: unknown fields are errors. cert-manager.io/v1 kinds have no Kubernetes schema and are
 	@# skipped by name; any other kind without a schema fails the check.
-	@for name in base cert-manager install; do \
+	@for name in base cert-manager secret-ca install; do \
 		file=target/manifests-check/$$name.yaml; log=target/manifests-check/$$name.log; \
 		$(VENV)/bin/python -m kubernetes_validate --strict --kubernetes-version $(MANIFESTS_KUBE_VERSION) $$file > $$log 2>&1 \
 			|| { cat $$log; echo "manifests-check: $$file is not valid" >&2; exit 1; }; \

@@ -1,6 +1,11 @@
 # Sourced by the bench scripts (which define log and die): sample_body, need_command,
 # load_prerequisites, stop_process, free_port, free_port_except and wait_listening.
 
+# The allocator setting the image and the manifests give `serve` (mimalloc hands freed memory
+# back after 10 ms, see src/main.rs): every script that starts serve passes it (`env
+# "$SERVE_ALLOCATOR_ENV" ...`), so that its figures are those of the deployed server.
+SERVE_ALLOCATOR_ENV=MIMALLOC_PURGE_DELAY=10
+
 # sample_body ROOT REQUEST: the sample AdmissionReview a benchmark sends for REQUEST (policy or
 # configmap), as the apiserver sends it.
 sample_body() {

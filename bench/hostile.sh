@@ -51,7 +51,7 @@ run_group() {
     local group=$1 port
     shift
     port=$(free_port)
-    "$SERVE_BIN" serve --listen "127.0.0.1:$port" --tls-cert-file "$CERTS/tls.crt" \
+    env "$SERVE_ALLOCATOR_ENV" "$SERVE_BIN" serve --listen "127.0.0.1:$port" --tls-cert-file "$CERTS/tls.crt" \
         --tls-key-file "$CERTS/tls.key" --objects "$ROOT/tests/fixtures/samples/objects.yaml" \
         "$@" >"$OUT/$group.log" 2>&1 &
     SERVER_PID=$!

@@ -107,7 +107,7 @@ server_run() {
     shift
     port=$(free_port)
     out=$TMP/$name.callgrind
-    env -u RUST_LOG taskset -c 0 valgrind --tool=callgrind --callgrind-out-file="$out" \
+    env -u RUST_LOG "$SERVE_ALLOCATOR_ENV" taskset -c 0 valgrind --tool=callgrind --callgrind-out-file="$out" \
         "$@" --listen "127.0.0.1:$port" --tls-cert-file "$TMP/certs/tls.crt" \
         --tls-key-file "$TMP/certs/tls.key" >"$TMP/$name.log" 2>&1 &
     SERVER_PID=$!

@@ -140,8 +140,8 @@ COLD_PORT=$(free_port_except "$NULL_PORT" "$SERVE_PORT")
 # Appending (>>) so that the log can be truncated between runs: serve writes one line per
 # request, hundreds of MB over a full benchmark.
 # The servers run with the default log level whatever RUST_LOG says (BENCH_RUST_LOG overrides).
-SERVER_ENV=(env -u RUST_LOG)
-[ -n "${BENCH_RUST_LOG:-}" ] && SERVER_ENV=(env "RUST_LOG=$BENCH_RUST_LOG")
+SERVER_ENV=(env -u RUST_LOG "$SERVE_ALLOCATOR_ENV")
+[ -n "${BENCH_RUST_LOG:-}" ] && SERVER_ENV=(env "RUST_LOG=$BENCH_RUST_LOG" "$SERVE_ALLOCATOR_ENV")
 read -r -a EXTRA_SERVE_ARGS <<<"${SERVE_ARGS:-}"
 # The cold server gets the same flags except its own decision cache size.
 COLD_ARGS=()

@@ -38,7 +38,7 @@ for _ in $(seq 1 100); do [ -f "$work/kubeconfig" ] && break; sleep 0.1; done
 
 port=$(free_port)
 started=$(date +%s.%N)
-$bin serve --listen "127.0.0.1:$port" --tls-cert-file "$work/certs/tls.crt" --tls-key-file "$work/certs/tls.key" \
+env "$SERVE_ALLOCATOR_ENV" $bin serve --listen "127.0.0.1:$port" --tls-cert-file "$work/certs/tls.crt" --tls-key-file "$work/certs/tls.key" \
   --kubeconfig "$work/kubeconfig" --log-format json 2>"$work/serve-cluster.log" &
 serve=$!; pids+=($serve)
 wait_ready "$port"
@@ -47,7 +47,7 @@ cluster_rss=$(rss_mib $serve)
 cluster_hwm=$(awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$serve/status")
 
 port2=$(free_port)
-$bin serve --listen "127.0.0.1:$port2" --tls-cert-file "$work/certs/tls.crt" --tls-key-file "$work/certs/tls.key" \
+env "$SERVE_ALLOCATOR_ENV" $bin serve --listen "127.0.0.1:$port2" --tls-cert-file "$work/certs/tls.crt" --tls-key-file "$work/certs/tls.key" \
   --objects tests/fixtures/samples/objects.yaml 2>"$work/serve-idle.log" &
 idle=$!; pids+=($idle)
 wait_ready "$port2"

@@ -118,7 +118,7 @@ awk '
 AWK_PID=$!
 
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-env -u RUST_LOG taskset -c 0 "$BIN" serve --listen "127.0.0.1:$PORT" \
+env -u RUST_LOG "$SERVE_ALLOCATOR_ENV" taskset -c 0 "$BIN" serve --listen "127.0.0.1:$PORT" \
     --tls-cert-file "$TMP/certs/tls.crt" --tls-key-file "$TMP/certs/tls.key" \
     --objects "$OBJECTS" >"$TMP/log.fifo" 2>&1 &
 SERVE_PID=$!

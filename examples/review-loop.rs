@@ -126,8 +126,9 @@ fn run(request: &str, server: &str, iterations: usize) -> Result<usize, String> 
         .build()
         .map_err(|e| e.to_string())?;
     for _ in 0..iterations {
-        let (_, review) = runtime
+        let review = runtime
             .block_on(reviewer.review(std::hint::black_box(body), Duration::from_secs(10)))
+            .into_review()
             .map_err(|e| e.to_string())?;
         bytes += review.to_json().len();
     }

@@ -12,13 +12,15 @@
 //! with the same defaults everywhere.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use clap::builder::BoolishValueParser;
+use clap::builder::{BoolishValueParser, TypedValueParser as _};
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::admission::Clock;
+use crate::validate::profile::{self, Profile};
 use crate::validate::{self, Enforcement, GroupKind, Settings};
 
 /// Validating admission webhook for Gateway API BackendTLSPolicy and the CA ConfigMaps it uses.
@@ -88,6 +90,12 @@ pub struct ServeArgs {
     /// this flag; with neither, the webhook runs clusterless.
     #[arg(long, value_name = "PATH", env = "BACKENDTLS_WEBHOOK_KUBECONFIG")]
     pub kubeconfig: Option<PathBuf>,
+
+    /// Read the Secrets that policies name as CA bundles, with GET (the profile must read
+    /// Secrets; needs `get` on secrets, which manifests/overlays/secret-ca grants). Without it
+    /// their content is reported as not checked.
+    #[arg(long, env = "BACKENDTLS_WEBHOOK_READ_SECRETS", value_parser = BoolishValueParser::new())]
+    pub read_secrets: bool,
 
     /// Objects that seed the in-memory lookup when no cluster is used (YAML/JSON files or
     /// directories; repeatable).
@@ -250,6 +258,10 @@ pub struct AuditArgs {
     #[arg(long, short = 'A', env = "BACKENDTLS_WEBHOOK_ALL_NAMESPACES", value_parser = BoolishValueParser::new())]
     pub all_namespaces: bool,
 
+    /// Read the Secrets that policies name as CA bundles, with GET (see `serve --help`).
+    #[arg(long, env = "BACKENDTLS_WEBHOOK_READ_SECRETS", value_parser = BoolishValueParser::new())]
+    pub read_secrets: bool,
+
     /// Output format.
     #[arg(
         long,
@@ -395,6 +407,28 @@ pub struct PolicyArgs {
     /// Warn about CA certificates that expire within this window (e.g. 30d, 720h).
     #[arg(long, value_name = "DURATION", default_value = "30d", value_parser = parse_duration, env = "BACKENDTLS_WEBHOOK_EXPIRY_WINDOW")]
     pub expiry_window: std::time::Duration,
+
+    /// The Gateway API implementation the policies are for: judge them by what it honours
+    /// (default: core, the Gateway API core conformance profile).
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "BACKENDTLS_WEBHOOK_IMPLEMENTATION",
+        value_parser = clap::builder::PossibleValuesParser::new(profile::built_in_names())
+            .map(|name: String| Arc::new(profile::built_in(&name).cloned().unwrap_or_default())),
+        conflicts_with = "implementation_file"
+    )]
+    pub implementation: Option<Arc<Profile>>,
+
+    /// A profile (YAML) for an implementation or version that is not built in (see the
+    /// README's "Implementation profiles").
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "BACKENDTLS_WEBHOOK_IMPLEMENTATION_FILE",
+        value_parser = load_profile_file
+    )]
+    pub implementation_file: Option<Arc<Profile>>,
 }
 
 impl PolicyArgs {
@@ -407,8 +441,59 @@ impl PolicyArgs {
             strict: self.strict,
             expiry_window_secs: i64::try_from(self.expiry_window.as_secs()).unwrap_or(i64::MAX),
             unknown_fields: Enforcement::Warn,
+            profile: self.profile(),
         }
     }
+
+    /// The profile chosen with `--implementation` or `--implementation-file`, else core.
+    pub fn profile(&self) -> Arc<Profile> {
+        self.implementation
+            .as_ref()
+            .or(self.implementation_file.as_ref())
+            .map_or_else(|| Arc::new(profile::CORE), Arc::clone)
+    }
+}
+
+/// The largest profile file read.
+const MAX_PROFILE_FILE_BYTES: u64 = 1 << 20;
+
+/// Reads a profile file (`--implementation-file`): one YAML or JSON document. Problems are
+/// reported as `FILE:LINE:COLUMN: FIELD: MESSAGE`, one per line.
+pub fn load_profile_file(path: &str) -> Result<Arc<Profile>, String> {
+    let file = Path::new(path);
+    let size = std::fs::metadata(file)
+        .map_err(|e| format!("cannot read {path}: {e}"))?
+        .len();
+    if size > MAX_PROFILE_FILE_BYTES {
+        return Err(format!(
+            "{path}: {size} bytes: a profile is at most {MAX_PROFILE_FILE_BYTES} bytes"
+        ));
+    }
+    let documents = crate::objects::load_path(file).map_err(|e| e.to_string())?;
+    let [document] = documents.as_slice() else {
+        return Err(format!(
+            "{path}: holds {} documents: a profile file holds one",
+            documents.len()
+        ));
+    };
+    Profile::from_value(&document.value)
+        .map(Arc::new)
+        .map_err(|errors| {
+            let lines: Vec<String> = errors
+                .iter()
+                .map(|error| {
+                    let positions = &document.positions;
+                    let exact = if error.on_key {
+                        positions.key(&error.path)
+                    } else {
+                        positions.value(&error.path)
+                    };
+                    let (line, column) = exact.unwrap_or_else(|| positions.nearest(&error.path));
+                    format!("{}:{line}:{column}: {error}", document.source)
+                })
+                .collect();
+            lines.join("\n")
+        })
 }
 
 /// The prefix of every flag's environment variable.
@@ -736,6 +821,93 @@ mod tests {
             args.listen,
             "127.0.0.1:8443".parse().expect("addr"),
             "loopback unless told otherwise"
+        );
+    }
+
+    fn review_settings(args: &[&str]) -> Result<Settings, clap::Error> {
+        let mut argv = vec!["backendtls-webhook", "review"];
+        argv.extend(args);
+        let cli = Cli::try_parse_from(argv)?;
+        let Command::Review(args) = cli.command else {
+            panic!("review")
+        };
+        Ok(args.policy.settings())
+    }
+
+    #[test]
+    fn implementations_select_built_in_profiles() {
+        let settings = review_settings(&["--implementation", "istio"]).expect("parses");
+        assert_eq!(*settings.profile, profile::ISTIO);
+        assert_eq!(
+            *review_settings(&[]).expect("parses").profile,
+            profile::CORE
+        );
+        let unknown = review_settings(&["--implementation", "envoy"]).expect_err("refused");
+        let text = unknown.to_string();
+        for name in profile::built_in_names() {
+            assert!(text.contains(name), "{name} offered in: {text}");
+        }
+        // --allow-target-kind adds to the profile's kinds.
+        let settings = review_settings(&[
+            "--implementation=istio",
+            "--allow-target-kind=multicluster.x-k8s.io/ServiceImport",
+        ])
+        .expect("parses");
+        let kinds: Vec<String> = settings
+            .target_kinds()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "Service",
+                "networking.istio.io/ServiceEntry",
+                "multicluster.x-k8s.io/ServiceImport"
+            ]
+        );
+    }
+
+    #[test]
+    fn implementation_files_load_with_positions() {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let dir = temp.path();
+        let good = dir.join("good.yaml");
+        std::fs::write(
+            &good,
+            "name: my-gateway\nimplementation: My Gateway\nversions: v2.0 to v2.3\ncaCertificateRefs:\n  sources:\n    - kind: Secret\n      keys: [ca.crt]\ntargetKinds:\n  - kind: Service\n",
+        )
+        .expect("write");
+        let path = good.to_str().expect("utf-8");
+        let settings = review_settings(&["--implementation-file", path]).expect("loads");
+        assert_eq!(settings.profile.name, "my-gateway");
+        assert!(
+            settings
+                .profile
+                .ca_source(validate::CaKind::Secret)
+                .is_some()
+        );
+        let both = review_settings(&["--implementation-file", path, "--implementation", "istio"]);
+        assert!(both.is_err(), "one profile at a time");
+
+        let bad = dir.join("bad.yaml");
+        std::fs::write(
+            &bad,
+            "name: my-gateway\nimplementation: My Gateway\nversions: v2\ncaCertificateRefs:\n  sources:\n    - kind: Certificate\ntargetKinds: []\n",
+        )
+        .expect("write");
+        let error = load_profile_file(bad.to_str().expect("utf-8")).expect_err("invalid");
+        let source = bad.display();
+        assert_eq!(
+            error,
+            format!(
+                "{source}:6:13: caCertificateRefs.sources[0].kind: must be one of ConfigMap, Secret, ClusterTrustBundle\n{source}:7:14: targetKinds: must have at least 1 item"
+            )
+        );
+        let missing = load_profile_file("/nonexistent/profile.yaml").expect_err("missing");
+        assert!(
+            missing.starts_with("cannot read /nonexistent/profile.yaml"),
+            "{missing}"
         );
     }
 

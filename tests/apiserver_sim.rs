@@ -713,6 +713,95 @@ fn only_configmaps_that_hold_or_held_ca_crt_are_sent() {
     }
 }
 
+/// The secret-ca overlay's Secret check: only Secrets that hold (or held) `ca.crt`, outside
+/// kube-system and the webhook's namespace; ClusterTrustBundle writes (cluster-scoped) reach
+/// the base's ClusterTrustBundle check in any case.
+#[test]
+fn only_secrets_that_hold_or_held_ca_crt_are_sent_with_the_secret_ca_overlay() {
+    let objects = common::kustomize("manifests/overlays/secret-ca");
+    let configuration = objects
+        .into_iter()
+        .find(|o| o["kind"] == "ValidatingWebhookConfiguration")
+        .expect("configuration");
+    let secret = |ns: &str, data: Value| {
+        let mut secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "tls", "namespace": ns}});
+        if !data.is_null() {
+            secret["data"] = data;
+        }
+        secret
+    };
+    let request = |operation: &str, ns: &str, object: Option<Value>, old: Option<Value>| {
+        let mut request = config_map_request(operation, ns, object, old);
+        request["kind"] = json!({"group": "", "version": "v1", "kind": "Secret"});
+        request["resource"] = json!({"group": "", "version": "v1", "resource": "secrets"});
+        request["requestKind"] = request["kind"].clone();
+        request["requestResource"] = request["resource"].clone();
+        request["name"] = json!("tls");
+        request
+    };
+    let with_ca = |ns: &str| secret(ns, json!({"ca.crt": "UEVN", "tls.key": "S0VZ"}));
+    let without_ca = |ns: &str| secret(ns, json!({"tls.crt": "UEVN", "tls.key": "S0VZ"}));
+    let cases = [
+        (
+            "CREATE with ca.crt",
+            request("CREATE", "shop", Some(with_ca("shop")), None),
+            true,
+        ),
+        (
+            "CREATE without ca.crt",
+            request("CREATE", "shop", Some(without_ca("shop")), None),
+            false,
+        ),
+        (
+            "CREATE with no data",
+            request("CREATE", "shop", Some(secret("shop", Value::Null)), None),
+            false,
+        ),
+        (
+            "CREATE in kube-system",
+            request("CREATE", "kube-system", Some(with_ca("kube-system")), None),
+            false,
+        ),
+        (
+            "UPDATE that removes ca.crt",
+            request(
+                "UPDATE",
+                "shop",
+                Some(without_ca("shop")),
+                Some(with_ca("shop")),
+            ),
+            true,
+        ),
+        (
+            "DELETE of a Secret with ca.crt",
+            request("DELETE", "shop", None, Some(with_ca("shop"))),
+            true,
+        ),
+        (
+            "DELETE of a Secret without ca.crt",
+            request("DELETE", "shop", None, Some(without_ca("shop"))),
+            false,
+        ),
+    ];
+    for (case, request, sent) in cases {
+        let want: Vec<String> = if sent {
+            vec!["secrets.backendtls-webhook.dev".into()]
+        } else {
+            vec![]
+        };
+        assert_eq!(called(&configuration, &request), want, "{case}");
+    }
+    let mut bundle = request("UPDATE", "", None, None);
+    bundle["kind"] =
+        json!({"group": "certificates.k8s.io", "version": "v1beta1", "kind": "ClusterTrustBundle"});
+    bundle["resource"] = json!({"group": "certificates.k8s.io", "version": "v1beta1", "resource": "clustertrustbundles"});
+    bundle["object"] = json!({"apiVersion": "certificates.k8s.io/v1beta1", "kind": "ClusterTrustBundle", "metadata": {"name": "roots"}, "spec": {"trustBundle": "PEM"}});
+    assert_eq!(
+        called(&configuration, &bundle),
+        ["clustertrustbundles.backendtls-webhook.dev"]
+    );
+}
+
 #[test]
 fn rules_selectors_and_wildcards_behave_as_in_the_apiserver() {
     let request = review_request("policy-v1-allowed.json");

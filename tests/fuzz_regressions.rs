@@ -188,9 +188,11 @@ async fn review_inputs_are_answered() {
     {
         let name = path.display();
         let decoded = admission::decode(&body);
-        let sent = match reviewer.review(&body, Duration::from_secs(1)).await {
-            Ok((decision, review)) => {
-                assert_eq!(decision.is_some(), decoded.is_ok(), "{name}");
+        let answer = reviewer.review(&body, Duration::from_secs(1)).await;
+        let decided = answer.decision().is_some();
+        let sent = match answer.into_review() {
+            Ok(review) => {
+                assert_eq!(decided, decoded.is_ok(), "{name}");
                 let response = review.response();
                 assert!(!response.uid.is_empty(), "{name}");
                 assert!(response.warnings.len() <= 256, "{name}");
@@ -208,7 +210,8 @@ async fn review_inputs_are_answered() {
         let cached = cached
             .review(&body, Duration::from_secs(1))
             .await
-            .map(|(_, review)| review.to_json())
+            .into_review()
+            .map(|review| review.to_json())
             .map_err(|bad| bad.message);
         assert_eq!(cached, sent, "{name}");
     }

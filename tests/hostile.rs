@@ -6,6 +6,13 @@
 //! Every test is bounded: the limits are short (300 ms) where a test waits for a server-side
 //! timeout, and waiting means reading until the server closes, never sleeping. The sleeps below
 //! are the attack itself (a client that is slow on purpose), on the client side.
+//!
+//! No assertion is about how long something took, which a busy 2-core machine can stretch at
+//! random. A test shows that the server did not wait for a timeout by setting that timeout to
+//! [`NEVER`] (the test could then only hang, and fails at [`common::HANG_GUARD`]); that it cut a
+//! slow client off by the client being cut off before it had sent everything; and the CPU cost
+//! of big inputs is checked where the work is done (`validate::ca_bundle`'s tests) and measured
+//! by `make bench-hostile`.
 
 mod common;
 
@@ -22,7 +29,8 @@ use backendtls_webhook::server::Limits;
 use backendtls_webhook::validate::Settings;
 use common::fake_apiserver::{FakeApiserver, Kind};
 use common::{
-    Options, SNI, TestServer, fixture, fixture_objects, read_response, read_to_close, request,
+    NEVER, Options, SNI, TestServer, fixture, fixture_objects, must, read_response, read_to_close,
+    request, still_open,
 };
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -32,8 +40,6 @@ use tokio_rustls::client::TlsStream;
 const ALLOWED: &str = "reviews/policy-v1-allowed.json";
 /// The short timeout the tests that wait for a server-side cut use.
 const SHORT: Duration = Duration::from_millis(300);
-/// Upper bound on anything that should happen "at once" or within a short timeout.
-const PROMPTLY: Duration = Duration::from_secs(5);
 
 fn short_limits() -> Limits {
     Limits {
@@ -121,9 +127,12 @@ fn legacy_client_hello(version: [u8; 2], signature_algorithms: bool) -> Vec<u8> 
 async fn alert_for(server: &TestServer, hello: &[u8]) -> u8 {
     let mut tcp = TcpStream::connect(server.addr).await.expect("connect");
     tcp.write_all(hello).await.expect("hello");
-    let started = Instant::now();
-    let reply = read_to_close(&mut tcp).await;
-    assert!(started.elapsed() < PROMPTLY);
+    // The handshake timeout is NEVER: the connection ends because the server closes it.
+    let reply = must(
+        "the server closes the connection after its alert",
+        read_to_close(&mut tcp),
+    )
+    .await;
     // One alert record: type 21, any record version, length 2, fatal (2), the description.
     assert_eq!(reply.len(), 7, "{reply:?}");
     assert_eq!(reply[0], 0x15, "not an alert: {reply:?}");
@@ -135,7 +144,11 @@ async fn alert_for(server: &TestServer, hello: &[u8]) -> u8 {
 async fn tls_1_0_and_1_1_clients_are_refused_with_an_alert() {
     const HANDSHAKE_FAILURE: u8 = 40;
     const PROTOCOL_VERSION: u8 = 70;
-    let server = start(Limits::default()).await;
+    let server = start(Limits {
+        handshake_timeout: NEVER,
+        ..Limits::default()
+    })
+    .await;
     for (name, version) in [
         ("SSL 3.0", [3, 0]),
         ("TLS 1.0", [3, 1]),
@@ -258,12 +271,13 @@ where
 #[tokio::test]
 async fn slowloris_headers_are_cut_off_while_other_clients_are_served() {
     let server = start(short_limits()).await;
-    // A request head that takes 2.5 s at one byte per 10 ms: far past the 300 ms header timeout.
+    // A request head that takes over 10 s at one byte per 10 ms: far past the 300 ms header
+    // timeout. The server must cut each off before it has all been sent (`drip` fails if not).
     let head = format!(
         "POST /validate HTTP/1.1\r\nHost: {SNI}\r\nContent-Type: application/json\r\nX-Slow: {}\r\n\r\n",
-        "a".repeat(140)
+        "a".repeat(1000)
     );
-    assert!(head.len() * 10 > 2000);
+    assert!(head.len() * 10 > 10_000);
     let started = Instant::now();
     let mut slow = Vec::new();
     for _ in 0..16 {
@@ -285,8 +299,8 @@ async fn slowloris_headers_are_cut_off_while_other_clients_are_served() {
         );
         let after = closed - started;
         assert!(
-            after >= SHORT && after < PROMPTLY,
-            "cut off after {after:?}"
+            after >= SHORT,
+            "cut off after {after:?}, before the header timeout"
         );
     }
 }
@@ -305,6 +319,7 @@ async fn a_body_that_trickles_in_gets_408_while_other_clients_are_served() {
     let slow = tokio::spawn(drip(tls, vec![b' '; 1000], Duration::from_millis(10)));
     let mut other = server.connect().await;
     validate_allowed(&mut other).await;
+    // Cut off before the whole body was sent (`drip` fails if not), and not before the timeout.
     let (answer, closed) = slow.await.expect("slow client");
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 408 "), "{answer:?}");
@@ -314,8 +329,8 @@ async fn a_body_that_trickles_in_gets_408_while_other_clients_are_served() {
     );
     let after = closed - started;
     assert!(
-        after >= SHORT && after < PROMPTLY,
-        "cut off after {after:?}"
+        after >= SHORT,
+        "cut off after {after:?}, before the body timeout"
     );
 }
 
@@ -327,25 +342,31 @@ async fn handshakes_that_never_finish_are_cut_off() {
     // A record header announcing a ClientHello whose body never comes.
     let mut partial = TcpStream::connect(server.addr).await.expect("connect");
     partial.write_all(&hello[..9]).await.expect("partial hello");
-    // A whole ClientHello dripped in a byte per 20 ms (2.4 s for its 120-odd bytes).
+    // A whole ClientHello dripped in a byte per 100 ms (12 s for its 120-odd bytes).
     let dripped = TcpStream::connect(server.addr).await.expect("connect");
-    let dripping = tokio::spawn(drip(dripped, hello, Duration::from_millis(20)));
+    let dripping = tokio::spawn(drip(dripped, hello, Duration::from_millis(100)));
     // Meanwhile a normal client is served.
     let mut tls = server.connect().await;
     validate_allowed(&mut tls).await;
 
-    assert!(read_to_close(&mut partial).await.is_empty());
+    let cut = must(
+        "the server closes a handshake that never finishes",
+        read_to_close(&mut partial),
+    )
+    .await;
+    assert!(cut.is_empty());
     let after = started.elapsed();
     assert!(
-        after >= SHORT && after < PROMPTLY,
-        "cut off after {after:?}"
+        after >= SHORT,
+        "cut off after {after:?}, before the timeout"
     );
+    // Cut off before the whole hello was sent (`drip` fails if not).
     let (answer, closed) = dripping.await.expect("dripping client");
     assert!(answer.is_empty(), "{answer:?}");
     let after = closed - started;
     assert!(
-        after >= SHORT && after < PROMPTLY,
-        "cut off after {after:?}"
+        after >= SHORT,
+        "cut off after {after:?}, before the timeout"
     );
 }
 
@@ -366,9 +387,12 @@ fn open_files_limit() -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_connections_below_the_limit_do_not_delay_new_clients() {
-    // 600 TCP connections that never start their handshake, under the default limits: each
-    // holds a slot for up to the 10 s handshake timeout, but the limit (1,024) is above them.
-    let limits = Limits::default();
+    // 600 TCP connections that never start their handshake, under a handshake timeout that
+    // never fires: each holds a slot, but the limit (1,024) is above them.
+    let limits = Limits {
+        handshake_timeout: NEVER,
+        ..Limits::default()
+    };
     let idle_count = 600.min(open_files_limit().saturating_sub(256) / 2);
     assert!(limits.max_connections > idle_count);
     assert!(
@@ -381,41 +405,35 @@ async fn idle_connections_below_the_limit_do_not_delay_new_clients() {
     for _ in 0..idle_count {
         idle.push(TcpStream::connect(server.addr).await.expect("idle connect"));
     }
-    // The server has accepted them all once it answers a client that queued behind them.
-    let started = Instant::now();
-    let mut tls = server.connect().await;
-    validate_allowed(&mut tls).await;
-    let took = started.elapsed();
-    assert!(
-        took < PROMPTLY,
-        "a new client waited {took:?} behind {idle_count} idle connections"
-    );
+    // The server has accepted them all once it answers a client that queued behind them: it
+    // cannot have waited for any of them to end (they never do)...
+    must("a new client is served behind idle connections", async {
+        let mut tls = server.connect().await;
+        validate_allowed(&mut tls).await;
+    })
+    .await;
     // ...and still holds every idle connection open (none was closed to make room).
-    let mut probe = [0u8; 1];
     for tcp in idle.iter().step_by(50) {
-        assert!(matches!(
-            tcp.try_read(&mut probe),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock
-        ));
+        assert!(still_open(tcp));
     }
 }
 
-/// Whether the server has closed `tcp` (a read sees the end at once, or the connection reset).
+/// Whether the server has closed `tcp` (a read sees the end, or the connection reset), not
+/// sent it something.
 async fn closed_by_server(tcp: &mut TcpStream) -> bool {
     let mut byte = [0u8; 1];
-    matches!(
-        tokio::time::timeout(PROMPTLY, tcp.read(&mut byte)).await,
-        Ok(Ok(0) | Err(_))
-    )
+    let read = must("the server closes the connection", tcp.read(&mut byte)).await;
+    matches!(read, Ok(0) | Err(_))
 }
 
 #[tokio::test]
 async fn a_connect_flood_past_the_limit_closes_the_oldest_to_serve_new_clients() {
-    // Three times max_connections TCP connections that never say anything (handshake timeout
-    // 10 s): each newcomer closes the one waiting longest, so a good client is served at once.
+    // Three times max_connections TCP connections that never say anything (under a handshake
+    // timeout that never fires): each newcomer closes the one waiting longest, so a good client
+    // is served, which it could not be by waiting for a timeout.
     let server = start(Limits {
         max_connections: 64,
-        handshake_timeout: Duration::from_secs(10),
+        handshake_timeout: NEVER,
         ..short_limits()
     })
     .await;
@@ -423,27 +441,26 @@ async fn a_connect_flood_past_the_limit_closes_the_oldest_to_serve_new_clients()
     for _ in 0..192 {
         flood.push(TcpStream::connect(server.addr).await.expect("connect"));
     }
-    let started = Instant::now();
-    let mut tls = server.connect().await;
-    validate_allowed(&mut tls).await;
-    assert!(started.elapsed() < PROMPTLY, "{:?}", started.elapsed());
+    must("a good client is served during the flood", async {
+        let mut tls = server.connect().await;
+        validate_allowed(&mut tls).await;
+    })
+    .await;
     // The first of the flood were closed to make room; the last are still waiting.
     assert!(closed_by_server(&mut flood[0]).await);
-    let mut probe = [0u8; 1];
-    assert!(matches!(
-        flood[191].try_read(&mut probe),
-        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock
-    ));
+    assert!(still_open(&flood[191]));
 }
 
 #[tokio::test]
 async fn at_the_connection_limit_the_longest_idle_connection_makes_room() {
-    // Established TLS connections, idle (keep-alive) under long timeouts, hold every slot: a
-    // new client does not wait for a timeout, the first idle one is closed for it.
+    // Established TLS connections, idle (keep-alive) under timeouts that never fire, hold every
+    // slot: a new client cannot be served by waiting for a timeout, the first idle one is
+    // closed for it.
     let server = start(Limits {
         max_connections: 16,
-        handshake_timeout: Duration::from_secs(10),
-        header_timeout: Duration::from_secs(10),
+        handshake_timeout: NEVER,
+        header_timeout: NEVER,
+        idle_timeout: NEVER,
         ..short_limits()
     })
     .await;
@@ -453,11 +470,17 @@ async fn at_the_connection_limit_the_longest_idle_connection_makes_room() {
         validate_allowed(&mut tls).await;
         idle.push(tls);
     }
-    let started = Instant::now();
-    let mut tls = server.connect().await;
-    validate_allowed(&mut tls).await;
-    assert!(started.elapsed() < PROMPTLY, "{:?}", started.elapsed());
-    assert!(read_to_close(&mut idle[0]).await.is_empty());
+    must("a new client is served at the connection limit", async {
+        let mut tls = server.connect().await;
+        validate_allowed(&mut tls).await;
+    })
+    .await;
+    let closed = must(
+        "the longest idle connection is closed",
+        read_to_close(&mut idle[0]),
+    )
+    .await;
+    assert!(closed.is_empty());
     // The others are still served on their connections.
     validate_allowed(&mut idle[15]).await;
 }
@@ -485,13 +508,24 @@ async fn when_every_connection_has_a_request_in_progress_new_clients_wait() {
             Duration::from_millis(10),
         )));
     }
-    server.until_in_flight(2).await;
-    let mut tls = server.connect().await;
-    validate_allowed(&mut tls).await;
+    must(
+        "both slow requests reach their handlers",
+        server.until_in_flight(2),
+    )
+    .await;
+    must(
+        "a new client is served once a body timeout frees a slot",
+        async {
+            let mut tls = server.connect().await;
+            validate_allowed(&mut tls).await;
+        },
+    )
+    .await;
+    // Not by closing a connection with a request in progress: only after a body timeout.
     let waited = started.elapsed();
     assert!(
-        waited >= SHORT && waited < PROMPTLY,
-        "served after {waited:?}"
+        waited >= SHORT,
+        "served after {waited:?}, before any body timeout"
     );
     for slow in slow {
         let (answer, _) = slow.await.expect("slow client");
@@ -552,21 +586,31 @@ async fn clients_that_never_read_their_answers_are_cut_off_by_the_write_timeout(
 
 #[tokio::test]
 async fn slow_readers_holding_every_slot_do_not_lock_out_a_good_client() {
-    // Both slots held by clients that do not read (under a long write timeout): between
-    // requests they are idle, so a good client is served by closing one.
+    // Both slots held by clients that do not read, under timeouts that never fire: between
+    // requests they are idle, so a good client is served by closing one (it could not be by
+    // waiting for a timeout).
     let server = start(Limits {
         max_connections: 2,
-        write_timeout: Duration::from_secs(60),
+        handshake_timeout: NEVER,
+        header_timeout: NEVER,
+        body_timeout: NEVER,
+        write_timeout: NEVER,
+        idle_timeout: NEVER,
         ..short_limits()
     })
     .await;
     let (_first, _) = slow_reader(&server, 200).await;
     let (_second, _) = slow_reader(&server, 200).await;
-    server.until_in_flight(1).await;
-    let started = Instant::now();
-    let mut tls = server.connect().await;
-    validate_allowed(&mut tls).await;
-    assert!(started.elapsed() < PROMPTLY, "{:?}", started.elapsed());
+    must(
+        "a slow reader's request is in flight",
+        server.until_in_flight(1),
+    )
+    .await;
+    must("a good client is served beside two slow readers", async {
+        let mut tls = server.connect().await;
+        validate_allowed(&mut tls).await;
+    })
+    .await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -681,11 +725,7 @@ async fn idle_http2_connections_are_closed() {
         200
     );
     // The client answers PINGs but sends nothing more: the server closes the connection.
-    let started = Instant::now();
-    let _ = tokio::time::timeout(PROMPTLY, connection)
-        .await
-        .expect("closed by the server");
-    assert!(started.elapsed() < PROMPTLY);
+    let _ = must("the server closes the idle HTTP/2 connection", connection).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -731,14 +771,12 @@ async fn a_body_one_byte_over_7_mib_gets_413() {
             }
             writer.flush().await
         });
-        let started = Instant::now();
-        let response = read_response(&mut reader).await;
+        let response = must("the server answers 413", read_response(&mut reader)).await;
         assert_eq!(
             (response.status, response.body.as_str()),
             (413, expected.as_str()),
             "chunked: {chunked}"
         );
-        assert!(started.elapsed() < PROMPTLY);
         // The server closed the connection after answering; stop sending if still at it.
         sender.abort();
     }
@@ -750,7 +788,6 @@ async fn deeply_nested_json_is_a_400_not_a_crash() {
     let mut tls = server.connect().await;
 
     // A bare body of 100,000 `[`: no uid to answer to, so a plain 400.
-    let started = Instant::now();
     let brackets = vec![b'['; 100_000];
     let response = request(&mut tls, "POST", "/validate", &brackets).await;
     assert_eq!(response.status, 400);
@@ -761,19 +798,16 @@ async fn deeply_nested_json_is_a_400_not_a_crash() {
         "{}",
         response.body
     );
-    assert!(started.elapsed() < PROMPTLY);
 
     // The same nesting inside request.object of an AdmissionReview with a readable uid: the
     // answer is an AdmissionReview with code 400.
     for (open, close) in [("[", "]"), ("{\"a\":", "}")] {
-        let started = Instant::now();
         let body = format!(
             r#"{{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{{"uid":"deep","kind":{{"group":"gateway.networking.k8s.io","version":"v1","kind":"BackendTLSPolicy"}},"operation":"CREATE","object":{{"spec":{}1{}}}}}}}"#,
             open.repeat(100_000),
             close.repeat(100_000)
         );
         let response = request(&mut tls, "POST", "/validate", body.as_bytes()).await;
-        assert!(started.elapsed() < PROMPTLY);
         assert_eq!(response.status, 200, "{}", response.body);
         let review = response.json();
         assert_eq!(review["response"]["uid"], "deep");
@@ -820,10 +854,12 @@ fn warnings(review: &Value) -> usize {
         .map_or(0, Vec::len)
 }
 
+/// What parsing a bundle costs, and that it grows linearly, is checked where the work is done
+/// (`validate::ca_bundle`'s tests, on the same 1 MiB of certificates) and measured by
+/// `make bench-hostile`; this checks the answers.
 #[tokio::test]
-async fn a_1_mib_ca_bundle_is_answered_in_bounded_time() {
+async fn a_1_mib_ca_bundle_gets_bounded_answers() {
     let bundle = one_mib_bundle();
-    let certificates = bundle.matches("BEGIN CERTIFICATE").count();
     let bundles = Arc::new(BundleCache::default());
     let lookup = lookup_with_bundle(&bundle, &bundles);
     let server = TestServer::start(Options {
@@ -834,25 +870,20 @@ async fn a_1_mib_ca_bundle_is_answered_in_bounded_time() {
     let mut tls = server.connect().await;
 
     // A policy that references the ConfigMap holding it.
-    let started = Instant::now();
     let response = request(&mut tls, "POST", "/validate", &fixture(ALLOWED)).await;
-    let took = started.elapsed();
     assert_eq!(response.status, 200);
     let review = response.json();
     assert_eq!(review["response"]["allowed"], true, "{review}");
     assert!(warnings(&review) <= 257);
-    assert!(took < PROMPTLY, "{took:?}");
 
     // An update of that ConfigMap carrying the bundle: parsed per request (bundles over 1 MiB
-    // are not cached), answered in bounded time with bounded warnings.
+    // are not cached), answered with bounded warnings.
     let mut update: Value =
         serde_json::from_slice(&fixture("reviews/configmap-update-denied.json")).expect("json");
     update["request"]["uid"] = json!("one-mib");
     update["request"]["object"]["data"]["ca.crt"] = json!(bundle);
     let body = serde_json::to_vec(&update).expect("json");
-    let started = Instant::now();
     let response = request(&mut tls, "POST", "/validate", &body).await;
-    let took = started.elapsed();
     assert_eq!(response.status, 200);
     let review = response.json();
     assert_eq!(review["response"]["uid"], "one-mib");
@@ -864,7 +895,6 @@ async fn a_1_mib_ca_bundle_is_answered_in_bounded_time() {
         "{} bytes",
         response.body.len()
     );
-    assert!(took < PROMPTLY, "{certificates} certificates took {took:?}");
 }
 
 /// The sample review with `n` targets, each wrong on its own (a group that is not a DNS
@@ -1058,22 +1088,24 @@ async fn cluster_lookup(kubeconfig: &std::path::Path) -> ClusterLookup {
 }
 
 /// Asks the server about the fixture policy and ConfigMap with `?timeout=500ms` (as the
-/// apiserver sends its budget) and checks each is denied with a 503 "retry" inside it.
+/// apiserver sends its budget) and checks each is denied with a 503 "retry" inside it: the
+/// lookup gave up at its share of that budget (60 %, 300ms), as the message says, while the
+/// caches were still syncing.
 async fn assert_retry_denials(server: &TestServer) {
-    let budget = Duration::from_millis(500);
     let mut tls = server.connect().await;
     for file in [ALLOWED, "reviews/configmap-update-denied.json"] {
-        let started = Instant::now();
         let response = request(&mut tls, "POST", "/validate?timeout=500ms", &fixture(file)).await;
-        let took = started.elapsed();
-        assert!(took < budget, "{file}: answered after {took:?}");
         assert_eq!(response.status, 200);
         let review = response.json();
         let status = &review["response"]["status"];
         assert_eq!(review["response"]["allowed"], false, "{file}: {review}");
         assert_eq!(status["code"], 503, "{file}: {review}");
-        let message = status["message"].as_str().expect("message");
-        assert!(message.ends_with("retry the request"), "{message}");
+        assert_eq!(
+            status["message"],
+            "backendtls-webhook could not check the references (the webhook's caches did not \
+             finish syncing within 300ms); retry the request",
+            "{file}"
+        );
     }
     let (status, body) = readyz(server).await;
     assert_eq!(status, 503);
@@ -1132,9 +1164,11 @@ async fn an_unreachable_or_silent_cluster_api_gets_503_retry_within_the_budget()
     .await;
     assert_retry_denials(&server).await;
     fake.release_lists();
-    tokio::time::timeout(Duration::from_secs(10), cluster.wait_until_ready())
-        .await
-        .expect("synced once the lists go through");
+    must(
+        "the caches sync once the lists go through",
+        cluster.wait_until_ready(),
+    )
+    .await;
     let mut tls = server.connect().await;
     validate_allowed(&mut tls).await;
 }
@@ -1144,9 +1178,7 @@ async fn watches_dropped_during_a_burst_of_changes_recover() {
     let dir = tempfile::tempdir().expect("tempdir");
     let fake = FakeApiserver::start(fixture_objects(), &["v1"]).await;
     let lookup = cluster_lookup(&fake.kubeconfig(dir.path())).await;
-    tokio::time::timeout(Duration::from_secs(10), lookup.wait_until_ready())
-        .await
-        .expect("synced");
+    must("the caches sync", lookup.wait_until_ready()).await;
     let first = String::from_utf8(fixture("certs/root-ca.pem")).expect("utf-8");
     let second = String::from_utf8(fixture("certs/second-ca.pem")).expect("utf-8");
     let config_map = |name: String, ca: &str| {
@@ -1185,13 +1217,12 @@ async fn watches_dropped_during_a_burst_of_changes_recover() {
             text.as_deref() == expected(i)
         })
     };
-    tokio::time::timeout(Duration::from_secs(10), async {
+    must("the caches catch up with the burst", async {
         while !converged(&lookup) {
             changes.changed().await.expect("watch tasks alive");
         }
     })
-    .await
-    .expect("the caches caught up with the burst");
+    .await;
     // The cache serves reviews again: the sample policy resolves its ConfigMap.
     let reviewer = Reviewer::new(
         Settings::default(),
@@ -1199,9 +1230,10 @@ async fn watches_dropped_during_a_burst_of_changes_recover() {
         Arc::new(BundleCache::default()),
         Clock::System,
     );
-    let (_, review) = reviewer
+    let review = reviewer
         .review(&fixture(ALLOWED), Duration::from_secs(5))
         .await
+        .into_review()
         .expect("answered");
     assert!(review.response().allowed, "{:?}", review.response());
     assert!(

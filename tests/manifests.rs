@@ -1,6 +1,7 @@
 //! Checks on the rendered install manifests (`kubectl kustomize manifests/base` and the
-//! cert-manager overlay): the security settings of the pod, least-privilege RBAC, and the
-//! registration of both webhooks. The container arguments are parsed with the webhook's own
+//! cert-manager and secret-ca overlays): the security settings of the pod, least-privilege RBAC
+//! (no Secret access but in the secret-ca overlay, and there `get` only), and the registration
+//! of the webhooks. The container arguments are parsed with the webhook's own
 //! command line, so a renamed flag fails here rather than in a cluster.
 
 mod common;
@@ -18,6 +19,8 @@ const TLS_SECRET: &str = "backendtls-webhook-tls";
 const TLS_DIR: &str = "/etc/backendtls-webhook/tls";
 const POLICY_WEBHOOK: &str = "backendtlspolicies.backendtls-webhook.dev";
 const CONFIGMAP_WEBHOOK: &str = "configmaps.backendtls-webhook.dev";
+const TRUST_BUNDLE_WEBHOOK: &str = "clustertrustbundles.backendtls-webhook.dev";
+const SECRET_WEBHOOK: &str = "secrets.backendtls-webhook.dev";
 
 fn base() -> Vec<Value> {
     common::kustomize("manifests/base")
@@ -25,6 +28,10 @@ fn base() -> Vec<Value> {
 
 fn overlay() -> Vec<Value> {
     common::kustomize("manifests/overlays/cert-manager")
+}
+
+fn secret_ca() -> Vec<Value> {
+    common::kustomize("manifests/overlays/secret-ca")
 }
 
 fn find<'a>(objects: &'a [Value], kind: &str, name: &str) -> &'a Value {
@@ -280,7 +287,42 @@ fn rbac_reads_configmaps_services_and_policies_and_nothing_else() {
     for kind in ["Role", "RoleBinding"] {
         assert!(objects.iter().all(|o| o["kind"] != kind), "no {kind}");
     }
-    let role = find(&objects, "ClusterRole", NAME);
+    let mut expected = BTreeSet::new();
+    for (group, resource) in [
+        ("", "configmaps"),
+        ("", "services"),
+        ("gateway.networking.k8s.io", "backendtlspolicies"),
+    ] {
+        for verb in ["get", "list", "watch"] {
+            expected.insert((group, resource, verb));
+        }
+    }
+    // ClusterTrustBundles: public trust anchors, listed and watched for the profiles that
+    // read them.
+    expected.insert(("certificates.k8s.io", "clustertrustbundles", "list"));
+    expected.insert(("certificates.k8s.io", "clustertrustbundles", "watch"));
+    let grants = grants(find(&objects, "ClusterRole", NAME));
+    assert_eq!(grants, expected);
+    assert!(
+        grants.iter().all(|(_, resource, _)| *resource != "secrets"),
+        "the base install has no Secret access"
+    );
+
+    let binding = find(&objects, "ClusterRoleBinding", NAME);
+    assert_eq!(
+        binding["roleRef"],
+        json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": NAME})
+    );
+    assert_eq!(
+        binding["subjects"],
+        json!([{"kind": "ServiceAccount", "name": NAME, "namespace": NAMESPACE}])
+    );
+    find(&objects, "ServiceAccount", NAME);
+}
+
+/// Every (group, resource, verb) a ClusterRole grants; each at most once, and no
+/// resourceNames or nonResourceURLs.
+fn grants(role: &Value) -> BTreeSet<(&str, &str, &str)> {
     assert!(role.get("aggregationRule").is_none());
     let mut grants = BTreeSet::new();
     for rule in role["rules"].as_array().expect("rules") {
@@ -306,28 +348,7 @@ fn rbac_reads_configmaps_services_and_policies_and_nothing_else() {
             }
         }
     }
-    let mut expected = BTreeSet::new();
-    for (group, resource) in [
-        ("", "configmaps"),
-        ("", "services"),
-        ("gateway.networking.k8s.io", "backendtlspolicies"),
-    ] {
-        for verb in ["get", "list", "watch"] {
-            expected.insert((group, resource, verb));
-        }
-    }
-    assert_eq!(grants, expected);
-
-    let binding = find(&objects, "ClusterRoleBinding", NAME);
-    assert_eq!(
-        binding["roleRef"],
-        json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": NAME})
-    );
-    assert_eq!(
-        binding["subjects"],
-        json!([{"kind": "ServiceAccount", "name": NAME, "namespace": NAMESPACE}])
-    );
-    find(&objects, "ServiceAccount", NAME);
+    grants
 }
 
 fn webhook<'a>(configuration: &'a Value, name: &str) -> &'a Value {
@@ -340,16 +361,16 @@ fn webhook<'a>(configuration: &'a Value, name: &str) -> &'a Value {
 }
 
 #[test]
-fn both_webhooks_are_registered_as_specified() {
+fn every_webhook_is_registered_as_specified() {
     let objects = base();
     let configuration = find(&objects, "ValidatingWebhookConfiguration", NAME);
     assert_eq!(
         configuration["apiVersion"],
         "admissionregistration.k8s.io/v1"
     );
-    assert_eq!(configuration["webhooks"].as_array().map(Vec::len), Some(2));
+    assert_eq!(configuration["webhooks"].as_array().map(Vec::len), Some(3));
     let service = find(&objects, "Service", NAME);
-    for name in [POLICY_WEBHOOK, CONFIGMAP_WEBHOOK] {
+    for name in [POLICY_WEBHOOK, CONFIGMAP_WEBHOOK, TRUST_BUNDLE_WEBHOOK] {
         let hook = webhook(configuration, name);
         assert_eq!(hook["sideEffects"], "None", "{name}");
         assert_eq!(hook["timeoutSeconds"], 5, "{name}");
@@ -426,6 +447,106 @@ fn both_webhooks_are_registered_as_specified() {
         assert!(expression.contains(needle), "{needle} in {expression}");
     }
     // What the expression decides is tested against fixtures in tests/apiserver_sim.rs.
+
+    let trust_bundles = webhook(configuration, TRUST_BUNDLE_WEBHOOK);
+    assert_eq!(trust_bundles["failurePolicy"], "Ignore");
+    assert_eq!(
+        trust_bundles["rules"],
+        json!([{
+            "apiGroups": ["certificates.k8s.io"],
+            "apiVersions": ["v1beta1", "v1alpha1"],
+            "resources": ["clustertrustbundles"],
+            "operations": ["CREATE", "UPDATE", "DELETE"],
+            "scope": "Cluster",
+        }])
+    );
+    assert!(trust_bundles.get("namespaceSelector").is_none());
+}
+
+#[test]
+fn the_deployment_names_a_built_in_implementation() {
+    let objects = base();
+    let env = container(&objects)["env"].as_array().expect("env").clone();
+    let implementation = env
+        .iter()
+        .find(|e| e["name"] == "BACKENDTLS_WEBHOOK_IMPLEMENTATION")
+        .expect("the implementation is a manifests value");
+    let name = implementation["value"].as_str().expect("a value");
+    assert_eq!(name, "core", "the default: Gateway API core conformance");
+    assert!(backendtls_webhook::validate::profile::built_in(name).is_some());
+    assert!(
+        env.iter()
+            .all(|e| e["name"] != "BACKENDTLS_WEBHOOK_READ_SECRETS"),
+        "the base does not read Secrets"
+    );
+}
+
+#[test]
+fn the_secret_ca_overlay_grants_get_on_secrets_and_guards_them() {
+    let base = base();
+    let objects = secret_ca();
+    // Everything else is the base unchanged.
+    for object in base
+        .iter()
+        .filter(|o| o["kind"] != "ValidatingWebhookConfiguration" && o["kind"] != "Deployment")
+    {
+        assert!(objects.contains(object), "{}", object["kind"]);
+    }
+    let role = find(&objects, "ClusterRole", "backendtls-webhook-secret-ca");
+    assert_eq!(grants(role), BTreeSet::from([("", "secrets", "get")]));
+    let binding = find(
+        &objects,
+        "ClusterRoleBinding",
+        "backendtls-webhook-secret-ca",
+    );
+    assert_eq!(binding["roleRef"]["name"], "backendtls-webhook-secret-ca");
+    assert_eq!(
+        binding["subjects"],
+        json!([{"kind": "ServiceAccount", "name": NAME, "namespace": NAMESPACE}])
+    );
+
+    let env = container(&objects)["env"].as_array().expect("env").clone();
+    assert!(env.contains(&json!({"name": "BACKENDTLS_WEBHOOK_READ_SECRETS", "value": "true"})));
+    let args = serve_args(&objects);
+    assert!(
+        !args.read_secrets,
+        "set through the environment, not the arguments"
+    );
+
+    let configuration = find(&objects, "ValidatingWebhookConfiguration", NAME);
+    let in_base = find(&base, "ValidatingWebhookConfiguration", NAME);
+    let hooks = configuration["webhooks"].as_array().expect("webhooks");
+    assert_eq!(
+        &hooks[..3],
+        in_base["webhooks"].as_array().expect("webhooks")
+    );
+    let secrets = webhook(configuration, SECRET_WEBHOOK);
+    assert_eq!(secrets["failurePolicy"], "Ignore");
+    assert_eq!(
+        secrets["rules"],
+        json!([{
+            "apiGroups": [""],
+            "apiVersions": ["v1"],
+            "resources": ["secrets"],
+            "operations": ["CREATE", "UPDATE", "DELETE"],
+            "scope": "Namespaced",
+        }])
+    );
+    assert_eq!(
+        secrets["namespaceSelector"],
+        webhook(in_base, CONFIGMAP_WEBHOOK)["namespaceSelector"]
+    );
+    assert_eq!(
+        secrets["clientConfig"],
+        webhook(in_base, CONFIGMAP_WEBHOOK)["clientConfig"]
+    );
+    let conditions = secrets["matchConditions"]
+        .as_array()
+        .expect("matchConditions");
+    let expression = conditions[0]["expression"].as_str().expect("expression");
+    for needle in ["'ca.crt' in object.data", "'ca.crt' in oldObject.data"] {
+        assert!(expression.contains(needle), "{needle} in {expression}");
+    }
 }
 
 #[test]
@@ -530,4 +651,33 @@ fn the_image_runs_as_the_deployment_user() {
     assert!(last_stage.starts_with("gcr.io/distroless/cc-debian12:nonroot"));
     assert!(last_stage.contains("\nUSER 65532:65532\n"));
     assert!(last_stage.contains(r#"ENTRYPOINT ["/usr/local/bin/backendtls-webhook", "serve"]"#));
+}
+
+/// The allocator's purge delay (10 ms, see src/main.rs) is set by the image and by the pod, the
+/// binary no longer sets it itself.
+#[test]
+fn the_image_and_the_pod_set_the_allocator_purge_delay() {
+    let dockerfile = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("Dockerfile"),
+    )
+    .expect("Dockerfile");
+    let last_stage = dockerfile
+        .rsplit_once("\nFROM ")
+        .map(|(_, stage)| stage)
+        .expect("a runtime stage");
+    assert!(
+        last_stage.contains("\nENV MIMALLOC_PURGE_DELAY=10\n"),
+        "{last_stage}"
+    );
+    for objects in [base(), overlay()] {
+        let env = container(&objects)["env"].as_array().expect("env");
+        let delay: Vec<&Value> = env
+            .iter()
+            .filter(|v| v["name"] == "MIMALLOC_PURGE_DELAY")
+            .collect();
+        assert_eq!(
+            delay,
+            [&json!({"name": "MIMALLOC_PURGE_DELAY", "value": "10"})]
+        );
+    }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use backendtls_webhook::lookup::{BoxFuture, Lookup, LookupError};
 use backendtls_webhook::server::Limits;
 use backendtls_webhook::validate::{Snapshot, Wants};
-use common::{Options, TestServer, fixture, read_response, read_to_close, request};
+use common::{Options, TestServer, attacks, fixture, read_response, read_to_close, request};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{Notify, oneshot};
 use x509_parser::prelude::FromDer;
@@ -427,9 +427,12 @@ async fn a_stalled_handshake_does_not_block_other_clients_and_is_cut_off() {
             .status,
         200
     );
-    let started = std::time::Instant::now();
-    assert!(read_to_close(&mut stalled).await.is_empty());
-    assert!(started.elapsed() < Duration::from_secs(5));
+    let cut = common::must(
+        "the server cuts the stalled handshake off",
+        read_to_close(&mut stalled),
+    )
+    .await;
+    assert!(cut.is_empty());
 }
 
 #[tokio::test]
@@ -461,77 +464,139 @@ async fn slow_headers_are_cut_off_by_the_header_timeout() {
     );
 }
 
+/// The real binary, `serve` on loopback with the fixture objects and a fresh certificate, once
+/// it has logged that it is serving.
+struct RealServe {
+    child: std::process::Child,
+    log: std::io::BufReader<std::process::ChildStderr>,
+    /// The log so far, each line with its line break.
+    lines: Vec<String>,
+    port: u16,
+    /// The CA and the folder of the server's certificate, until [`RealServe::client`] takes
+    /// them.
+    certs: Option<(backendtls_webhook::certs::DevCa, tempfile::TempDir)>,
+}
+
+impl RealServe {
+    /// Starts `serve` with `args` besides the listener, objects and certificate, and `RUST_LOG`
+    /// set to `rust_log` (unset when `None`).
+    fn start(args: &[&str], rust_log: Option<&str>) -> Self {
+        use std::process::{Command, Stdio};
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ca = backendtls_webhook::certs::DevCa::new("test CA").expect("ca");
+        common::write_server_pair(&ca, dir.path());
+        let mut command = Command::new(env!("CARGO_BIN_EXE_backendtls-webhook"));
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--objects"])
+            .arg(common::fixtures().join("objects"))
+            .arg("--tls-cert-file")
+            .arg(dir.path().join("tls.crt"))
+            .arg("--tls-key-file")
+            .arg(dir.path().join("tls.key"))
+            .args(args)
+            .env_remove("KUBERNETES_SERVICE_HOST")
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if let Some(filter) = rust_log {
+            command.env("RUST_LOG", filter);
+        }
+        let mut child = command.spawn().expect("spawn serve");
+        let log = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+        let mut serve = Self {
+            child,
+            log,
+            lines: Vec::new(),
+            port: 0,
+            certs: Some((ca, dir)),
+        };
+        // Serving once this line is written (the listener is bound before it).
+        let line = serve.read_until("serving https://127.0.0.1:");
+        serve.port = line
+            .split("https://127.0.0.1:")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|p| p.parse().ok())
+            .expect("the port in the log line");
+        serve
+    }
+
+    /// Reads the log up to the first line containing `text`, and returns that line.
+    fn read_until(&mut self, text: &str) -> String {
+        use std::io::BufRead;
+        loop {
+            let mut line = String::new();
+            let read = self.log.read_line(&mut line).expect("read the log");
+            assert!(
+                read > 0,
+                "serve exited before logging {text:?}: {:#?}",
+                self.lines
+            );
+            self.lines.push(line.clone());
+            if line.contains(text) {
+                return line;
+            }
+        }
+    }
+
+    /// The test client of this server (once: the certificate folder moves into it).
+    fn client(&mut self) -> TestServer {
+        let (ca, dir) = self.certs.take().expect("one client");
+        TestServer::running_at(([127, 0, 0, 1], self.port).into(), ca, dir)
+    }
+
+    fn signal(&self, name: &str) {
+        let sent = std::process::Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(sent.success());
+    }
+
+    /// After SIGTERM: the rest of the log (serve closes stderr when it exits) and the exit
+    /// code. A serve still running after 30 s is killed (the test then fails on its code).
+    fn finish(mut self) -> (Vec<String>, Option<i32>) {
+        use std::io::BufRead;
+        let (done, finished) = std::sync::mpsc::channel::<()>();
+        let pid = self.child.id().to_string();
+        let watchdog = std::thread::spawn(move || {
+            if finished.recv_timeout(Duration::from_secs(30)).is_err() {
+                let _ = std::process::Command::new("kill")
+                    .args(["-KILL", &pid])
+                    .status();
+            }
+        });
+        let rest = std::mem::take(&mut self.lines)
+            .into_iter()
+            .chain((&mut self.log).lines().map(|l| l.expect("log line") + "\n"))
+            .collect();
+        let status = self.child.wait().expect("wait");
+        let _ = done.send(());
+        watchdog.join().expect("watchdog");
+        (rest, status.code())
+    }
+}
+
 /// The real binary: SIGHUP is logged and ignored; SIGTERM stops it accepting, drains, and it
 /// exits 0.
 #[test]
 fn serve_ignores_sighup_and_exits_0_on_sigterm() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
-
-    let dir = tempfile::tempdir().expect("tempdir");
-    let ca = backendtls_webhook::certs::DevCa::new("test CA").expect("ca");
-    common::write_server_pair(&ca, dir.path());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_backendtls-webhook"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--objects"])
-        .arg(common::fixtures().join("objects"))
-        .arg("--tls-cert-file")
-        .arg(dir.path().join("tls.crt"))
-        .arg("--tls-key-file")
-        .arg(dir.path().join("tls.key"))
-        .env_remove("KUBERNETES_SERVICE_HOST")
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn serve");
-    let mut log = BufReader::new(child.stderr.take().expect("stderr"));
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    // Serving once this line is written (the listener is bound before it).
-    while !line.contains("serving https://127.0.0.1:") {
-        line.clear();
-        let read = log.read_line(&mut line).expect("read the log");
-        assert!(read > 0, "serve exited before serving: {lines:#?}");
-        lines.push(line.clone());
-    }
-    let signal = |name: &str| {
-        let sent = Command::new("kill")
-            .args([&format!("-{name}"), &child.id().to_string()])
-            .status()
-            .expect("kill");
-        assert!(sent.success());
-    };
+    let mut serve = RealServe::start(&[], None);
     // SIGHUP: a log line, and the process goes on (it writes the line only if it is alive).
-    signal("HUP");
-    while !line.contains("signal ignored") {
-        line.clear();
-        let read = log.read_line(&mut line).expect("read the log");
-        assert!(read > 0, "serve exited on SIGHUP: {lines:#?}");
-        lines.push(line.clone());
-    }
+    serve.signal("HUP");
+    let line = serve.read_until("signal ignored");
     assert!(line.contains("SIGHUP"), "{line}");
-    signal("TERM");
-    // A watchdog: a serve still running after 30 s is killed, and the test fails below.
-    let (done, finished) = std::sync::mpsc::channel::<()>();
-    let pid = child.id().to_string();
-    let watchdog = std::thread::spawn(move || {
-        if finished.recv_timeout(Duration::from_secs(30)).is_err() {
-            let _ = Command::new("kill").args(["-KILL", &pid]).status();
-        }
-    });
-    // The rest of the log, to the end (serve closes stderr when it exits).
-    let rest: Vec<String> = log.lines().map(|l| l.expect("log line")).collect();
-    let status = child.wait().expect("wait");
-    let _ = done.send(());
-    watchdog.join().expect("watchdog");
-    assert_eq!(status.code(), Some(0), "{rest:#?}");
-    let rest = rest.join("\n");
+    serve.signal("TERM");
+    let (log, code) = serve.finish();
+    assert_eq!(code, Some(0), "{log:#?}");
+    let log = log.concat();
     for expected in [
         "received SIGTERM",
         "draining in-flight requests",
         "all connections closed",
     ] {
-        assert!(rest.contains(expected), "no {expected:?} in {rest}");
+        assert!(log.contains(expected), "no {expected:?} in {log}");
     }
 }
 
@@ -539,43 +604,15 @@ fn serve_ignores_sighup_and_exits_0_on_sigterm() {
 /// SIGTERM still ends it, once --shutdown-timeout has passed.
 #[test]
 fn sigterm_ends_serve_within_the_shutdown_timeout_with_work_in_flight() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
-
-    let dir = tempfile::tempdir().expect("tempdir");
-    let ca = backendtls_webhook::certs::DevCa::new("test CA").expect("ca");
-    common::write_server_pair(&ca, dir.path());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_backendtls-webhook"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--objects"])
-        .arg(common::fixtures().join("objects"))
-        .arg("--tls-cert-file")
-        .arg(dir.path().join("tls.crt"))
-        .arg("--tls-key-file")
-        .arg(dir.path().join("tls.key"))
-        .args(["--shutdown-timeout", "1s", "--body-timeout", "5m"])
-        .env_remove("KUBERNETES_SERVICE_HOST")
-        // Everything logged, to check that no request body is.
-        .env("RUST_LOG", "trace")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn serve");
-    let mut log = BufReader::new(child.stderr.take().expect("stderr"));
-    let mut line = String::new();
-    while !line.contains("serving https://127.0.0.1:") {
-        line.clear();
-        assert!(log.read_line(&mut line).expect("read the log") > 0);
-    }
-    let port: u16 = line
-        .split("https://127.0.0.1:")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .and_then(|p| p.parse().ok())
-        .expect("the port in the log line");
+    // Everything logged, to check that no request body is.
+    let mut serve = RealServe::start(
+        &["--shutdown-timeout", "1s", "--body-timeout", "5m"],
+        Some("trace"),
+    );
     // A client that sends the head of a review and half its body, then nothing.
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let server = serve.client();
     let _stalled = runtime.block_on(async {
-        let server = TestServer::running_at(([127, 0, 0, 1], port).into(), ca, dir);
         // A review with a secret-looking annotation (pruned, never logged), answered.
         let mut review: serde_json::Value =
             serde_json::from_slice(&fixture(ALLOWED)).expect("json");
@@ -604,34 +641,117 @@ fn sigterm_ends_serve_within_the_shutdown_timeout_with_work_in_flight() {
         }
         (server, tls)
     });
-    let sent = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(sent.success());
-    let (done, finished) = std::sync::mpsc::channel::<()>();
-    let pid = child.id().to_string();
-    let watchdog = std::thread::spawn(move || {
-        if finished.recv_timeout(Duration::from_secs(30)).is_err() {
-            let _ = Command::new("kill").args(["-KILL", &pid]).status();
-        }
-    });
-    let rest: Vec<String> = log.lines().map(|l| l.expect("log line")).collect();
-    let status = child.wait().expect("wait");
-    let _ = done.send(());
-    watchdog.join().expect("watchdog");
-    assert_eq!(status.code(), Some(0), "{rest:#?}");
-    let rest = rest.join("\n");
+    serve.signal("TERM");
+    let (log, code) = serve.finish();
+    assert_eq!(code, Some(0), "{log:#?}");
+    let log = log.concat();
     assert!(
-        rest.contains("shutdown timeout elapsed with connections still open"),
-        "{rest}"
+        log.contains("shutdown timeout elapsed with connections still open"),
+        "{log}"
     );
-    assert!(rest.contains("decision"), "the review was logged");
-    assert!(
-        !rest.contains(BODY_MARKER),
-        "a request body reached the log"
-    );
+    assert!(log.contains("decision"), "the review was logged");
+    assert!(!log.contains(BODY_MARKER), "a request body reached the log");
 }
 
 /// A value only a request body holds.
 const BODY_MARKER: &str = "s3cr3t-b0dy-m4rker";
+
+/// The real binary's JSON log, fed what a hostile client sends: a 1 MiB name, names with
+/// terminal escapes and line breaks, a body whose uid is a number (once logged with two
+/// `message` keys). Every line is one JSON object with one `message` key, at most 16 KiB, and
+/// client values are cut and escaped.
+#[test]
+fn json_log_lines_stay_bounded_and_well_formed_under_hostile_values() {
+    let mut serve = RealServe::start(&["--log-format", "json"], None);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let server = serve.client();
+    runtime.block_on(async {
+        let mut tls = server.connect().await;
+        let long = request(&mut tls, "POST", "/validate", &attacks::long_name(1 << 20)).await;
+        assert_eq!(long.status, 200);
+        let escapes = attacks::with_request(|request| {
+            let name = serde_json::json!("evil\u{1b}[2J\n{\"message\":\"forged\"}");
+            request.insert("name".into(), name.clone());
+            request.insert("namespace".into(), name.clone());
+            request["object"]["metadata"]["name"] = name;
+        });
+        let escaped = request(&mut tls, "POST", "/validate", &escapes).await;
+        assert_eq!(escaped.status, 200);
+        let numeric_uid =
+            br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":5}}"#;
+        let refused = request(&mut tls, "POST", "/validate", numeric_uid).await;
+        assert_eq!(refused.status, 400);
+    });
+    serve.signal("TERM");
+    let (lines, code) = serve.finish();
+    assert_eq!(code, Some(0), "{lines:#?}");
+    for line in &lines {
+        assert!(line.len() <= 16 * 1024, "{} bytes", line.len());
+        let object: serde_json::Value = serde_json::from_str(line).expect("one JSON object");
+        assert!(object["message"].is_string(), "{line}");
+        assert_eq!(line.matches(r#""message":"#).count(), 1, "{line}");
+    }
+    let decisions: Vec<serde_json::Value> = lines
+        .iter()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("JSON"))
+        .filter(|object| object["message"] == "decision")
+        .collect();
+    assert_eq!(decisions.len(), 2, "{lines:#?}");
+    let name = decisions[0]["name"].as_str().expect("a name");
+    assert!(
+        name.starts_with("nnnn") && name.ends_with("...(1048576 bytes, truncated)"),
+        "{name}"
+    );
+    assert!(name.len() < 2048, "{} bytes", name.len());
+    assert_eq!(
+        decisions[1]["name"], "evil\u{1b}[2J\n{\"message\":\"forged\"}",
+        "JSON-escaped, not cut"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|line| line.contains("request refused") && line.contains(r#""status":400"#)),
+        "{lines:#?}"
+    );
+}
+
+/// The real binary with its stderr never read (a stalled log collector): once the pipe and the
+/// log queue are full, lines are dropped and counted in the metric, and requests are still
+/// answered.
+#[test]
+fn log_lines_are_dropped_and_counted_when_stderr_is_not_read() {
+    let mut serve = RealServe::start(&[], None);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let server = serve.client();
+    let dropped = runtime.block_on(async {
+        let mut tls = server.connect().await;
+        // The client writes a head and a body: without this, each request waits for a delayed
+        // ACK.
+        tls.get_ref().0.set_nodelay(true).expect("nodelay");
+        // A name long enough to make the decision line about 1 KiB.
+        let body = attacks::long_name(900);
+        // The pipe (64 KiB) and the queue (1 MiB) hold about a thousand such lines; bounded, so
+        // that a log that never fills fails the test instead of hanging it.
+        for _ in 0..100 {
+            for _ in 0..100 {
+                let answer = request(&mut tls, "POST", "/validate", &body).await;
+                assert_eq!(answer.status, 200);
+            }
+            let metrics = request(&mut tls, "GET", "/metrics", b"").await;
+            let dropped: u64 = metrics
+                .body
+                .lines()
+                .find_map(|l| l.strip_prefix("backendtls_webhook_log_lines_dropped_total "))
+                .and_then(|n| n.parse().ok())
+                .expect("the metric");
+            if dropped > 0 {
+                return dropped;
+            }
+        }
+        0
+    });
+    assert!(dropped > 0, "no log line dropped with stderr not read");
+    serve.signal("TERM");
+    let (_, code) = serve.finish();
+    assert_eq!(code, Some(0));
+}

@@ -76,10 +76,12 @@ fuzz_target!(|body: &[u8]| {
     // What each reviewer sends: the answer's JSON, or the error of a body without a uid.
     let mut sent = Vec::new();
     for reviewer in &harness.reviewers {
-        match run(reviewer) {
-            Ok((decision, review)) => {
+        let answer = run(reviewer);
+        let decided = answer.decision().is_some();
+        match answer.into_review() {
+            Ok(review) => {
                 assert_eq!(
-                    decision.is_some(),
+                    decided,
                     decoded.is_ok(),
                     "a decision exactly when the body decodes"
                 );
@@ -115,7 +117,8 @@ fuzz_target!(|body: &[u8]| {
         }
     }
     let cached = run(&harness.cached)
-        .map(|(_, review)| review.to_json())
+        .into_review()
+        .map(|review| review.to_json())
         .map_err(|bad| bad.message);
     assert_eq!(
         cached, sent[0],

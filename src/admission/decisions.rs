@@ -26,12 +26,15 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
 
-use super::Subject;
+use super::Verdict;
+use crate::validate::Subject;
 
 /// The cacheable part of an answer (everything but the uid): allowed when it has no status.
 #[derive(Clone, Debug)]
-pub(crate) struct Answer {
-    pub subject: Subject,
+pub(crate) struct CachedAnswer {
+    pub subject: Option<Subject>,
+    /// Allowed or denied (errors are not cached).
+    pub verdict: Verdict,
     pub status: Option<Status>,
     pub warnings: Vec<String>,
     /// The answer's encoding after the uid (see `AdmissionReview::to_json`).
@@ -41,7 +44,7 @@ pub(crate) struct Answer {
 struct Entry {
     /// The full key, compared on every hit: a hash match alone is not enough.
     key: Box<[u8]>,
-    answer: Arc<Answer>,
+    answer: Arc<CachedAnswer>,
     at: i64,
     /// What the entry holds, in bytes (key and answer), as counted against the budget.
     bytes: usize,
@@ -53,7 +56,7 @@ pub const DEFAULT_MAX_BYTES: usize = 8 << 20;
 /// one would take a large share of the budget.
 pub const MAX_ENTRY_BYTES: usize = 256 << 10;
 
-impl Answer {
+impl CachedAnswer {
     /// Bytes the answer holds: its encoding, and the status and warnings it was encoded from
     /// (about as large again).
     fn bytes(&self) -> usize {
@@ -65,7 +68,7 @@ impl Answer {
 
 /// A request's key: its parts joined, and their hash.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Key {
+pub(crate) struct RequestKey {
     hash: u64,
     bytes: Box<[u8]>,
 }
@@ -73,7 +76,7 @@ pub(crate) struct Key {
 /// Decisions by request content, indexed by the hash of the key (one entry per hash: a rare
 /// collision replaces the older entry).
 pub(crate) struct DecisionCache {
-    entries: Mutex<Entries>,
+    entries: Mutex<DecisionEntries>,
     hasher: foldhash::fast::RandomState,
     capacity: usize,
     max_bytes: usize,
@@ -81,7 +84,7 @@ pub(crate) struct DecisionCache {
 }
 
 #[derive(Default)]
-struct Entries {
+struct DecisionEntries {
     map: HashMap<u64, Entry, foldhash::fast::RandomState>,
     /// The sum of the entries' `bytes`.
     bytes: usize,
@@ -96,7 +99,7 @@ impl DecisionCache {
     /// A cache of at most `capacity` decisions, each reused for at most `ttl_secs`.
     pub fn new(capacity: usize, ttl_secs: i64) -> Self {
         Self {
-            entries: Mutex::new(Entries::default()),
+            entries: Mutex::new(DecisionEntries::default()),
             hasher: foldhash::fast::RandomState::default(),
             capacity,
             max_bytes: DEFAULT_MAX_BYTES,
@@ -128,7 +131,7 @@ impl DecisionCache {
     }
 
     /// The key of a request, to [`put`](Self::put) its answer.
-    pub fn key(&self, parts: &[&[u8]], generation: u64) -> Key {
+    pub fn key(&self, parts: &[&[u8]], generation: u64) -> RequestKey {
         let length = parts.iter().map(|p| p.len() + 1).sum::<usize>() + 8;
         let mut bytes = Vec::with_capacity(length);
         for part in parts {
@@ -136,7 +139,7 @@ impl DecisionCache {
             bytes.push(SEPARATOR);
         }
         bytes.extend_from_slice(&generation.to_le_bytes());
-        Key {
+        RequestKey {
             hash: self.hash(parts, generation),
             bytes: bytes.into_boxed_slice(),
         }
@@ -144,7 +147,7 @@ impl DecisionCache {
 
     /// A fresh cached answer for the request with these parts, if any. Nothing is copied:
     /// the parts are hashed and compared in place.
-    pub fn get(&self, parts: &[&[u8]], generation: u64, now: i64) -> Option<Arc<Answer>> {
+    pub fn get(&self, parts: &[&[u8]], generation: u64, now: i64) -> Option<Arc<CachedAnswer>> {
         let hash = self.hash(parts, generation);
         let entries = self.lock();
         let entry = entries.map.get(&hash)?;
@@ -153,7 +156,7 @@ impl DecisionCache {
     }
 
     /// Remembers an answer, unless it is too big to (see the module documentation).
-    pub fn put(&self, key: Key, answer: Answer, now: i64) {
+    pub fn put(&self, key: RequestKey, answer: CachedAnswer, now: i64) {
         if self.capacity == 0 {
             return;
         }
@@ -189,7 +192,7 @@ impl DecisionCache {
         self.capacity > 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, DecisionEntries> {
         // Entries are inserted whole, so a poisoned map is still consistent.
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -214,9 +217,10 @@ fn same_key(stored: &[u8], parts: &[&[u8]], generation: u64) -> bool {
 mod tests {
     use super::*;
 
-    fn answer() -> Answer {
-        Answer {
-            subject: Subject::Policy,
+    fn answer() -> CachedAnswer {
+        CachedAnswer {
+            subject: Some(Subject::Policy),
+            verdict: Verdict::Allowed,
             status: None,
             warnings: vec!["w".into()],
             encoded_rest: None,

@@ -1,47 +1,25 @@
 //! Decoding `request.object` and `request.oldObject` into JSON values without the parts no
-//! rule reads. An object as the apiserver sends it carries `metadata.managedFields`, labels,
-//! annotations (often the whole object again, as `kubectl.kubernetes.io/last-applied-
-//! configuration`) and, for ConfigMaps, every data key. Building JSON trees for them costs
-//! more than validating the spec, so the decoder skips them while parsing:
-//!
-//! - `metadata` keeps only `name`, `generateName`, `namespace`, `uid` and
-//!   `creationTimestamp`;
-//! - `data` and `binaryData` keep only `ca.crt`;
-//! - everything else (`apiVersion`, `kind`, `spec`, `status`, unknown fields) is kept whole.
-//!
-//! A `metadata`, `data` or `binaryData` that is not an object is kept as it is, so that the
-//! schema walk reports its type.
+//! rule reads ([`reads::read_object`] says which), within a decoding budget.
 //!
 //! The tree built is bounded by the body it comes from. A JSON value takes 32 bytes in memory
 //! whatever its text (`0` is one byte), and an object's first member allocates a map node of
 //! about 640 bytes, so a body of a few MiB of `[{"a":0},...]` would otherwise decode into
-//! hundreds of MiB. Each decoding has a [`Budget`] in units of one value's size: a value costs
-//! one unit, an object's first member 20 more, each further member 2. [`budget_for`] gives a
-//! body of `n` bytes `(n + 256 KiB) / 32` units: its decoded structure takes at most about its
+//! hundreds of MiB. Each decoding has a [`DecodingBudget`] in units of one value's size: a value
+//! costs one unit, an object's first member 20 more, each further member 2. [`budget_for`] gives
+//! a body of `n` bytes `(n + 256 KiB) / 32` units: its decoded structure takes at most about its
 //! own size plus 256 KiB (its strings, bounded by the body limit, at most their own size).
 //! Past the budget, decoding stops with an error. No object a rule could judge comes close: a
 //! BackendTLSPolicy with every list at its maximum (16 targets, 8 CA references, 5 SANs, 16
 //! options) and a full status take under 3,000 units; what the budget refuses are lists of
 //! thousands of items, far past any `maxItems`.
 
-use std::borrow::Cow;
 use std::cell::Cell;
-use std::fmt;
 
 use serde::Deserializer;
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Value};
+use serde::de;
+use serde_json::Value;
 
-use crate::validate::CA_KEY;
-
-/// The metadata fields the validators read.
-const METADATA_KEPT: [&str; 5] = [
-    "name",
-    "generateName",
-    "namespace",
-    "uid",
-    "creationTimestamp",
-];
+use crate::validate::reads;
 
 /// Units of decoding budget per byte of body are 1/32: see the module documentation.
 const BYTES_PER_UNIT: usize = 32;
@@ -58,16 +36,16 @@ pub(crate) fn budget_for(bytes: usize) -> usize {
 }
 
 thread_local! {
-    /// Units left to the decoding in progress on this thread ([`Budget::run`]); `usize::MAX`
-    /// outside one.
+    /// Units left to the decoding in progress on this thread ([`DecodingBudget::run`]);
+    /// `usize::MAX` outside one.
     static UNITS_LEFT: Cell<usize> = const { Cell::new(usize::MAX) };
 }
 
 /// The decoding budget of one body, shared by its objects: set for the duration of a
 /// (synchronous) decoding on this thread, read by the pruning visitor.
-pub(crate) struct Budget;
+pub(crate) struct DecodingBudget;
 
-impl Budget {
+impl DecodingBudget {
     /// Runs `decode` with `units` of budget for the objects it decodes.
     pub(crate) fn run<T>(units: usize, decode: impl FnOnce() -> T) -> T {
         let outer = UNITS_LEFT.replace(units);
@@ -84,219 +62,84 @@ impl Budget {
                 Ok(())
             }
             None => Err(E::custom(format_args!(
-                "too many JSON values: its decoded form would take more memory than its body                  allows ({} bytes per value; no BackendTLSPolicy or ConfigMap comes near this)",
+                "too many JSON values: its decoded form would take more memory than its body allows ({} bytes per value; no BackendTLSPolicy or ConfigMap comes near this)",
                 BYTES_PER_UNIT
             ))),
         })
     }
 }
 
-/// Decodes an optional object (`null` gives `None`), pruned as described above, within the
-/// [`Budget`] in force.
+/// Decodes an optional object (`null` gives `None`), keeping what the rules read of it, within
+/// the [`DecodingBudget`] in force.
 pub(crate) fn object<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<Value>, D::Error> {
-    let value = deserializer.deserialize_any(Pruning(Level::Object))?;
-    Ok((!value.is_null()).then_some(value))
+    reads::read_object::<DecodingBudget, D>(deserializer)
 }
 
-/// Which part of the object is being read.
-#[derive(Clone, Copy)]
-enum Level {
-    /// The object itself.
-    Object,
-    /// Its `metadata`.
-    Metadata,
-    /// Its `data` or `binaryData`.
-    Data,
-    /// Anything else: kept whole.
-    Whole,
-}
-
-impl Level {
-    fn keeps(self, key: &str) -> bool {
-        match self {
-            Self::Object | Self::Whole => true,
-            Self::Metadata => METADATA_KEPT.contains(&key),
-            Self::Data => key == CA_KEY,
-        }
+impl reads::Allowance for DecodingBudget {
+    fn value<E: de::Error>() -> Result<(), E> {
+        Self::spend(1)
     }
 
-    fn child(self, key: &str) -> Level {
-        match (self, key) {
-            (Self::Object, "metadata") => Self::Metadata,
-            (Self::Object, "data" | "binaryData") => Self::Data,
-            _ => Self::Whole,
-        }
-    }
-}
-
-/// A map key, borrowed from the input when it has no escapes (skipped keys then cost no
-/// allocation).
-struct Key<'de>(Cow<'de, str>);
-
-impl<'de> serde::Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl<'de> Visitor<'de> for KeyVisitor {
-            type Value = Key<'de>;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string key")
-            }
-
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(v)))
-            }
-
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(v.to_owned())))
-            }
-
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(v)))
-            }
-        }
-        deserializer.deserialize_str(KeyVisitor)
-    }
-}
-
-/// Reads a value, pruning maps at the given level, spending the [`Budget`] on what it keeps.
-struct Pruning(Level);
-
-impl<'de> DeserializeSeed<'de> for Pruning {
-    type Value = Value;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Pruning {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        Budget::spend(1)?;
-        let mut out = Map::new();
-        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
-            if !self.0.keeps(&key) {
-                map.next_value::<IgnoredAny>()?;
-                continue;
-            }
-            Budget::spend(if out.is_empty() {
-                MAP_NODE_UNITS
-            } else {
-                MEMBER_UNITS
-            })?;
-            let value = map.next_value_seed(Pruning(self.0.child(&key)))?;
-            out.insert(key.into_owned(), value);
-        }
-        Ok(Value::Object(out))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        Budget::spend(1)?;
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
-        while let Some(item) = seq.next_element_seed(Pruning(Level::Whole))? {
-            items.push(item);
-        }
-        Ok(Value::Array(items))
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
-        Budget::spend(1)?;
-        Ok(Value::Null)
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
-        Budget::spend(1)?;
-        Ok(Value::Null)
-    }
-
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
-        Budget::spend(1)?;
-        Ok(Value::Bool(v))
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
-        Budget::spend(1)?;
-        Ok(Value::from(v))
-    }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
-        Budget::spend(1)?;
-        Ok(Value::from(v))
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-        Budget::spend(1)?;
-        Ok(Value::from(v))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
-        Budget::spend(1)?;
-        Ok(Value::String(v.to_owned()))
-    }
-
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
-        Budget::spend(1)?;
-        Ok(Value::String(v))
+    fn member<E: de::Error>(first: bool) -> Result<(), E> {
+        Self::spend(if first { MAP_NODE_UNITS } else { MEMBER_UNITS })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use serde::Deserialize;
-    use serde_json::json;
+    use serde_json::{Value, json};
+
+    use super::*;
 
     #[derive(Deserialize)]
     struct Holder {
         #[serde(default, deserialize_with = "super::object")]
-        object: Option<serde_json::Value>,
+        object: Option<Value>,
     }
 
-    fn prune(object: serde_json::Value) -> Option<serde_json::Value> {
-        serde_json::from_value::<Holder>(json!({ "object": object }))
-            .expect("decodes")
-            .object
-    }
-
-    #[test]
-    fn metadata_and_data_keep_only_what_rules_read() {
-        let object = json!({
-            "apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": "ca", "namespace": "shop", "uid": "u", "creationTimestamp": "2026-01-01T00:00:00Z",
-                         "labels": {"a": "b"}, "annotations": {"x": "y"}, "managedFields": [{"manager": "m"}]},
-            "data": {"ca.crt": "PEM", "other": "big"},
-            "binaryData": {"ca.crt": "UEVN", "blob": "AAAA"},
-            "spec": {"deep": {"kept": [1, 2, {"x": null}]}},
-            "extra": true
-        });
-        assert_eq!(
-            prune(object),
-            Some(json!({
-                "apiVersion": "v1", "kind": "ConfigMap",
-                "metadata": {"name": "ca", "namespace": "shop", "uid": "u", "creationTimestamp": "2026-01-01T00:00:00Z"},
-                "data": {"ca.crt": "PEM"},
-                "binaryData": {"ca.crt": "UEVN"},
-                "spec": {"deep": {"kept": [1, 2, {"x": null}]}},
-                "extra": true
-            }))
-        );
+    /// `object` decoded from its JSON text, as a request body carries it.
+    fn decoded(object: &Value, units: usize) -> Result<Option<Value>, serde_json::Error> {
+        let body = serde_json::to_vec(&json!({ "object": object })).expect("json");
+        DecodingBudget::run(units, || serde_json::from_slice::<Holder>(&body)).map(|h| h.object)
     }
 
     #[test]
-    fn wrong_types_are_kept_for_the_schema_walk() {
-        assert_eq!(
-            prune(json!({"metadata": "x", "data": [1]})),
-            Some(json!({"metadata": "x", "data": [1]}))
+    fn decoded_objects_are_what_the_rules_read() {
+        for object in [
+            json!({
+                "metadata": {"name": "ca", "labels": {"a": "b"}, "managedFields": [{"manager": "m"}]},
+                "data": {"ca.crt": "PEM", "other": "big", "tls.key": "k", "a": "1", "b": "2"},
+                "binaryData": {"blob": "AAAA"},
+                "spec": {"deep": [1, {"x": null}]}
+            }),
+            json!({"metadata": "x", "data": [1]}),
+            json!([1, "a"]),
+            json!(-3.5),
+        ] {
+            assert_eq!(
+                decoded(&object, usize::MAX).expect("decodes"),
+                Some(reads::view(&object))
+            );
+        }
+        assert_eq!(decoded(&Value::Null, usize::MAX).expect("decodes"), None);
+    }
+
+    #[test]
+    fn what_is_kept_is_charged_to_the_budget() {
+        // 4 values (the object, its two maps, the string) and 3 members: the first of the
+        // object and of `spec` (a map node each), the object's second; the labels are dropped.
+        let object = json!({"spec": {"x": "y"}, "metadata": {"labels": {"a": "b"}}});
+        let needed = 4 + 2 * MAP_NODE_UNITS + MEMBER_UNITS;
+        assert!(decoded(&object, needed).is_ok());
+        let error = decoded(&object, needed - 1).expect_err("over budget");
+        assert!(
+            error
+                .to_string()
+                .starts_with("too many JSON values: its decoded form would take more memory than its body allows (32 bytes per value;"),
+            "{error}"
         );
-        assert_eq!(prune(json!([1, "a"])), Some(json!([1, "a"])));
-        assert_eq!(prune(json!(null)), None);
-        assert_eq!(prune(json!(-3.5)), Some(json!(-3.5)));
     }
 }

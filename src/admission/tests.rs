@@ -1,11 +1,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
+use super::decode::decode_envelope;
+use super::request::Pruned;
 use super::*;
-use crate::lookup::{BoxFuture, MemoryLookup};
-use crate::validate::Snapshot;
+use crate::lookup::{BoxFuture, BundleCache, Lookup, LookupError, MemoryLookup};
+use crate::validate::{Operation, Settings, Snapshot, Wants};
 
 const NOW: i64 = 1_780_272_000;
 const BUDGET: Duration = Duration::from_secs(10);
@@ -66,8 +69,20 @@ fn reviewer() -> Reviewer {
     )
 }
 
+/// The decision and the answer of a decided request.
+fn decided(answer: Answer) -> (Decision, AdmissionReview) {
+    match answer {
+        Answer::Decided(decision, review) => (decision, review),
+        other => panic!("not decided: {other:?}"),
+    }
+}
+
 async fn answer(reviewer: &Reviewer, body: &[u8]) -> Value {
-    let (_, review) = reviewer.review(body, BUDGET).await.expect("answered");
+    let review = reviewer
+        .review(body, BUDGET)
+        .await
+        .into_review()
+        .expect("answered");
     serde_json::from_slice(&review.to_json()).expect("json")
 }
 
@@ -330,7 +345,11 @@ async fn unreadable_bodies_are_errors_without_a_review() {
             "request.uid must be a string",
         ),
     ] {
-        let err = reviewer().review(body, BUDGET).await.expect_err("no uid");
+        let err = reviewer()
+            .review(body, BUDGET)
+            .await
+            .into_review()
+            .expect_err("no uid");
         assert!(
             err.message.contains(fragment),
             "{:?} lacks {fragment:?}",
@@ -366,9 +385,10 @@ async fn slow_lookups_end_in_a_retryable_denial_inside_the_budget() {
         Value::Null,
     );
     let started = tokio::time::Instant::now();
-    let (_, review) = reviewer
+    let review = reviewer
         .review(&body, Duration::from_secs(5))
         .await
+        .into_review()
         .expect("answered");
     assert_eq!(started.elapsed(), Duration::from_secs(3));
     let status = review.into_response().status.expect("denied");
@@ -470,16 +490,14 @@ async fn cached_answers_encode_byte_for_byte_like_fresh_ones() {
         // escaping), are answered from it.
         for uid in ["0d3c5e4a-1", "second", r#"quo\"te\\"#] {
             let body = body.replace("0d3c5e4a-1", uid);
-            let (decision, from_cache) = cached
+            let (decision, from_cache) = decided(cached.review(body.as_bytes(), BUDGET).await);
+            let from_scratch = fresh
                 .review(body.as_bytes(), BUDGET)
                 .await
-                .expect("answered");
-            let (_, from_scratch) = fresh
-                .review(body.as_bytes(), BUDGET)
-                .await
+                .into_review()
                 .expect("answered");
             let hit = uid != "0d3c5e4a-1";
-            assert_eq!(decision.expect("decided").cached, hit);
+            assert_eq!(decision.cached, hit);
             // The miss that fills the cache and every hit use the stored encoding (were
             // ENCODED_PREFIX to drift from the envelope, they would quietly serialise again).
             assert!(from_cache.encoded_rest.is_some());
@@ -509,9 +527,10 @@ async fn failed_lookups_are_not_cached() {
     );
     for _ in 0..2 {
         let started = tokio::time::Instant::now();
-        let (_, review) = reviewer
+        let review = reviewer
             .review(&body, Duration::from_secs(5))
             .await
+            .into_review()
             .expect("answered");
         assert_eq!(
             review.into_response().status.expect("denied").code,
@@ -540,11 +559,7 @@ async fn escaped_strings_in_the_envelope_are_decoded() {
         .replace(r#""namespace":"shop""#, r#""namespace":"sh\u006fp""#)
         .replace(r#""uid":"0d3c5e4a-1""#, r#""uid":"0d3c5e4a\u002d1""#);
     assert!(text.contains(r"sh\u006fp"), "the namespace is escaped");
-    let (decision, review) = reviewer()
-        .review(text.as_bytes(), BUDGET)
-        .await
-        .expect("answered");
-    let decision = decision.expect("decided");
+    let (decision, review) = decided(reviewer().review(text.as_bytes(), BUDGET).await);
     assert_eq!(decision.namespace, "shop");
     assert_eq!(decision.verdict, Verdict::Denied);
     assert_eq!(review.response().uid, "0d3c5e4a-1");
@@ -580,6 +595,7 @@ async fn bodies_that_are_not_utf8_are_read_where_possible() {
     let err = reviewer()
         .review(&broken, BUDGET)
         .await
+        .into_review()
         .expect_err("no readable uid");
     assert!(
         err.message
@@ -591,7 +607,7 @@ async fn bodies_that_are_not_utf8_are_read_where_possible() {
 
 /// What a reviewer answers to a body: the encoded AdmissionReview, or the error without one.
 async fn outcome(reviewer: &Reviewer, body: &[u8]) -> Result<String, BadReview> {
-    let (_, review) = reviewer.review(body, BUDGET).await?;
+    let review = reviewer.review(body, BUDGET).await.into_review()?;
     Ok(String::from_utf8(review.to_json()).expect("utf-8"))
 }
 
@@ -664,4 +680,127 @@ async fn one_pass_and_raw_object_decoding_answer_alike() {
             && decode_envelope::<&RawValue>(body).is_ok_and(|raw| raw.parse().is_ok())
     });
     assert_eq!(fallback.count(), 2);
+}
+
+#[tokio::test]
+async fn operations_are_decoded_once_whatever_their_spelling() {
+    // A known operation spelled with an escape is that operation (here a DELETE: allowed
+    // unchecked, where a CREATE of this object would be denied).
+    let body = String::from_utf8(review_body(
+        policy_kind(),
+        "DELETE",
+        Value::Null,
+        policy_object("10.0.0.7"),
+    ))
+    .expect("utf-8")
+    .replace(r#""operation":"DELETE""#, r#""operation":"DEL\u0045TE""#);
+    assert!(body.contains(r"DEL\u0045TE"));
+    let (decision, review) = decided(reviewer().review(body.as_bytes(), BUDGET).await);
+    assert_eq!(decision.operation, Some(Operation::Delete));
+    assert!(review.response().allowed);
+    // An unknown operation: 400 for the kinds this webhook judges (its text clipped), no
+    // operation in the decision; a kind it does not judge is allowed with the warning as before.
+    let long = format!("P{}", "A".repeat(300));
+    let body = review_body(
+        policy_kind(),
+        &long,
+        policy_object("a.example"),
+        Value::Null,
+    );
+    let (decision, review) = decided(reviewer().review(&body, BUDGET).await);
+    assert_eq!(decision.operation, None);
+    let status = review.into_response().status.expect("refused");
+    assert_eq!(status.code, Some(400));
+    assert_eq!(
+        status.message.expect("message"),
+        format!(
+            "request.operation: unknown operation \"P{}\"...(301 bytes, truncated)",
+            "A".repeat(255)
+        )
+    );
+    let deployment = json!({"group": "apps", "version": "v1", "kind": "Deployment"});
+    let out = answer(
+        &reviewer(),
+        &review_body(deployment, "PATCH", json!({}), Value::Null),
+    )
+    .await;
+    assert_eq!(out["response"]["allowed"], json!(true));
+}
+
+#[tokio::test]
+async fn answers_say_whether_a_request_was_decided_malformed_or_unreadable() {
+    let body = review_body(
+        policy_kind(),
+        "CREATE",
+        policy_object("a.example"),
+        Value::Null,
+    );
+    let decided = reviewer().review(&body, BUDGET).await;
+    assert!(matches!(decided, Answer::Decided(..)), "{decided:?}");
+    // A request refused before any rule ran is decided too: its verdict says so.
+    let unknown = review_body(policy_kind(), "PATCH", json!({}), Value::Null);
+    let refused = reviewer().review(&unknown, BUDGET).await;
+    assert_eq!(refused.decision().map(|d| d.verdict), Some(Verdict::Error));
+    let malformed = br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":7}}"#;
+    let answer = reviewer().review(malformed, BUDGET).await;
+    let Answer::Malformed(review) = answer else {
+        panic!("not malformed: {answer:?}")
+    };
+    assert_eq!(review.response().uid, "u");
+    assert_eq!(
+        review.response().status.as_ref().and_then(|s| s.code),
+        Some(400)
+    );
+    let unreadable = reviewer().review(b"{}", BUDGET).await;
+    assert!(
+        matches!(unreadable, Answer::Unreadable(_)),
+        "{unreadable:?}"
+    );
+    assert!(unreadable.decision().is_none());
+}
+
+#[tokio::test]
+async fn a_ca_object_review_reads_what_the_rules_read_of_it() {
+    // Envoy Gateway reads a ConfigMap's only key whatever it is called: the decoder keeps it,
+    // so the webhook judges the bundle the implementation will use, as `validate` does.
+    let settings = Settings {
+        profile: Arc::new(crate::validate::profile::ENVOY_GATEWAY),
+        ..Settings::default()
+    };
+    let service = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "payments-backend", "namespace": "shop"}});
+    let r = reviewer_with(
+        &[
+            config_map(ROOT_CA),
+            service,
+            policy_object("payments-backend.shop.svc"),
+        ],
+        settings,
+    );
+    let mut only_key = config_map(ROOT_CA);
+    only_key["data"] = json!({"bundle.pem": ROOT_CA});
+    only_key["metadata"]["labels"] = json!({"team": "payments"});
+    let out = answer(
+        &r,
+        &review_body(config_map_kind(), "CREATE", only_key.clone(), Value::Null),
+    )
+    .await;
+    assert_eq!(out["response"]["allowed"], json!(true));
+    let warnings = out["response"]["warnings"].as_array().expect("warnings");
+    assert!(
+        warnings[0]
+            .as_str()
+            .expect("text")
+            .contains(r#"reads "bundle.pem" instead"#),
+        "{warnings:?}"
+    );
+    // With a second key it is not read: the bundle is missing.
+    only_key["data"]["notes"] = json!("hello");
+    let out = answer(
+        &r,
+        &review_body(config_map_kind(), "CREATE", only_key, Value::Null),
+    )
+    .await;
+    let text = out["response"].to_string();
+    assert!(!text.contains("bundle.pem\\\" instead"), "{text}");
+    assert!(text.contains("has no key"), "{text}");
 }

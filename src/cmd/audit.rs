@@ -16,8 +16,8 @@ use serde_json::Value;
 
 use super::{EXIT_FINDINGS, EXIT_INPUT, EXIT_OK};
 use crate::cli::{AuditArgs, OutputFormat};
-use crate::lookup::{BundleCache, ClusterLookup, cluster};
-use crate::validate::{self, PolicyChange, Wants};
+use crate::lookup::{BundleCache, ClusterLookup, ClusterOptions, Lookup, cluster};
+use crate::validate::{self, PolicyChange, Wants, ca_bundle};
 
 /// How long to wait for the first sync of the caches.
 const SYNC_TIMEOUT: Duration = Duration::from_secs(60);
@@ -76,9 +76,18 @@ struct Summary {
     expiring: usize,
 }
 
+/// The implementation the policies were judged for.
+#[derive(Debug, Serialize)]
+struct Implementation {
+    name: String,
+    implementation: String,
+    versions: String,
+}
+
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct AuditReport {
+    implementation: Implementation,
     policies: Vec<PolicyFindings>,
     ca_certificates: Vec<CaCertificate>,
     summary: Summary,
@@ -91,46 +100,15 @@ async fn audit(args: &AuditArgs) -> anyhow::Result<u8> {
         );
         return Ok(EXIT_INPUT);
     }
-    let connection = match cluster::client_like_kubectl(args.kubeconfig.as_deref()).await {
-        Ok(Some(connection)) => connection,
-        Ok(None) => {
-            eprintln!(
-                "backendtls-webhook audit: no cluster: pass --kubeconfig PATH, set KUBECONFIG, or create ~/.kube/config (in a pod, the service account is used)"
-            );
-            return Ok(EXIT_INPUT);
-        }
-        Err(error) => {
-            eprintln!("backendtls-webhook audit: {error}");
-            return Ok(EXIT_INPUT);
-        }
+    let connection = match connect(args).await {
+        Ok(connection) => connection,
+        Err(exit) => return Ok(exit),
     };
-    let client = connection.client;
-    if let Err(cause) = cluster::probe(&client, PROBE_TIMEOUT).await {
-        eprintln!(
-            "backendtls-webhook audit: cannot reach the cluster at {}: {cause}",
-            connection.description
-        );
-        return Ok(EXIT_INPUT);
-    }
-    let bundles = Arc::new(BundleCache::default());
-    let lookup = ClusterLookup::start(client.clone(), bundles);
-    if tokio::time::timeout(SYNC_TIMEOUT, lookup.wait_until_ready())
-        .await
-        .is_err()
-    {
-        let failures = lookup.failures();
-        let cause = if failures.is_empty() {
-            String::new()
-        } else {
-            format!(": {}", failures.join("; "))
-        };
-        eprintln!(
-            "backendtls-webhook audit: the ConfigMaps, Services and BackendTLSPolicies of {} were not listed within {} s{cause}",
-            connection.description,
-            SYNC_TIMEOUT.as_secs()
-        );
-        return Ok(EXIT_INPUT);
-    }
+    let settings = args.policy.settings();
+    let lookup = match synced_lookup(args, &connection, &settings).await {
+        Ok(lookup) => lookup,
+        Err(exit) => return Ok(exit),
+    };
     let namespace = args.namespace.as_deref();
     // The version the caches found by discovery: no second discovery, and the listed policies
     // are of the version the caches hold.
@@ -140,64 +118,14 @@ async fn audit(args: &AuditArgs) -> anyhow::Result<u8> {
         );
         return Ok(EXIT_OK);
     };
-    let mut objects = cluster::list_policies(&client, &resource, namespace)
+    let mut objects = cluster::list_policies(&connection.client, &resource, namespace)
         .await
         .context("cannot list BackendTLSPolicies")?;
     objects.sort_by_key(|o| (text(o, "/metadata/namespace"), text(o, "/metadata/name")));
-    let settings = args.policy.settings();
     let now = args.clock.clock().now();
-    let policies: Vec<PolicyFindings> = objects
-        .iter()
-        .map(|object| {
-            let ns = text(object, "/metadata/namespace");
-            let change = PolicyChange::create(object, &ns);
-            let snapshot = lookup.snapshot_now(&Wants::for_policy(object, &ns));
-            let report = validate::policy(&change, &snapshot, &settings, now);
-            PolicyFindings {
-                namespace: ns.clone(),
-                name: text(object, "/metadata/name"),
-                allowed: report.is_allowed(),
-                errors: report
-                    .errors
-                    .iter()
-                    .map(|e| Finding {
-                        field: e.path.to_string(),
-                        reason: Some(e.kind.reason()),
-                        message: e.body(),
-                    })
-                    .collect(),
-                warnings: report
-                    .warnings
-                    .iter()
-                    .map(|w| Finding {
-                        field: w.path.to_string(),
-                        reason: None,
-                        message: w.message.clone(),
-                    })
-                    .collect(),
-            }
-        })
-        .collect();
+    let policies = judge_policies(&lookup, &objects, &settings, now).await?;
     let ca_certificates = ca_certificates(&lookup, namespace, now, settings.expiry_window_secs);
-    let summary = Summary {
-        policies: policies.len(),
-        denied: policies.iter().filter(|p| !p.allowed).count(),
-        with_warnings: policies.iter().filter(|p| !p.warnings.is_empty()).count(),
-        ca_certificates: ca_certificates.len(),
-        expired: ca_certificates
-            .iter()
-            .filter(|c| c.status == "expired")
-            .count(),
-        expiring: ca_certificates
-            .iter()
-            .filter(|c| c.status == "expiring")
-            .count(),
-    };
-    let report = AuditReport {
-        policies,
-        ca_certificates,
-        summary,
-    };
+    let report = AuditReport::new(&settings, policies, ca_certificates);
     match args.output {
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         OutputFormat::Text => print!("{}", render_text(&report, settings.expiry_window_secs)),
@@ -207,6 +135,144 @@ async fn audit(args: &AuditArgs) -> anyhow::Result<u8> {
     } else {
         EXIT_OK
     })
+}
+
+/// A client for the cluster kubectl would talk to, once its API has answered; else the exit
+/// code, the reason already printed.
+async fn connect(args: &AuditArgs) -> Result<cluster::Connection, u8> {
+    let connection = match cluster::client_like_kubectl(args.kubeconfig.as_deref()).await {
+        Ok(Some(connection)) => connection,
+        Ok(None) => {
+            eprintln!(
+                "backendtls-webhook audit: no cluster: pass --kubeconfig PATH, set KUBECONFIG, or create ~/.kube/config (in a pod, the service account is used)"
+            );
+            return Err(EXIT_INPUT);
+        }
+        Err(error) => {
+            eprintln!("backendtls-webhook audit: {error}");
+            return Err(EXIT_INPUT);
+        }
+    };
+    if let Err(cause) = cluster::probe(&connection.client, PROBE_TIMEOUT).await {
+        eprintln!(
+            "backendtls-webhook audit: cannot reach the cluster at {}: {cause}",
+            connection.description
+        );
+        return Err(EXIT_INPUT);
+    }
+    Ok(connection)
+}
+
+/// The watch caches `serve` uses, once they have listed everything; else the exit code, the
+/// reason already printed.
+async fn synced_lookup(
+    args: &AuditArgs,
+    connection: &cluster::Connection,
+    settings: &validate::Settings,
+) -> Result<ClusterLookup, u8> {
+    let options = ClusterOptions {
+        profile: Arc::clone(&settings.profile),
+        read_secrets: args.read_secrets,
+        ..ClusterOptions::default()
+    };
+    let bundles = Arc::new(BundleCache::default());
+    let lookup = ClusterLookup::start_with(connection.client.clone(), bundles, options);
+    if tokio::time::timeout(SYNC_TIMEOUT, lookup.wait_until_ready())
+        .await
+        .is_ok()
+    {
+        return Ok(lookup);
+    }
+    let failures = lookup.failures();
+    let cause = if failures.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", failures.join("; "))
+    };
+    eprintln!(
+        "backendtls-webhook audit: the ConfigMaps, Services and BackendTLSPolicies of {} were not listed within {} s{cause}",
+        connection.description,
+        SYNC_TIMEOUT.as_secs()
+    );
+    Err(EXIT_INPUT)
+}
+
+/// Each policy validated as if it were being created now, against the cluster's snapshot
+/// (Secrets read with GET when --read-secrets is given).
+async fn judge_policies(
+    lookup: &ClusterLookup,
+    objects: &[Value],
+    settings: &validate::Settings,
+    now: i64,
+) -> anyhow::Result<Vec<PolicyFindings>> {
+    let mut policies = Vec::with_capacity(objects.len());
+    for object in objects {
+        let ns = text(object, "/metadata/namespace");
+        let change = PolicyChange::create(object, &ns);
+        let wants = Wants::for_policy_with(object, &ns, &settings.profile);
+        let snapshot = lookup.snapshot(&wants).await?;
+        let report = validate::policy(&change, &snapshot, settings, now);
+        policies.push(PolicyFindings {
+            namespace: ns.clone(),
+            name: text(object, "/metadata/name"),
+            allowed: report.is_allowed(),
+            errors: report
+                .errors
+                .iter()
+                .map(|e| Finding {
+                    field: e.path.to_string(),
+                    reason: Some(e.kind.reason()),
+                    message: e.body(),
+                })
+                .collect(),
+            warnings: report
+                .warnings
+                .iter()
+                .map(|w| Finding {
+                    field: w.path.to_string(),
+                    reason: None,
+                    message: w.message.clone(),
+                })
+                .collect(),
+        });
+    }
+    Ok(policies)
+}
+
+impl AuditReport {
+    /// The report on `policies` and `ca_certificates`, judged for `settings`' profile, with
+    /// its counts.
+    fn new(
+        settings: &validate::Settings,
+        policies: Vec<PolicyFindings>,
+        ca_certificates: Vec<CaCertificate>,
+    ) -> Self {
+        let summary = Summary {
+            policies: policies.len(),
+            denied: policies.iter().filter(|p| !p.allowed).count(),
+            with_warnings: policies.iter().filter(|p| !p.warnings.is_empty()).count(),
+            ca_certificates: ca_certificates.len(),
+            expired: ca_certificates
+                .iter()
+                .filter(|c| c.status == "expired")
+                .count(),
+            expiring: ca_certificates
+                .iter()
+                .filter(|c| c.status == "expiring")
+                .count(),
+        };
+        let profile = &settings.profile;
+        Self {
+            implementation: Implementation {
+                name: profile.name.to_string(),
+                implementation: profile.implementation.to_string(),
+                versions: profile.versions.to_string(),
+            },
+            policies,
+            ca_certificates,
+            summary,
+        }
+    }
 }
 
 fn text(object: &Value, pointer: &str) -> String {
@@ -244,7 +310,7 @@ fn ca_certificates(
                 config_map: config_map.clone(),
                 index: cert.index,
                 subject: cert.subject.clone(),
-                not_after: rfc3339(cert.not_after),
+                not_after: ca_bundle::format_timestamp(cert.not_after),
                 days_left,
                 status,
             });
@@ -253,19 +319,17 @@ fn ca_certificates(
     out
 }
 
-fn rfc3339(unix: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| unix.to_string())
-}
-
 fn render_text(report: &AuditReport, window_secs: i64) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
+    let judged = &report.implementation;
+    if judged.name != crate::validate::profile::CORE.name {
+        let _ = writeln!(
+            out,
+            "Judged for {} {} (--implementation {})",
+            judged.implementation, judged.versions, judged.name
+        );
+    }
     let _ = writeln!(out, "BackendTLSPolicies: {}", report.policies.len());
     for policy in &report.policies {
         let verdict = if !policy.allowed {

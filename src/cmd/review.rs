@@ -18,15 +18,17 @@ pub fn run(args: &ReviewArgs) -> anyhow::Result<u8> {
     let body = objects::read_source(&args.input)?;
     let documents = objects::load_paths(&args.objects).context("cannot load --objects")?;
     let bundles = Arc::new(BundleCache::default());
-    let lookup = MemoryLookup::from_objects(documents.iter().map(|d| &d.value), &bundles);
+    let settings = args.policy.settings();
+    let objects = documents.iter().map(|d| &d.value);
+    let lookup = MemoryLookup::from_objects_for(objects, &bundles, Arc::clone(&settings.profile));
     let clock = args.clock.clock();
-    let reviewer = Reviewer::new(args.policy.settings(), Arc::new(lookup), bundles, clock);
+    let reviewer = Reviewer::new(settings, Arc::new(lookup), bundles, clock);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()?;
     let answer = runtime.block_on(reviewer.review(&body, Duration::from_secs(10)));
-    match answer {
-        Ok((_, review)) => {
+    match answer.into_review() {
+        Ok(review) => {
             let mut out = std::io::stdout().lock();
             serde_json::to_writer_pretty(&mut out, &review)?;
             writeln!(out)?;
@@ -45,7 +47,7 @@ pub fn run(args: &ReviewArgs) -> anyhow::Result<u8> {
 
 /// When the input is not JSON but is YAML, it is most likely an object meant for `validate`.
 fn yaml_hint(input: &Path, body: &[u8], bad: &BadReview) -> String {
-    if !bad.message.starts_with("body is not JSON") {
+    if !bad.not_json {
         return String::new();
     }
     let is_yaml = std::str::from_utf8(body)

@@ -3,16 +3,18 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use tracing::info;
+use tracing::{info, warn};
 
 use super::EXIT_OK;
 use crate::admission::{Clock, Reviewer};
 use crate::cli::ServeArgs;
-use crate::lookup::{BundleCache, ClusterLookup, Lookup, MemoryLookup, cluster};
+use crate::lookup::{BundleCache, ClusterLookup, ClusterOptions, Lookup, MemoryLookup, cluster};
 use crate::objects;
 use crate::server::metrics::Metrics;
 use crate::server::tls::TlsOptions;
 use crate::server::{Limits, ServeConfig, Server, shutdown_signal};
+use crate::validate::CaKind;
+use crate::validate::profile::Profile;
 
 /// Runs `serve` until SIGTERM or Ctrl-C.
 pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
@@ -35,36 +37,79 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     check_certificate_files(args)?;
     let bundles = Arc::new(BundleCache::default());
     let metrics = Arc::new(Metrics::new());
-    let lookup: Arc<dyn Lookup> = match cluster::client(args.kubeconfig.as_deref()).await? {
-        Some(client) => {
-            if !args.objects.is_empty() {
-                anyhow::bail!(
-                    "--objects seeds the clusterless lookup; it cannot be combined with a cluster"
-                );
-            }
-            info!("cluster mode: watching BackendTLSPolicies, Services and ConfigMaps");
-            let lookup = Arc::new(ClusterLookup::start(client, Arc::clone(&bundles)));
-            tokio::spawn(crate::server::metrics::follow_ca_expiry(
-                Arc::clone(&lookup),
-                Arc::clone(&metrics),
-                crate::server::metrics::CA_EXPIRY_INTERVAL,
-            ));
-            lookup
-        }
-        None => {
-            let documents = objects::load_paths(&args.objects).context("cannot load --objects")?;
-            let lookup = MemoryLookup::from_objects(documents.iter().map(|d| &d.value), &bundles);
-            info!(lookup = %lookup.describe(), "running clusterless: references are resolved from --objects only");
-            Arc::new(lookup)
-        }
-    };
+    let settings = args.policy.settings();
+    let lookup = start_lookup(args, &settings.profile, &bundles, &metrics).await?;
     let ttl = i64::try_from(args.decision_cache_ttl.as_secs()).unwrap_or(i64::MAX);
     let reviewer = Arc::new(
-        Reviewer::new(args.policy.settings(), lookup, bundles, Clock::System)
+        Reviewer::new(settings, lookup, bundles, Clock::System)
             .with_decision_cache(args.decision_cache_size, ttl)
             .with_decision_cache_bytes(args.decision_cache_bytes),
     );
-    let config = ServeConfig {
+    let server = Server::bind(&serve_config(args), reviewer, metrics).await?;
+    info!(
+        address = %server.local_addr(),
+        certificate = %args.tls_cert_file.display(),
+        mtls = args.client_ca_file.is_some(),
+        http2 = args.http2,
+        "serving https://{}/validate",
+        server.local_addr()
+    );
+    server.run(shutdown_signal()).await;
+    Ok(())
+}
+
+/// The lookup `serve` answers from: the cluster's watch caches (with the CA-expiry metrics
+/// following them) when a cluster is configured, else the objects of `--objects`.
+async fn start_lookup(
+    args: &ServeArgs,
+    profile: &Arc<Profile>,
+    bundles: &Arc<BundleCache>,
+    metrics: &Arc<Metrics>,
+) -> anyhow::Result<Arc<dyn Lookup>> {
+    let Some(client) = cluster::client(args.kubeconfig.as_deref()).await? else {
+        let documents = objects::load_paths(&args.objects).context("cannot load --objects")?;
+        let objects = documents.iter().map(|d| &d.value);
+        let lookup = MemoryLookup::from_objects_for(objects, bundles, Arc::clone(profile));
+        info!(lookup = %lookup.describe(), implementation = %profile.name, "running clusterless: references are resolved from --objects only");
+        return Ok(Arc::new(lookup));
+    };
+    if !args.objects.is_empty() {
+        anyhow::bail!(
+            "--objects seeds the clusterless lookup; it cannot be combined with a cluster"
+        );
+    }
+    info!(
+        implementation = %profile.name,
+        read_secrets = args.read_secrets,
+        "cluster mode: watching BackendTLSPolicies, Services and ConfigMaps"
+    );
+    if args.read_secrets && profile.ca_source(CaKind::Secret).is_none() {
+        warn!(
+            implementation = %profile.name,
+            "--read-secrets has no effect: this implementation reads no Secret CA references"
+        );
+    }
+    let options = ClusterOptions {
+        profile: Arc::clone(profile),
+        read_secrets: args.read_secrets,
+        ..ClusterOptions::default()
+    };
+    let lookup = Arc::new(ClusterLookup::start_with(
+        client,
+        Arc::clone(bundles),
+        options,
+    ));
+    tokio::spawn(crate::server::metrics::follow_ca_expiry(
+        Arc::clone(&lookup),
+        Arc::clone(metrics),
+        crate::server::metrics::CA_EXPIRY_INTERVAL,
+    ));
+    Ok(lookup)
+}
+
+/// The listener, TLS files and limits the flags give.
+fn serve_config(args: &ServeArgs) -> ServeConfig {
+    ServeConfig {
         listen: args.listen,
         tls: TlsOptions {
             cert_file: args.tls_cert_file.clone(),
@@ -88,18 +133,7 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
             shutdown_timeout: args.shutdown_timeout,
             ..Limits::default()
         },
-    };
-    let server = Server::bind(&config, reviewer, metrics).await?;
-    info!(
-        address = %server.local_addr(),
-        certificate = %args.tls_cert_file.display(),
-        mtls = args.client_ca_file.is_some(),
-        http2 = args.http2,
-        "serving https://{}/validate",
-        server.local_addr()
-    );
-    server.run(shutdown_signal()).await;
-    Ok(())
+    }
 }
 
 /// The serving certificate and key must exist before anything starts; when they do not, say

@@ -47,8 +47,6 @@
 //! that cannot be used, or an input without any BackendTLSPolicy or ConfigMap holding
 //! `ca.crt` (unless `--allow-empty`: a mistyped path must not pass).
 
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 use std::io::{self, Write};
 use std::path::Path;
 use std::sync::Arc;
@@ -60,12 +58,12 @@ use serde_json::Value;
 
 use super::{EXIT_FINDINGS, EXIT_INPUT, EXIT_OK};
 use crate::cli::{OutputFormat, ValidateArgs};
-use crate::lookup::{BundleCache, ClusterLookup, MemoryLookup, cluster};
+use crate::lookup::{BundleCache, ClusterLookup, ClusterOptions, MemoryLookup, cluster};
 use crate::objects::{self, Document, LoadError};
 use crate::validate::field::Segment;
 use crate::validate::{
-    self, ConfigMapChange, Enforcement, ErrorKind, FieldError, FieldPath, Operation, PolicyChange,
-    Report, Settings, Snapshot, Wants,
+    self, CaKind, ConfigMapChange, Enforcement, ErrorKind, FieldPath, Operation, PolicyChange,
+    Report, Settings, Snapshot, Subject, Wants, WarningKind, offline,
 };
 
 /// How long `--cluster` may take to list ConfigMaps, Services and BackendTLSPolicies.
@@ -73,9 +71,6 @@ const CLUSTER_SYNC_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long the `--cluster` API server may take to answer at all.
 const CLUSTER_PROBE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The Gateway API release whose served versions are checked.
-const GATEWAY_API_RELEASE: &str = "v1.6";
 
 /// Inputs with at least this many objects to check are checked on several threads.
 const PARALLEL_MIN_OBJECTS: usize = 512;
@@ -102,7 +97,7 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<u8> {
     // The runtime drives the cluster watches; it lives as long as the lookup is read.
     let live = match &args.cluster {
         None => None,
-        Some(kubeconfig) => match connect(kubeconfig, &bundles) {
+        Some(kubeconfig) => match connect(kubeconfig, &bundles, &settings) {
             Ok(live) => Some(live),
             Err(error) => {
                 eprintln!("backendtls-webhook validate: --cluster: {error}");
@@ -110,13 +105,18 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<u8> {
             }
         },
     };
-    let resolver = Resolver::new(documents, &bundles, live.as_ref().map(|(_, l)| l));
+    let resolver = Resolver::new(
+        documents,
+        &bundles,
+        live.as_ref().map(|(_, l)| l),
+        &settings,
+    );
     let checked = check_all(documents, &resolver, &settings, now);
-    let outcome = Outcome::new(&inputs, &checked);
+    let summary = Totals::new(&inputs, &checked);
     let mut out = io::BufWriter::new(io::stdout().lock());
     let written = match args.output {
-        OutputFormat::Text => write_text(&mut out, &checked, &outcome),
-        OutputFormat::Json => write_json(&mut out, &checked, &outcome),
+        OutputFormat::Text => write_text(&mut out, &checked, &summary),
+        OutputFormat::Json => write_json(&mut out, &checked, &summary),
     }
     .and_then(|()| out.flush());
     match written {
@@ -126,14 +126,14 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<u8> {
         }
         _ => {}
     }
-    let failed = outcome.errors > 0 || (args.warnings_as_errors && outcome.warnings > 0);
+    let failed = summary.errors > 0 || (args.warnings_as_errors && summary.warnings > 0);
     if failed {
         return Ok(EXIT_FINDINGS);
     }
-    if outcome.is_empty(checked.iter().map(|c| c.document)) && !args.allow_empty {
+    if summary.is_empty(checked.iter().map(|c| c.document)) && !args.allow_empty {
         eprintln!(
             "backendtls-webhook validate: nothing to check: {} (a mistyped path?); pass --allow-empty to accept that",
-            describe_empty(&args.paths, &outcome)
+            describe_empty(&args.paths, &summary)
         );
         return Ok(EXIT_INPUT);
     }
@@ -141,18 +141,18 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<u8> {
 }
 
 /// What an input without policies or CA ConfigMaps held, for the message.
-fn describe_empty(paths: &[std::path::PathBuf], outcome: &Outcome) -> String {
+fn describe_empty(paths: &[std::path::PathBuf], summary: &Totals) -> String {
     let named = match paths {
         [path] if path.as_os_str() == "-" => "standard input".to_owned(),
         [path] => path.display().to_string(),
         paths => format!("the {} paths given", paths.len()),
     };
-    if outcome.files == 0 {
+    if summary.files == 0 {
         format!("no .yaml, .yml or .json file in {named}")
     } else {
         format!(
             "no BackendTLSPolicy and no ConfigMap with ca.crt in {named} ({} read)",
-            plural(outcome.files, "file")
+            plural(summary.files, "file")
         )
     }
 }
@@ -190,6 +190,7 @@ fn report_skipped_file(error: &LoadError) {
 fn connect(
     kubeconfig: &Path,
     bundles: &Arc<BundleCache>,
+    settings: &Settings,
 ) -> anyhow::Result<(tokio::runtime::Runtime, ClusterLookup)> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -207,7 +208,11 @@ fn connect(
                     kubeconfig.display()
                 )
             })?;
-        let lookup = ClusterLookup::start(client, Arc::clone(bundles));
+        let options = ClusterOptions {
+            profile: Arc::clone(&settings.profile),
+            ..ClusterOptions::default()
+        };
+        let lookup = ClusterLookup::start_with(client, Arc::clone(bundles), options);
         tokio::time::timeout(CLUSTER_SYNC_TIMEOUT, lookup.wait_until_ready())
             .await
             .map_err(|_| {
@@ -232,58 +237,16 @@ fn connect(
 // What the input holds
 // ---------------------------------------------------------------------------------------------
 
-/// The objects `validate` checks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Subject {
-    /// A BackendTLSPolicy of a served version.
-    Policy,
-    /// A BackendTLSPolicy of a version Gateway API does not serve (`v1alpha2`, ...).
-    UnservedPolicy,
-    /// A core ConfigMap.
-    ConfigMap,
-}
-
-impl Subject {
-    fn of(object: &Value) -> Option<Self> {
-        let api_version = object.get("apiVersion")?.as_str()?;
-        match (api_version, object.get("kind")?.as_str()?) {
-            ("v1", "ConfigMap") => Some(Self::ConfigMap),
-            (api_version, validate::KIND) => {
-                let (group, version) = api_version.split_once('/')?;
-                (group == validate::GROUP).then(|| {
-                    if validate::VERSIONS.contains(&version) {
-                        Self::Policy
-                    } else {
-                        Self::UnservedPolicy
-                    }
-                })
-            }
-            _ => None,
-        }
-    }
-
-    fn kind(self) -> &'static str {
-        match self {
-            Self::Policy | Self::UnservedPolicy => validate::KIND,
-            Self::ConfigMap => "ConfigMap",
-        }
-    }
-
-    /// The group, for telling duplicates apart (all policy versions are one resource).
-    fn group(self) -> &'static str {
-        match self {
-            Self::Policy | Self::UnservedPolicy => validate::GROUP,
-            Self::ConfigMap => "",
-        }
-    }
-}
-
 fn metadata_text<'v>(object: &'v Value, field: &str) -> Option<&'v str> {
     object.get("metadata")?.get(field)?.as_str()
 }
 
-/// `metadata.namespace`, or `default` as `kubectl apply` would use.
+/// `metadata.namespace`, or `default` as `kubectl apply` would use (`""` for the
+/// cluster-scoped ClusterTrustBundle).
 fn namespace_of(object: &Value) -> &str {
+    if object.get("kind").and_then(Value::as_str) == Some("ClusterTrustBundle") {
+        return "";
+    }
     metadata_text(object, "namespace")
         .filter(|n| !n.is_empty())
         .unwrap_or("default")
@@ -305,8 +268,10 @@ impl<'c> Resolver<'c> {
         documents: &[Document],
         bundles: &'c BundleCache,
         cluster: Option<&'c ClusterLookup>,
+        settings: &Settings,
     ) -> Self {
-        let memory = MemoryLookup::from_objects(documents.iter().map(|d| &d.value), bundles);
+        let objects = documents.iter().map(|d| &d.value);
+        let memory = MemoryLookup::from_objects_for(objects, bundles, settings.profile.clone());
         Self {
             memory,
             cluster,
@@ -325,6 +290,12 @@ impl<'c> Resolver<'c> {
             for (name, entry) in live.services {
                 snapshot.services.entry(name).or_insert(entry);
             }
+            for (name, entry) in live.secrets {
+                snapshot.secrets.entry(name).or_insert(entry);
+            }
+            for (name, entry) in live.cluster_trust_bundles {
+                snapshot.cluster_trust_bundles.entry(name).or_insert(entry);
+            }
             for policy in live.policies {
                 if !self.memory.has_policy(&policy.namespace, &policy.name) {
                     snapshot.policies.push(policy);
@@ -342,12 +313,12 @@ impl<'c> Resolver<'c> {
 /// Error or warning.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-enum Severity {
+enum LintSeverity {
     Error,
     Warning,
 }
 
-impl Severity {
+impl LintSeverity {
     fn as_str(self) -> &'static str {
         match self {
             Self::Error => "error",
@@ -358,10 +329,10 @@ impl Severity {
 
 /// One finding, placed in its source.
 #[derive(Clone, Debug)]
-struct Finding {
+struct LintFinding {
     line: usize,
     column: usize,
-    severity: Severity,
+    severity: LintSeverity,
     field: String,
     message: String,
     reason: Option<&'static str>,
@@ -372,7 +343,7 @@ struct Finding {
 struct Checked<'d> {
     document: &'d Document,
     subject: Subject,
-    findings: Vec<Finding>,
+    findings: Vec<LintFinding>,
 }
 
 impl Checked<'_> {
@@ -392,14 +363,24 @@ fn check_all<'d>(
     settings: &Settings,
     now: i64,
 ) -> Vec<Checked<'d>> {
-    let subjects: Vec<(&Document, Subject)> = documents
+    // Each object the rules judge and the profile's implementation reads, with whether the
+    // rules know its version.
+    let subjects: Vec<(&Document, Subject, bool)> = documents
         .iter()
-        .filter_map(|d| Some((d, Subject::of(&d.value)?)))
+        .filter_map(|d| {
+            let (subject, version) = Subject::of_object(&d.value)?;
+            let known = subject != Subject::Policy || validate::is_known_version(version);
+            subject
+                .read_by(&settings.profile)
+                .then_some((d, subject, known))
+        })
         .collect();
-    let check_slice = |slice: &[(&'d Document, Subject)]| -> Vec<Checked<'d>> {
+    let check_slice = |slice: &[(&'d Document, Subject, bool)]| -> Vec<Checked<'d>> {
         slice
             .iter()
-            .map(|&(document, subject)| check_one(document, subject, resolver, settings, now))
+            .map(|&(document, subject, known)| {
+                check_one(document, subject, known, resolver, settings, now)
+            })
             .collect()
     };
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
@@ -422,9 +403,11 @@ fn check_all<'d>(
     checked
 }
 
+/// Checks one object the rules judge; `known`: whether the rules know its version.
 fn check_one<'d>(
     document: &'d Document,
     subject: Subject,
+    known: bool,
     resolver: &Resolver<'_>,
     settings: &Settings,
     now: i64,
@@ -432,12 +415,14 @@ fn check_one<'d>(
     let object = &document.value;
     let namespace = namespace_of(object);
     let mut report = match subject {
+        Subject::Policy if !known => offline::unserved(object),
         Subject::Policy => {
-            let snapshot = resolver.snapshot(&Wants::for_policy(object, namespace));
+            let wants = Wants::for_policy_with(object, namespace, &settings.profile);
+            let snapshot = resolver.snapshot(&wants);
             let change = PolicyChange::create(object, namespace);
             validate::policy(&change, &snapshot, settings, now)
         }
-        Subject::ConfigMap => {
+        Subject::Ca(CaKind::ConfigMap) => {
             let name = metadata_text(object, "name").unwrap_or("");
             let snapshot = resolver.snapshot(&Wants::for_config_map(namespace, name));
             let change = ConfigMapChange {
@@ -451,13 +436,27 @@ fn check_one<'d>(
                 resolver.bundles.get(text)
             })
         }
-        Subject::UnservedPolicy => unserved(object),
+        Subject::Ca(kind) => {
+            let name = metadata_text(object, "name").unwrap_or("");
+            let snapshot = resolver.snapshot(&Wants::for_ca_object(kind, namespace, name));
+            let change = validate::CaObjectChange {
+                kind,
+                object: Some(object),
+                old_object: None,
+                operation: Operation::Create,
+                namespace,
+                name,
+            };
+            validate::ca_object(&change, &snapshot, settings, now, |text| {
+                resolver.bundles.get(text)
+            })
+        }
     };
-    if subject != Subject::UnservedPolicy {
-        require_name(object, &mut report);
+    if known {
+        offline::require_name(object, &mut report);
     }
-    if subject == Subject::Policy {
-        warn_deprecated_version(object, &mut report);
+    if subject == Subject::Policy && known {
+        offline::warn_deprecated_version(object, &mut report);
     }
     Checked {
         document,
@@ -466,59 +465,9 @@ fn check_one<'d>(
     }
 }
 
-/// The apiserver's own check, made before any webhook sees the object: a name is required
-/// (`kubectl apply` does not use `generateName`, `kubectl create` does).
-fn require_name(object: &Value, report: &mut Report) {
-    let named = |field| metadata_text(object, field).is_some_and(|n| !n.is_empty());
-    if !named("name") && !named("generateName") {
-        report.error(FieldError::required(
-            FieldPath::root().field("metadata").field("name"),
-            "name or generateName is required",
-        ));
-        report.finish();
-    }
-}
-
-/// The apiserver's warning for a deprecated version (the CRD's `deprecationWarning`, word for
-/// word), which an offline check would otherwise never show.
-fn warn_deprecated_version(object: &Value, report: &mut Report) {
-    let api_version = object.get("apiVersion").and_then(Value::as_str);
-    if api_version.and_then(|v| v.split_once('/'))
-        == Some((validate::GROUP, validate::DEPRECATED_VERSION))
-    {
-        report.warn(
-            FieldPath::root().field("apiVersion"),
-            validate::DEPRECATION_WARNING,
-        );
-    }
-}
-
-/// A BackendTLSPolicy version that Gateway API does not serve: `kubectl apply` would fail with
-/// "no matches for kind", so nothing else about the object matters.
-fn unserved(object: &Value) -> Report {
-    let api_version = object
-        .get("apiVersion")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let served: Vec<String> = validate::VERSIONS
-        .iter()
-        .map(|v| format!("{}/{v}", validate::GROUP))
-        .collect();
-    let served: Vec<&str> = served.iter().map(String::as_str).collect();
-    let mut error =
-        FieldError::not_supported(FieldPath::root().field("apiVersion"), api_version, &served);
-    error.detail = format!(
-        "not served by Gateway API {GATEWAY_API_RELEASE} (kubectl apply fails with \"no matches for kind\"); {}",
-        error.detail
-    );
-    let mut report = Report::default();
-    report.error(error);
-    report
-}
-
 /// Turns a report into findings with source positions, in document order (errors before
 /// warnings at the same position; otherwise the report's order).
-fn place(document: &Document, report: Report) -> Vec<Finding> {
+fn place(document: &Document, report: Report) -> Vec<LintFinding> {
     let mut findings = Vec::with_capacity(report.errors.len() + report.warnings.len());
     for error in report.errors {
         let on_key = error.kind == ErrorKind::Forbidden || is_option_key(&error.path);
@@ -526,18 +475,18 @@ fn place(document: &Document, report: Report) -> Vec<Finding> {
             document,
             &error.path,
             on_key,
-            Severity::Error,
+            LintSeverity::Error,
             error.body(),
             Some(error.kind.reason()),
         ));
     }
     for warning in report.warnings {
-        let on_key = is_option_key(&warning.path) || warning.message.starts_with("unknown field");
+        let on_key = is_option_key(&warning.path) || warning.kind == WarningKind::UnknownField;
         findings.push(finding(
             document,
             &warning.path,
             on_key,
-            Severity::Warning,
+            LintSeverity::Warning,
             warning.message,
             None,
         ));
@@ -550,10 +499,10 @@ fn finding(
     document: &Document,
     path: &FieldPath,
     on_key: bool,
-    severity: Severity,
+    severity: LintSeverity,
     message: String,
     reason: Option<&'static str>,
-) -> Finding {
+) -> LintFinding {
     let positions = &document.positions;
     let exact = if on_key {
         positions.key(path)
@@ -561,7 +510,7 @@ fn finding(
         positions.value(path)
     };
     let (line, column) = exact.unwrap_or_else(|| positions.nearest(path));
-    Finding {
+    LintFinding {
         line,
         column,
         severity,
@@ -580,53 +529,52 @@ fn is_option_key(path: &FieldPath) -> bool {
     )
 }
 
-/// The second and later definitions of an object (same group, kind, namespace and name) get an
-/// error at `metadata.name` naming the first.
+/// The second and later definitions of an object get the duplicate error
+/// ([`offline::Definitions`]) at their `metadata.name`.
 fn mark_duplicates(checked: &mut [Checked<'_>]) {
-    // (group, kind, namespace, name) → where it was first defined.
-    type Identity<'d> = (&'static str, &'static str, &'d str, &'d str);
-    let mut first: HashMap<Identity<'_>, (&str, usize, usize)> = HashMap::new();
+    let mut definitions = offline::Definitions::default();
     for item in checked.iter_mut() {
         let document = item.document;
-        let Some(name) = metadata_text(&document.value, "name").filter(|n| !n.is_empty()) else {
-            continue;
-        };
+        let name = metadata_text(&document.value, "name").unwrap_or("");
         let namespace = namespace_of(&document.value);
-        let key = (item.subject.group(), item.subject.kind(), namespace, name);
         let positions = &document.positions;
         let path = FieldPath::root().field("metadata").field("name");
         let (line, column) = positions
             .value(&path)
             .unwrap_or_else(|| positions.nearest(&path));
-        match first.entry(key) {
-            Entry::Vacant(slot) => {
-                slot.insert((&document.source, line, column));
-            }
-            Entry::Occupied(slot) => {
-                let (source, first_line, first_column) = slot.get();
-                let error = FieldError::new(
-                    path,
-                    ErrorKind::Duplicate,
-                    validate::BadValue::str(name),
-                    format!(
-                        "{} {namespace}/{name} is already defined at {source}:{first_line}:{first_column}",
-                        item.subject.kind()
-                    ),
-                );
-                let duplicate = Finding {
-                    line,
-                    column,
-                    severity: Severity::Error,
-                    field: error.path.to_string(),
-                    message: error.body(),
-                    reason: Some(error.kind.reason()),
-                };
-                let at = item
-                    .findings
-                    .partition_point(|f| (f.line, f.column) <= (line, column));
-                item.findings.insert(at, duplicate);
-            }
-        }
+        let at = Location {
+            source: &document.source,
+            line,
+            column,
+        };
+        let Some(error) = definitions.define(item.subject, namespace, name, at) else {
+            continue;
+        };
+        let duplicate = LintFinding {
+            line,
+            column,
+            severity: LintSeverity::Error,
+            field: error.path.to_string(),
+            message: error.body(),
+            reason: Some(error.kind.reason()),
+        };
+        let at = item
+            .findings
+            .partition_point(|f| (f.line, f.column) <= (line, column));
+        item.findings.insert(at, duplicate);
+    }
+}
+
+/// Where an object is defined: `file:line:column`.
+struct Location<'d> {
+    source: &'d str,
+    line: usize,
+    column: usize,
+}
+
+impl std::fmt::Display for Location<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.source, self.line, self.column)
     }
 }
 
@@ -637,7 +585,7 @@ fn mark_duplicates(checked: &mut [Checked<'_>]) {
 /// Totals, and the verdict's inputs.
 #[derive(Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Outcome {
+struct Totals {
     errors: usize,
     warnings: usize,
     /// Objects checked: `policies + configMaps`.
@@ -657,16 +605,16 @@ struct Outcome {
     unparsable_files: usize,
 }
 
-impl Outcome {
+impl Totals {
     fn new(inputs: &objects::Inputs, checked: &[Checked<'_>]) -> Self {
         let all = checked.iter().flat_map(|c| &c.findings);
         let errors = all
             .clone()
-            .filter(|f| f.severity == Severity::Error)
+            .filter(|f| f.severity == LintSeverity::Error)
             .count();
         let config_maps = checked
             .iter()
-            .filter(|c| c.subject == Subject::ConfigMap)
+            .filter(|c| c.subject == Subject::Ca(CaKind::ConfigMap))
             .count();
         Self {
             errors,
@@ -698,7 +646,7 @@ impl Outcome {
 
     /// `1 error, 2 warnings in 1 object; checked 3 BackendTLSPolicies and 1 ConfigMap from 4
     /// files; skipped 2 objects of other kinds`.
-    fn summary(&self) -> String {
+    fn line(&self) -> String {
         use std::fmt::Write as _;
         let mut out = format!(
             "{}, {}",
@@ -750,7 +698,7 @@ fn plural(n: usize, noun: &str) -> String {
     }
 }
 
-fn write_text(out: &mut impl Write, checked: &[Checked<'_>], outcome: &Outcome) -> io::Result<()> {
+fn write_text(out: &mut impl Write, checked: &[Checked<'_>], summary: &Totals) -> io::Result<()> {
     for item in checked {
         let source = &item.document.source;
         for f in &item.findings {
@@ -770,7 +718,7 @@ fn write_text(out: &mut impl Write, checked: &[Checked<'_>], outcome: &Outcome) 
             }
         }
     }
-    writeln!(out, "{}", outcome.summary())
+    writeln!(out, "{}", summary.line())
 }
 
 #[derive(Serialize)]
@@ -782,7 +730,7 @@ struct JsonFinding<'a> {
     kind: &'static str,
     namespace: &'a str,
     name: &'a str,
-    severity: Severity,
+    severity: LintSeverity,
     field: &'a str,
     message: &'a str,
     reason: Option<&'static str>,
@@ -790,11 +738,11 @@ struct JsonFinding<'a> {
 
 #[derive(Serialize)]
 struct JsonReport<'a> {
-    summary: &'a Outcome,
+    summary: &'a Totals,
     findings: Vec<JsonFinding<'a>>,
 }
 
-fn write_json(out: &mut impl Write, checked: &[Checked<'_>], outcome: &Outcome) -> io::Result<()> {
+fn write_json(out: &mut impl Write, checked: &[Checked<'_>], summary: &Totals) -> io::Result<()> {
     let findings = checked
         .iter()
         .flat_map(|item| {
@@ -813,10 +761,7 @@ fn write_json(out: &mut impl Write, checked: &[Checked<'_>], outcome: &Outcome) 
             })
         })
         .collect();
-    let report = JsonReport {
-        summary: outcome,
-        findings,
-    };
+    let report = JsonReport { summary, findings };
     serde_json::to_writer_pretty(&mut *out, &report)?;
     writeln!(out)
 }
@@ -824,31 +769,6 @@ fn write_json(out: &mut impl Write, checked: &[Checked<'_>], outcome: &Outcome) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn subjects_are_policies_of_the_gateway_group_and_core_config_maps() {
-        let of = |api_version: &str, kind: &str| {
-            Subject::of(&json!({"apiVersion": api_version, "kind": kind}))
-        };
-        assert_eq!(
-            of("gateway.networking.k8s.io/v1", "BackendTLSPolicy"),
-            Some(Subject::Policy)
-        );
-        assert_eq!(
-            of("gateway.networking.k8s.io/v1alpha3", "BackendTLSPolicy"),
-            Some(Subject::Policy)
-        );
-        assert_eq!(
-            of("gateway.networking.k8s.io/v1alpha2", "BackendTLSPolicy"),
-            Some(Subject::UnservedPolicy)
-        );
-        assert_eq!(of("v1", "ConfigMap"), Some(Subject::ConfigMap));
-        assert_eq!(of("example.com/v1", "BackendTLSPolicy"), None);
-        assert_eq!(of("v1", "Service"), None);
-        assert_eq!(of("apps/v1", "Deployment"), None);
-        assert_eq!(Subject::of(&json!({"kind": "ConfigMap"})), None);
-    }
 
     #[test]
     fn option_keys_are_located_by_their_key() {
@@ -864,20 +784,20 @@ mod tests {
 
     #[test]
     fn summaries_say_what_was_checked_and_skipped() {
-        let outcome = Outcome {
+        let summary = Totals {
             errors: 1,
             warnings: 2,
             objects: 1,
             objects_with_findings: 1,
             files: 3,
             policies: 1,
-            ..Outcome::default()
+            ..Totals::default()
         };
         assert_eq!(
-            outcome.summary(),
+            summary.line(),
             "1 error, 2 warnings in 1 object; checked 1 BackendTLSPolicy and 0 ConfigMaps from 3 files"
         );
-        let outcome = Outcome {
+        let summary = Totals {
             objects: 5,
             files: 1,
             policies: 3,
@@ -885,34 +805,23 @@ mod tests {
             other_objects: 1,
             not_objects: 2,
             unparsable_files: 1,
-            ..Outcome::default()
+            ..Totals::default()
         };
         assert_eq!(
-            outcome.summary(),
+            summary.line(),
             "0 errors, 0 warnings; checked 3 BackendTLSPolicies and 2 ConfigMaps from 1 file; skipped 1 object of other kinds, 2 documents that are not Kubernetes objects, 1 file that does not parse"
         );
-        let outcome = Outcome {
+        let summary = Totals {
             not_objects: 1,
             unparsable_files: 2,
-            ..Outcome::default()
+            ..Totals::default()
         };
         assert!(
-            outcome.summary().ends_with(
+            summary.line().ends_with(
                 "; skipped 1 document that is not a Kubernetes object, 2 files that do not parse"
             ),
             "{}",
-            outcome.summary()
-        );
-    }
-
-    #[test]
-    fn unserved_versions_name_the_served_ones() {
-        let report = unserved(&json!({"apiVersion": "gateway.networking.k8s.io/v1alpha2"}));
-        assert_eq!(report.errors.len(), 1);
-        assert_eq!(report.errors[0].path.to_string(), "apiVersion");
-        assert_eq!(
-            report.errors[0].body(),
-            "Unsupported value: \"gateway.networking.k8s.io/v1alpha2\": not served by Gateway API v1.6 (kubectl apply fails with \"no matches for kind\"); supported values: \"gateway.networking.k8s.io/v1\", \"gateway.networking.k8s.io/v1alpha3\""
+            summary.line()
         );
     }
 }

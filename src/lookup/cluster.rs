@@ -13,6 +13,15 @@
 //! connection and relist when it has expired, with kube's default backoff. The lookup reports
 //! ready once each of the three has completed its first list; until then a lookup waits (the
 //! caller bounds the wait by the request's budget).
+//!
+//! The CA sources of other kinds, when the profile in use reads them ([`ClusterOptions`]):
+//! ClusterTrustBundles (public data) are watched like ConfigMaps, in the served version found
+//! by discovery; until their first list completes (or when the cluster does not let the
+//! webhook list them), references to them are reported as not checked rather than holding
+//! readiness. Secrets are never listed or watched: with `--read-secrets` the referenced ones
+//! are fetched with GET ([`super::secrets`]); without it they are reported as not checked.
+//! For a profile that reads ConfigMap keys other than `ca.crt`, the ConfigMap watch also keeps
+//! those keys ([`KNOWN_CA_KEYS`]) and, when the profile reads an object's only key, that key.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -32,9 +41,30 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use super::policy_index::PolicyIndex;
+use super::secrets::{MAX_SECRETS_PER_REQUEST, SecretCache, SecretLimits};
 use super::{BoxFuture, BundleCache, Key, Lookup, LookupError};
+use crate::validate::ca_bundle;
+use crate::validate::profile::{CaKind, KNOWN_CA_KEYS, Profile};
 use crate::validate::snapshot::ServicePort;
-use crate::validate::{self, ConfigMapEntry, PolicySummary, ServiceEntry, Snapshot, Wants};
+use crate::validate::{
+    self, ClusterTrustBundleEntry, ConfigMapEntry, PolicySummary, SecretEntry, ServiceEntry,
+    Snapshot, Wants,
+};
+
+/// What the cluster lookup reads besides policies, Services and ConfigMaps' `ca.crt`.
+#[derive(Clone, Debug, Default)]
+pub struct ClusterOptions {
+    /// The profile in use: which CA kinds and keys are read.
+    pub profile: Arc<Profile>,
+    /// Whether referenced Secrets are read (GET only; needs `get` on secrets, which the
+    /// `secret-ca` overlay grants). Without it they are reported as not checked.
+    pub read_secrets: bool,
+    /// Bounds of the Secret cache.
+    pub secret_limits: SecretLimits,
+}
+
+/// Why a Secret was not read, when the webhook is not to read Secrets.
+const SECRETS_NOT_READ: &str = "the webhook does not read Secrets; to check them, install manifests/overlays/secret-ca (it grants get on secrets and sets --read-secrets)";
 
 /// Errors setting up the cluster connection.
 #[derive(Debug, thiserror::Error)]
@@ -178,6 +208,8 @@ struct Index {
     config_maps: HashMap<Key, ConfigMapEntry>,
     services: HashMap<Key, ServiceEntry>,
     policies: HashMap<Key, Arc<PolicySummary>>,
+    /// By `("", name)`: cluster-scoped.
+    cluster_trust_bundles: HashMap<Key, Option<validate::CaText>>,
     /// `policies` by target and by CA ConfigMap; rebuilt on the first lookup after a change.
     policy_index: Option<Arc<PolicyIndex>>,
 }
@@ -196,6 +228,9 @@ struct Synced {
     config_maps: bool,
     services: bool,
     policies: bool,
+    /// ClusterTrustBundles (not part of readiness: references to them are reported as not
+    /// checked until then).
+    cluster_trust_bundles: bool,
 }
 
 impl Synced {
@@ -240,6 +275,9 @@ impl Shared {
 /// Watch caches of the three kinds, shared with the watch tasks.
 pub struct ClusterLookup {
     shared: Arc<Shared>,
+    options: ClusterOptions,
+    /// Referenced Secrets, when they are read.
+    secrets: Option<SecretCache>,
 }
 
 impl std::fmt::Debug for ClusterLookup {
@@ -254,6 +292,11 @@ impl ClusterLookup {
     /// Starts the watches on the current tokio runtime and returns the lookup at once; it
     /// becomes ready when every watch has listed once.
     pub fn start(client: Client, bundles: Arc<BundleCache>) -> Self {
+        Self::start_with(client, bundles, ClusterOptions::default())
+    }
+
+    /// [`ClusterLookup::start`], reading the CA sources `options.profile` reads.
+    pub fn start_with(client: Client, bundles: Arc<BundleCache>, options: ClusterOptions) -> Self {
         let shared = Arc::new(Shared {
             index: RwLock::new(Index::default()),
             synced: watch::Sender::new(Synced::default()),
@@ -262,14 +305,49 @@ impl ClusterLookup {
             crd_missing: std::sync::atomic::AtomicBool::new(false),
             failures: watch::Sender::new(BTreeMap::new()),
         });
-        tokio::spawn(watch_config_maps(
-            client.clone(),
-            Arc::clone(&shared),
-            bundles,
-        ));
+        let profile = &options.profile;
+        let config_map_source = profile.ca_source(CaKind::ConfigMap).cloned();
+        let wide = config_map_source
+            .as_ref()
+            .is_some_and(|s| s.only_key_fallback || s.keys.iter().any(|k| k != validate::CA_KEY));
+        if wide {
+            tokio::spawn(watch_config_maps_wide(
+                client.clone(),
+                Arc::clone(&shared),
+                Arc::clone(&bundles),
+                config_map_source,
+            ));
+        } else {
+            tokio::spawn(watch_config_maps(
+                client.clone(),
+                Arc::clone(&shared),
+                Arc::clone(&bundles),
+            ));
+        }
+        if profile.ca_source(CaKind::ClusterTrustBundle).is_some() {
+            tokio::spawn(watch_cluster_trust_bundles(
+                client.clone(),
+                Arc::clone(&shared),
+                bundles,
+            ));
+        }
+        let secrets =
+            (options.read_secrets && profile.ca_source(CaKind::Secret).is_some()).then(|| {
+                let source = profile.ca_source(CaKind::Secret).cloned();
+                SecretCache::new(client.clone(), source, options.secret_limits)
+            });
         tokio::spawn(watch_services(client.clone(), Arc::clone(&shared)));
         tokio::spawn(watch_policies(client, Arc::clone(&shared)));
-        Self { shared }
+        Self {
+            shared,
+            options,
+            secrets,
+        }
+    }
+
+    /// How many Secrets and bytes the Secret cache holds (`None` when Secrets are not read).
+    pub fn secret_cache_usage(&self) -> Option<(usize, usize)> {
+        self.secrets.as_ref().map(SecretCache::usage)
     }
 
     /// A receiver that sees a new value after every change to the caches.
@@ -285,7 +363,47 @@ impl ClusterLookup {
 
     /// The snapshot for `wants` from the caches as they are now: ConfigMaps, Services and
     /// policies read under one lock, so that they are of one moment.
+    /// Secrets are not read here (that needs a GET: see [`Lookup::snapshot`]): wanted Secrets
+    /// are reported as not checked.
     pub fn snapshot_now(&self, wants: &Wants) -> Snapshot {
+        let mut snapshot = self.cached_snapshot(wants);
+        let why: Arc<str> = if self.secrets.is_some() {
+            Arc::from("Secrets are read only by serve")
+        } else {
+            Arc::from(SECRETS_NOT_READ)
+        };
+        for name in &wants.secrets {
+            let entry = SecretEntry::Unchecked(Arc::clone(&why));
+            snapshot.secrets.insert(name.clone(), entry);
+        }
+        snapshot
+    }
+
+    /// The snapshot from the watch caches, without Secrets.
+    fn cached_snapshot(&self, wants: &Wants) -> Snapshot {
+        let mut snapshot = self.select(wants);
+        if !wants.cluster_trust_bundles.is_empty() {
+            let synced = self.shared.synced.borrow().cluster_trust_bundles;
+            let index = read(&self.shared.index);
+            for name in &wants.cluster_trust_bundles {
+                let entry = if synced {
+                    let key = (String::new(), name.clone());
+                    let Some(bundle) = index.cluster_trust_bundles.get(&key) else {
+                        continue;
+                    };
+                    ClusterTrustBundleEntry::Read(bundle.clone())
+                } else {
+                    ClusterTrustBundleEntry::Unchecked(Arc::from(
+                        "ClusterTrustBundles are not listed yet (the webhook needs list and watch on clustertrustbundles)",
+                    ))
+                };
+                snapshot.cluster_trust_bundles.insert(name.clone(), entry);
+            }
+        }
+        snapshot
+    }
+
+    fn select(&self, wants: &Wants) -> Snapshot {
         {
             let index = read(&self.shared.index);
             if let Some(policy_index) = &index.policy_index {
@@ -300,11 +418,41 @@ impl ClusterLookup {
             services,
             policies,
             policy_index,
+            ..
         } = &mut *index;
         let policy_index =
             policy_index.get_or_insert_with(|| Arc::new(PolicyIndex::build(policies.values())));
         let policies = policy_index.select(wants);
         super::select(wants, config_maps, services, policies)
+    }
+
+    /// The snapshot, with the wanted Secrets read (GET, in parallel, each bounded in time)
+    /// when Secrets are read.
+    async fn snapshot_reading_secrets(&self, wants: &Wants) -> Snapshot {
+        let Some(cache) = &self.secrets else {
+            return self.snapshot_now(wants);
+        };
+        let mut snapshot = self.cached_snapshot(wants);
+        let names = wants.secrets.iter().take(MAX_SECRETS_PER_REQUEST);
+        let reads =
+            names.map(|name| async move { (name, cache.entry(&wants.namespace, name).await) });
+        for (name, entry) in futures_util::future::join_all(reads).await {
+            if let Some(entry) = entry {
+                snapshot.secrets.insert(name.clone(), entry);
+            }
+        }
+        for name in wants.secrets.iter().skip(MAX_SECRETS_PER_REQUEST) {
+            let why = Arc::from("too many Secrets referenced in one request");
+            snapshot
+                .secrets
+                .insert(name.clone(), SecretEntry::Unchecked(why));
+        }
+        snapshot
+    }
+
+    /// The profile the lookup reads CA sources for.
+    pub fn profile(&self) -> &Arc<Profile> {
+        &self.options.profile
     }
 
     /// Every policy, for `audit` and the CA expiry metrics.
@@ -417,7 +565,7 @@ impl Lookup for ClusterLookup {
             if !self.shared.synced.borrow().all() {
                 self.wait_until_ready().await;
             }
-            Ok(self.snapshot_now(wants))
+            Ok(self.snapshot_reading_secrets(wants).await)
         })
     }
 
@@ -454,6 +602,33 @@ impl Lookup for ClusterLookup {
     }
 }
 
+/// Implements `k8s_openapi::Resource` and `Metadata` for a partial view of a core `v1` kind
+/// (its `metadata` field is the object's), so that kube's watcher decodes only what it holds.
+macro_rules! core_v1_resource {
+    ($ty:ty, $kind:literal, $plural:literal) => {
+        impl k8s_openapi::Resource for $ty {
+            const API_VERSION: &'static str = "v1";
+            const GROUP: &'static str = "";
+            const KIND: &'static str = $kind;
+            const VERSION: &'static str = "v1";
+            const URL_PATH_SEGMENT: &'static str = $plural;
+            type Scope = k8s_openapi::NamespaceResourceScope;
+        }
+
+        impl k8s_openapi::Metadata for $ty {
+            type Ty = ObjectMeta;
+
+            fn metadata(&self) -> &ObjectMeta {
+                &self.metadata
+            }
+
+            fn metadata_mut(&mut self) -> &mut ObjectMeta {
+                &mut self.metadata
+            }
+        }
+    };
+}
+
 /// A ConfigMap as far as CA bundles go: identity and `ca.crt`; other keys are skipped while
 /// parsing.
 #[derive(Clone, Debug, Deserialize)]
@@ -469,26 +644,7 @@ pub struct CaConfigMap {
     pub binary_ca_crt: bool,
 }
 
-impl k8s_openapi::Resource for CaConfigMap {
-    const API_VERSION: &'static str = "v1";
-    const GROUP: &'static str = "";
-    const KIND: &'static str = "ConfigMap";
-    const VERSION: &'static str = "v1";
-    const URL_PATH_SEGMENT: &'static str = "configmaps";
-    type Scope = k8s_openapi::NamespaceResourceScope;
-}
-
-impl k8s_openapi::Metadata for CaConfigMap {
-    type Ty = ObjectMeta;
-
-    fn metadata(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-
-    fn metadata_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.metadata
-    }
-}
+core_v1_resource!(CaConfigMap, "ConfigMap", "configmaps");
 
 fn ca_key<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
     deserializer.deserialize_option(OnlyCaKey)
@@ -565,26 +721,7 @@ pub struct PortLite {
     pub protocol: Option<String>,
 }
 
-impl k8s_openapi::Resource for ServicePorts {
-    const API_VERSION: &'static str = "v1";
-    const GROUP: &'static str = "";
-    const KIND: &'static str = "Service";
-    const VERSION: &'static str = "v1";
-    const URL_PATH_SEGMENT: &'static str = "services";
-    type Scope = k8s_openapi::NamespaceResourceScope;
-}
-
-impl k8s_openapi::Metadata for ServicePorts {
-    type Ty = ObjectMeta;
-
-    fn metadata(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-
-    fn metadata_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.metadata
-    }
-}
+core_v1_resource!(ServicePorts, "Service", "services");
 
 fn key_of(metadata: &ObjectMeta) -> Option<Key> {
     Some((
@@ -664,6 +801,7 @@ async fn watch_config_maps(client: Client, shared: Arc<Shared>, bundles: Arc<Bun
         let entry = ConfigMapEntry {
             ca_crt: cm.ca_crt.as_deref().map(|text| bundles.get(text)),
             binary_ca_crt: cm.binary_ca_crt,
+            ..ConfigMapEntry::default()
         };
         Some((key_of(&cm.metadata)?, entry))
     };
@@ -676,6 +814,207 @@ async fn watch_config_maps(client: Client, shared: Arc<Shared>, bundles: Arc<Bun
         |s| s.config_maps = true,
     )
     .await;
+}
+
+/// A ConfigMap for a profile that reads keys other than `ca.crt`: identity, `ca.crt`, the other
+/// [`KNOWN_CA_KEYS`], the number of keys and the only key; everything else is skipped while
+/// parsing.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WideCaConfigMap {
+    /// Metadata.
+    pub metadata: ObjectMeta,
+    /// What `data` holds of CA keys.
+    #[serde(default, deserialize_with = "ca_keys")]
+    pub data: CaKeys,
+    /// Whether `binaryData["ca.crt"]` is present.
+    #[serde(default, rename = "binaryData", deserialize_with = "has_ca_key")]
+    pub binary_ca_crt: bool,
+}
+
+/// The CA keys of a ConfigMap's `data` ([`WideCaConfigMap`]).
+#[derive(Clone, Debug, Default)]
+pub struct CaKeys {
+    /// The values of [`KNOWN_CA_KEYS`] present.
+    pub known: Vec<(String, String)>,
+    /// How many keys `data` has.
+    pub count: usize,
+    /// The only key and its value, when `data` has exactly one key not in [`KNOWN_CA_KEYS`].
+    pub only: Option<(String, String)>,
+}
+
+core_v1_resource!(WideCaConfigMap, "ConfigMap", "configmaps");
+
+fn ca_keys<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<CaKeys, D::Error> {
+    deserializer.deserialize_option(KnownCaKeys)
+}
+
+/// Reads a string map, keeping the [`KNOWN_CA_KEYS`] and, while it is the only key, the first.
+struct KnownCaKeys;
+
+impl<'de> serde::de::Visitor<'de> for KnownCaKeys {
+    type Value = CaKeys;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a map of strings")
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(CaKeys::default())
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(CaKeys::default())
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut keys = CaKeys::default();
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            keys.count += 1;
+            if KNOWN_CA_KEYS.contains(&key.as_ref()) {
+                keys.known
+                    .push((key.into_owned(), map.next_value::<String>()?));
+            } else if keys.count == 1 {
+                keys.only = Some((key.into_owned(), map.next_value::<String>()?));
+            } else {
+                keys.only = None;
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        if keys.count > 1 {
+            keys.only = None;
+        }
+        Ok(keys)
+    }
+}
+
+async fn watch_config_maps_wide(
+    client: Client,
+    shared: Arc<Shared>,
+    bundles: Arc<BundleCache>,
+    source: Option<validate::profile::CaSource>,
+) {
+    let api: Api<WideCaConfigMap> = Api::all(client);
+    // Pages of 100, as for the narrow watch.
+    let stream = watcher::watcher(api, watch_config(100)).default_backoff();
+    let convert = move |cm: &WideCaConfigMap| {
+        let data = &cm.data;
+        let mut ca_crt = None;
+        let mut other_keys = Vec::new();
+        let wanted = data.known.iter().chain(&data.only);
+        for (key, text) in wanted {
+            if key == validate::CA_KEY {
+                ca_crt = Some(bundles.get(text));
+            } else if source
+                .as_ref()
+                .is_some_and(|s| s.wants_key(key, data.count))
+            {
+                let bundle = Arc::new(ca_bundle::parse_bundle(text));
+                other_keys.push((Box::from(key.as_str()), bundle));
+            }
+        }
+        let entry = ConfigMapEntry {
+            ca_crt,
+            binary_ca_crt: cm.binary_ca_crt,
+            other_keys,
+            key_count: data.count,
+        };
+        Some((key_of(&cm.metadata)?, entry))
+    };
+    run_watch(
+        "configmaps",
+        stream,
+        shared,
+        convert,
+        |i| &mut i.config_maps,
+        |s| s.config_maps = true,
+    )
+    .await;
+}
+
+/// The API group of ClusterTrustBundles.
+const CERTIFICATES_GROUP: &str = "certificates.k8s.io";
+
+/// Finds the served ClusterTrustBundle version (v1, else v1beta1, else v1alpha1), retrying
+/// while discovery fails, then watches them. A cluster that does not serve them has none:
+/// the cache counts as synced and empty (rechecked every 5 minutes).
+async fn watch_cluster_trust_bundles(
+    client: Client,
+    shared: Arc<Shared>,
+    bundles: Arc<BundleCache>,
+) {
+    let resource = loop {
+        match served_cluster_trust_bundles(&client).await {
+            Ok(Some(resource)) => break resource,
+            Ok(None) => {
+                info!(
+                    "ClusterTrustBundles are not served by this cluster; references to them cannot resolve"
+                );
+                shared
+                    .synced
+                    .send_modify(|s| s.cluster_trust_bundles = true);
+                tokio::time::sleep(Duration::from_secs(300)).await;
+            }
+            Err(error) => {
+                warn!(%error, "ClusterTrustBundle discovery failed; retrying in 30s");
+                tokio::time::sleep(Duration::from_secs(30)).await;
+            }
+        }
+    };
+    info!(version = %resource.api_version, "watching ClusterTrustBundles");
+    let api: Api<DynamicObject> = Api::all_with(client, &resource);
+    let stream = watcher::watcher(api, watch_config(100)).default_backoff();
+    let convert = move |object: &DynamicObject| {
+        let name = object.metadata.name.clone()?;
+        let text = object
+            .data
+            .pointer("/spec/trustBundle")
+            .and_then(Value::as_str);
+        Some(((String::new(), name), text.map(|t| bundles.get(t))))
+    };
+    run_watch(
+        "clustertrustbundles",
+        stream,
+        shared,
+        convert,
+        |i| &mut i.cluster_trust_bundles,
+        |s| s.cluster_trust_bundles = true,
+    )
+    .await;
+}
+
+async fn served_cluster_trust_bundles(client: &Client) -> Result<Option<ApiResource>, kube::Error> {
+    let groups = client.list_api_groups().await?;
+    let Some(group) = groups.groups.iter().find(|g| g.name == CERTIFICATES_GROUP) else {
+        return Ok(None);
+    };
+    for version in ["v1", "v1beta1", "v1alpha1"] {
+        if !group.versions.iter().any(|v| v.version == version) {
+            continue;
+        }
+        let resources = client
+            .list_api_group_resources(&format!("{CERTIFICATES_GROUP}/{version}"))
+            .await?;
+        if resources
+            .resources
+            .iter()
+            .any(|r| r.kind == "ClusterTrustBundle" && !r.name.contains('/'))
+        {
+            let gvk = GroupVersionKind::gvk(CERTIFICATES_GROUP, version, "ClusterTrustBundle");
+            return Ok(Some(ApiResource::from_gvk_with_plural(
+                &gvk,
+                "clustertrustbundles",
+            )));
+        }
+    }
+    Ok(None)
 }
 
 async fn watch_services(client: Client, shared: Arc<Shared>) {

@@ -7,16 +7,26 @@ use serde_json::Value;
 
 use super::policy_index::PolicyIndex;
 use super::{BoxFuture, BundleCache, Key, Lookup, LookupError};
-use crate::validate::{self, ConfigMapEntry, PolicySummary, ServiceEntry, Snapshot, Wants};
+use crate::validate::ca_bundle;
+use crate::validate::{
+    self, CaKind, CaText, ClusterTrustBundleEntry, ConfigMapEntry, PolicySummary, Profile,
+    SecretCa, SecretEntry, ServiceEntry, Snapshot, Wants,
+};
 
-/// ConfigMaps, Services and BackendTLSPolicies held in memory. Objects without a namespace
-/// are placed in `default`, as `kubectl apply` would.
+/// ConfigMaps, Services, BackendTLSPolicies and (when the profile reads them) Secrets and
+/// ClusterTrustBundles held in memory. Objects without a namespace are placed in `default`, as
+/// `kubectl apply` would. Of a ConfigMap or Secret only the keys the profile reads are kept
+/// (parsed), and of a Secret the names of the keys that hold a private key.
 #[derive(Debug, Default)]
 pub struct MemoryLookup {
     config_maps: HashMap<Key, ConfigMapEntry>,
     services: HashMap<Key, ServiceEntry>,
     policies: HashMap<Key, Arc<PolicySummary>>,
+    secrets: HashMap<Key, SecretCa>,
+    cluster_trust_bundles: HashMap<String, Option<CaText>>,
     index: PolicyIndex,
+    /// What the CA objects are read for (core unless set).
+    profile: Arc<Profile>,
 }
 
 impl MemoryLookup {
@@ -25,12 +35,25 @@ impl MemoryLookup {
         Self::default()
     }
 
-    /// A lookup over `objects`; objects of other kinds are ignored.
+    /// A lookup over `objects`, read as the core profile reads CA objects; objects of other
+    /// kinds are ignored.
     pub fn from_objects<'a>(
         objects: impl IntoIterator<Item = &'a Value>,
         bundles: &BundleCache,
     ) -> Self {
-        let mut lookup = Self::new();
+        Self::from_objects_for(objects, bundles, Arc::new(validate::profile::CORE))
+    }
+
+    /// A lookup over `objects`, keeping of CA objects what `profile`'s implementation reads.
+    pub fn from_objects_for<'a>(
+        objects: impl IntoIterator<Item = &'a Value>,
+        bundles: &BundleCache,
+        profile: Arc<Profile>,
+    ) -> Self {
+        let mut lookup = Self {
+            profile,
+            ..Self::default()
+        };
         for object in objects {
             lookup.insert_one(object, bundles);
         }
@@ -59,10 +82,27 @@ impl MemoryLookup {
             .unwrap_or("default");
         let key = (namespace.to_owned(), name.to_owned());
         let api_version = text("/apiVersion").unwrap_or("");
+        let parse = |text: &str| Arc::new(ca_bundle::parse_bundle(text));
         match (api_version, text("/kind").unwrap_or("")) {
             ("v1", "ConfigMap") => {
-                let entry = validate::config_map_entry(object, |t| bundles.get(t));
+                let source = self.profile.ca_source(CaKind::ConfigMap);
+                let entry = ConfigMapEntry::from_object(object, source, |t| bundles.get(t), parse);
                 self.config_maps.insert(key, entry);
+            }
+            ("v1", "Secret") if self.profile.ca_source(CaKind::Secret).is_some() => {
+                let source = self.profile.ca_source(CaKind::Secret);
+                let secret = SecretCa::from_object(object, source, parse);
+                self.secrets.insert(key, secret);
+            }
+            (api_version, "ClusterTrustBundle")
+                if api_version.starts_with("certificates.k8s.io/")
+                    && self.profile.ca_source(CaKind::ClusterTrustBundle).is_some() =>
+            {
+                let entry = ClusterTrustBundleEntry::from_object(object, |t| bundles.get(t));
+                let ClusterTrustBundleEntry::Read(bundle) = entry else {
+                    return false;
+                };
+                self.cluster_trust_bundles.insert(name.to_owned(), bundle);
             }
             ("v1", "Service") => {
                 self.services.insert(key, ServiceEntry::from_object(object));
@@ -86,7 +126,11 @@ impl MemoryLookup {
 
     /// How many objects are held.
     pub fn len(&self) -> usize {
-        self.config_maps.len() + self.services.len() + self.policies.len()
+        self.config_maps.len()
+            + self.services.len()
+            + self.policies.len()
+            + self.secrets.len()
+            + self.cluster_trust_bundles.len()
     }
 
     /// Whether no objects are held.
@@ -97,7 +141,21 @@ impl MemoryLookup {
     /// The snapshot for `wants`, synchronously.
     pub fn snapshot_now(&self, wants: &Wants) -> Snapshot {
         let policies = self.index.select(wants);
-        super::select(wants, &self.config_maps, &self.services, policies)
+        let mut snapshot = super::select(wants, &self.config_maps, &self.services, policies);
+        for name in &wants.secrets {
+            let key = (wants.namespace.clone(), name.clone());
+            if let Some(secret) = self.secrets.get(&key) {
+                let entry = SecretEntry::Read(secret.clone());
+                snapshot.secrets.insert(name.clone(), entry);
+            }
+        }
+        for name in &wants.cluster_trust_bundles {
+            if let Some(bundle) = self.cluster_trust_bundles.get(name) {
+                let entry = ClusterTrustBundleEntry::Read(bundle.clone());
+                snapshot.cluster_trust_bundles.insert(name.clone(), entry);
+            }
+        }
+        snapshot
     }
 }
 
@@ -107,12 +165,21 @@ impl Lookup for MemoryLookup {
     }
 
     fn describe(&self) -> String {
-        format!(
-            "in-memory ({} ConfigMaps, {} Services, {} BackendTLSPolicies)",
+        let mut text = format!(
+            "in-memory ({} ConfigMaps, {} Services, {} BackendTLSPolicies",
             self.config_maps.len(),
             self.services.len(),
             self.policies.len()
-        )
+        );
+        if !self.secrets.is_empty() {
+            text.push_str(&format!(", {} Secrets", self.secrets.len()));
+        }
+        if !self.cluster_trust_bundles.is_empty() {
+            let count = self.cluster_trust_bundles.len();
+            text.push_str(&format!(", {count} ClusterTrustBundles"));
+        }
+        text.push(')');
+        text
     }
 }
 

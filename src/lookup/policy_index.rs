@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::validate::{PolicySummary, Wants};
+use crate::validate::{CaKind, PolicySummary, Wants};
 
 /// `(namespace, group, kind, name)` of a target.
 type TargetKey = (String, String, String, String);
@@ -16,6 +16,8 @@ type TargetKey = (String, String, String, String);
 pub(crate) struct PolicyIndex {
     by_target: HashMap<TargetKey, Vec<Arc<PolicySummary>>>,
     by_config_map: HashMap<(String, String), Vec<Arc<PolicySummary>>>,
+    /// By Secret (`namespace`, name) and ClusterTrustBundle (`""`, name), each policy once.
+    by_ca: HashMap<(CaKind, String, String), Vec<Arc<PolicySummary>>>,
 }
 
 impl PolicyIndex {
@@ -46,6 +48,20 @@ impl PolicyIndex {
                     .or_default()
                     .push(Arc::clone(policy));
             }
+            let mut others: Vec<(CaKind, String, String)> = policy
+                .ca_refs
+                .iter()
+                .filter_map(|(kind, name)| match kind {
+                    CaKind::ConfigMap => None,
+                    CaKind::Secret => Some((*kind, ns.clone(), name.clone())),
+                    CaKind::ClusterTrustBundle => Some((*kind, String::new(), name.clone())),
+                })
+                .collect();
+            others.sort();
+            others.dedup();
+            for key in others {
+                index.by_ca.entry(key).or_default().push(Arc::clone(policy));
+            }
         }
         index
     }
@@ -54,9 +70,14 @@ impl PolicyIndex {
     pub fn select(&self, wants: &Wants) -> Vec<Arc<PolicySummary>> {
         let ns = &wants.namespace;
         let mut found: Vec<Arc<PolicySummary>> = Vec::new();
-        let mut add = |policies: Option<&Vec<Arc<PolicySummary>>>| {
+        // Each policy once, however many of the wanted targets it selects: a set of the
+        // policies found, so that this stays linear in what is selected.
+        let mut seen: std::collections::HashSet<*const PolicySummary, foldhash::fast::RandomState> =
+            std::collections::HashSet::default();
+        let mut add = |found: &mut Vec<Arc<PolicySummary>>,
+                       policies: Option<&Vec<Arc<PolicySummary>>>| {
             for policy in policies.into_iter().flatten() {
-                if !found.iter().any(|p| Arc::ptr_eq(p, policy)) {
+                if seen.insert(Arc::as_ptr(policy)) {
                     found.push(Arc::clone(policy));
                 }
             }
@@ -68,10 +89,27 @@ impl PolicyIndex {
                 target.kind.clone(),
                 target.name.clone(),
             );
-            add(self.by_target.get(&key));
+            add(&mut found, self.by_target.get(&key));
         }
         if let Some(config_map) = &wants.referrers_of {
-            add(self.by_config_map.get(&(ns.clone(), config_map.clone())));
+            add(
+                &mut found,
+                self.by_config_map.get(&(ns.clone(), config_map.clone())),
+            );
+        }
+        if let Some((kind, name)) = &wants.ca_referrers_of {
+            let namespace = match kind {
+                CaKind::ClusterTrustBundle => String::new(),
+                _ => ns.clone(),
+            };
+            let referrers = self.by_ca.get(&(*kind, namespace, name.clone()));
+            if found.is_empty() {
+                // Each policy is in a bucket once: no need to look for repeats (a
+                // ClusterTrustBundle may be used by policies in every namespace).
+                found.extend(referrers.into_iter().flatten().cloned());
+            } else {
+                add(&mut found, referrers);
+            }
         }
         found
     }
@@ -100,6 +138,7 @@ mod tests {
                 section: section.map(str::to_owned),
             }],
             ca_config_maps: vec![ca.into()],
+            ..Default::default()
         })
     }
 

@@ -4,26 +4,112 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicI64;
 use std::time::Duration;
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Metric, Registry};
 use tokio::sync::watch;
 
+use crate::admission::Verdict;
 use crate::lookup::ClusterLookup;
+use crate::validate::{Operation, Subject};
 
-/// Labels of the request counter. Values come from fixed sets, so a client cannot create
-/// series at will.
+/// Labels of the request counter. Values are enums, so a client cannot create series at will
+/// and every value is in one place.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
-    /// `BackendTLSPolicy`, `ConfigMap`, `other` or `unknown` (undecodable).
-    pub kind: &'static str,
-    /// `CREATE`, `UPDATE`, `DELETE`, `CONNECT` or `unknown`.
-    pub operation: &'static str,
+    /// What was reviewed.
+    pub kind: KindLabel,
+    /// The operation.
+    pub operation: OperationLabel,
     /// `allowed`, `denied` or `error`.
-    pub verdict: &'static str,
+    pub verdict: Verdict,
+}
+
+impl RequestLabels {
+    /// The labels of a request answered without a review: a body that is not one, or a request
+    /// refused before it was read.
+    pub fn unreadable() -> Self {
+        Self {
+            kind: KindLabel::Unknown,
+            operation: OperationLabel::Unknown,
+            verdict: Verdict::Error,
+        }
+    }
+}
+
+/// The `kind` label of a request: `BackendTLSPolicy`, `ConfigMap`, `Secret`,
+/// `ClusterTrustBundle`, `other` or `unknown`.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum KindLabel {
+    /// A kind the rules judge.
+    Judged(Subject),
+    /// A kind this webhook should not have been sent.
+    Other,
+    /// No review could be read.
+    Unknown,
+}
+
+impl KindLabel {
+    /// The label value (also the log field).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Judged(subject) => subject.kind(),
+            Self::Other => "other",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+impl From<Option<Subject>> for KindLabel {
+    fn from(subject: Option<Subject>) -> Self {
+        subject.map_or(Self::Other, Self::Judged)
+    }
+}
+
+impl EncodeLabelValue for KindLabel {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
+        EncodeLabelValue::encode(&self.as_str(), encoder)
+    }
+}
+
+/// The `operation` label of a request: `CREATE`, `UPDATE`, `DELETE`, `CONNECT` or `unknown`.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum OperationLabel {
+    /// An operation the AdmissionReview API defines.
+    Known(Operation),
+    /// Another, or none read.
+    Unknown,
+}
+
+impl OperationLabel {
+    /// The label value (also the log field).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Known(operation) => operation.as_str(),
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+impl From<Option<Operation>> for OperationLabel {
+    fn from(operation: Option<Operation>) -> Self {
+        operation.map_or(Self::Unknown, Self::Known)
+    }
+}
+
+impl EncodeLabelValue for OperationLabel {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
+        EncodeLabelValue::encode(&self.as_str(), encoder)
+    }
+}
+
+impl EncodeLabelValue for Verdict {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
+        EncodeLabelValue::encode(&self.as_str(), encoder)
+    }
 }
 
 /// Why a request was shed (answered 503 with `Retry-After`) rather than reviewed.
@@ -38,8 +124,8 @@ pub enum Shed {
 }
 
 impl Shed {
-    /// The metrics label.
-    pub fn label(self) -> &'static str {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::BodyBudget => "body_budget",
             Self::Workers => "review_workers",
@@ -48,10 +134,16 @@ impl Shed {
     }
 }
 
+impl EncodeLabelValue for Shed {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
+        EncodeLabelValue::encode(&self.as_str(), encoder)
+    }
+}
+
 /// Labels of the shed-request counter.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ShedLabels {
-    reason: &'static str,
+    reason: Shed,
 }
 
 /// Labels of the CA certificate expiry gauge.
@@ -105,74 +197,52 @@ impl Metrics {
     /// A registry with every metric registered under the `backendtls_webhook` prefix.
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("backendtls_webhook");
-        let requests = Family::<RequestLabels, Counter>::default();
-        registry.register(
+        let r = &mut registry;
+        let requests = registered(
+            r,
             "requests",
             "AdmissionReview requests by kind, operation and verdict",
-            requests.clone(),
+            Family::default(),
         );
-        let duration = Histogram::new(BUCKETS);
-        registry.register(
+        let duration = registered(
+            r,
             "request_duration_seconds",
             "Time from the request head to the answer, for POST /validate",
-            duration.clone(),
+            Histogram::new(BUCKETS),
         );
-        let in_flight = Gauge::default();
-        registry.register(
+        let in_flight = registered(
+            r,
             "requests_in_flight",
             "AdmissionReview requests being answered",
-            in_flight.clone(),
+            Gauge::default(),
         );
-        let decision_cache_hits = Counter::default();
-        registry.register(
+        let decision_cache_hits = registered(
+            r,
             "decision_cache_hits",
             "AdmissionReview requests answered from the decision cache (counted in requests too)",
-            decision_cache_hits.clone(),
+            Counter::default(),
         );
-        let certificate_expiry = Gauge::<i64, AtomicI64>::default();
-        registry.register(
+        let certificate_expiry = registered(
+            r,
             "tls_certificate_expiry_timestamp_seconds",
             "notAfter of the serving certificate, in Unix seconds",
-            certificate_expiry.clone(),
+            Gauge::default(),
         );
-        let ca_certificate_expiry = Family::<CaCertificateLabels, Gauge<i64, AtomicI64>>::default();
-        registry.register(
+        let ca_certificate_expiry = registered(
+            r,
             "ca_certificate_expiry_timestamp_seconds",
             "notAfter of each CA certificate in ConfigMaps referenced by BackendTLSPolicies, in Unix seconds",
-            ca_certificate_expiry.clone(),
+            Family::default(),
         );
-        let shed = Family::<ShedLabels, Counter>::default();
-        registry.register(
+        let shed = registered(
+            r,
             "requests_shed",
             "Requests answered 503 with Retry-After instead of reviewed, by reason (body_budget, review_workers, deadline)",
-            shed.clone(),
+            Family::default(),
         );
-        let connections_open = Gauge::default();
-        registry.register(
-            "connections_open",
-            "Client connections open (TLS handshakes included)",
-            connections_open.clone(),
-        );
-        let connections_evicted = Counter::default();
-        registry.register(
-            "connections_evicted",
-            "Idle or handshaking connections closed to make room for new ones (--max-connections)",
-            connections_evicted.clone(),
-        );
-        let body_bytes_in_flight = Gauge::default();
-        registry.register(
-            "body_bytes_in_flight",
-            "Bytes of request bodies reserved from the budget (--max-inflight-body-bytes)",
-            body_bytes_in_flight.clone(),
-        );
-        let log_lines_dropped = Counter::default();
-        registry.register(
-            "log_lines_dropped",
-            "Log lines dropped because stderr did not keep up (the log buffer is bounded)",
-            log_lines_dropped.clone(),
-        );
+        let (connections_open, connections_evicted, body_bytes_in_flight, log_lines_dropped) =
+            server_state(r);
         Self {
-            registry,
             requests,
             duration,
             in_flight,
@@ -185,6 +255,7 @@ impl Metrics {
             body_bytes_in_flight,
             log_lines_dropped,
             ca_updates: watch::Sender::new(0),
+            registry,
         }
     }
 
@@ -207,11 +278,7 @@ impl Metrics {
 
     /// Counts a request shed under load.
     pub fn shed(&self, why: Shed) {
-        self.shed
-            .get_or_create(&ShedLabels {
-                reason: why.label(),
-            })
-            .inc();
+        self.shed.get_or_create(&ShedLabels { reason: why }).inc();
     }
 
     /// Sets what the server reads on each scrape: its connections (when it has slots), the
@@ -282,6 +349,47 @@ impl Metrics {
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
     }
+}
+
+/// Registers what [`Metrics::set_server_state`] sets on each scrape: connections open and
+/// evicted, body bytes in flight, log lines dropped.
+fn server_state(r: &mut Registry) -> (Gauge, Counter, Gauge, Counter) {
+    let connections_open = registered(
+        r,
+        "connections_open",
+        "Client connections open (TLS handshakes included)",
+        Gauge::default(),
+    );
+    let connections_evicted = registered(
+        r,
+        "connections_evicted",
+        "Idle or handshaking connections closed to make room for new ones (--max-connections)",
+        Counter::default(),
+    );
+    let body_bytes_in_flight = registered(
+        r,
+        "body_bytes_in_flight",
+        "Bytes of request bodies reserved from the budget (--max-inflight-body-bytes)",
+        Gauge::default(),
+    );
+    let log_lines_dropped = registered(
+        r,
+        "log_lines_dropped",
+        "Log lines dropped because stderr did not keep up (the log buffer is bounded)",
+        Counter::default(),
+    );
+    (
+        connections_open,
+        connections_evicted,
+        body_bytes_in_flight,
+        log_lines_dropped,
+    )
+}
+
+/// Registers `metric` under `name` and returns it (metrics share their state with their clones).
+fn registered<M: Metric + Clone>(registry: &mut Registry, name: &str, help: &str, metric: M) -> M {
+    registry.register(name, help, metric.clone());
+    metric
 }
 
 /// Every certificate in every ConfigMap a policy references: `(namespace, ConfigMap, subject,
@@ -358,6 +466,7 @@ impl Drop for InFlight {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::validate::CaKind;
 
     #[test]
     fn exposition_names_and_labels() {
@@ -372,9 +481,9 @@ mod tests {
         }
         metrics.observe(
             RequestLabels {
-                kind: "BackendTLSPolicy",
-                operation: "CREATE",
-                verdict: "denied",
+                kind: KindLabel::Judged(Subject::Policy),
+                operation: OperationLabel::Known(Operation::Create),
+                verdict: Verdict::Denied,
             },
             0.000_2,
         );
@@ -394,6 +503,42 @@ mod tests {
             text.contains("backendtls_webhook_tls_certificate_expiry_timestamp_seconds 1800000000")
         );
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn label_values_are_the_documented_ones() {
+        let metrics = Metrics::new();
+        metrics.observe(RequestLabels::unreadable(), 0.001);
+        metrics.observe(
+            RequestLabels {
+                kind: KindLabel::from(None),
+                operation: OperationLabel::from(Some(Operation::Connect)),
+                verdict: Verdict::Allowed,
+            },
+            0.001,
+        );
+        metrics.observe(
+            RequestLabels {
+                kind: KindLabel::from(Some(Subject::Ca(CaKind::ClusterTrustBundle))),
+                operation: OperationLabel::from(None),
+                verdict: Verdict::Error,
+            },
+            0.001,
+        );
+        for why in [Shed::BodyBudget, Shed::Workers, Shed::Deadline] {
+            metrics.shed(why);
+        }
+        let text = metrics.encode();
+        for series in [
+            r#"requests_total{kind="unknown",operation="unknown",verdict="error"} 1"#,
+            r#"requests_total{kind="other",operation="CONNECT",verdict="allowed"} 1"#,
+            r#"requests_total{kind="ClusterTrustBundle",operation="unknown",verdict="error"} 1"#,
+            r#"requests_shed_total{reason="body_budget"} 1"#,
+            r#"requests_shed_total{reason="review_workers"} 1"#,
+            r#"requests_shed_total{reason="deadline"} 1"#,
+        ] {
+            assert!(text.contains(series), "{series} in {text}");
+        }
     }
 
     /// A burst of changes, and changes that arrive while the throttle waits, cost one call

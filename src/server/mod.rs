@@ -50,9 +50,9 @@ use tracing::{debug, info, warn};
 
 use self::budget::Budget;
 use self::connections::{Activity, Slots, TimedIo};
-use self::metrics::{Metrics, RequestLabels, Shed};
+use self::metrics::{KindLabel, Metrics, OperationLabel, RequestLabels, Shed};
 use self::tls::{ReloadingCert, TlsOptions};
-use crate::admission::{Decision, Reviewer, Verdict};
+use crate::admission::{Answer, Decision, Reviewer};
 use crate::validate::field::Echo;
 
 /// Limits and timeouts of the server.
@@ -145,12 +145,10 @@ pub enum ServeError {
     /// The TLS material could not be loaded.
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
-    /// The address could not be bound.
+    /// The address `addr` could not be bound.
     #[error("cannot listen on {addr}: {error}")]
     Bind {
-        /// The address.
         addr: SocketAddr,
-        /// Why.
         error: std::io::Error,
     },
     /// The limits contradict each other.
@@ -340,24 +338,32 @@ async fn validate_handler(State(state): State<Arc<AppState>>, request: Request) 
             Err(refusal) => return refusal,
         }
     };
-    match review {
-        Ok((decision, review)) => {
-            let elapsed = started.elapsed();
-            record(&state, decision.as_ref(), &review, elapsed);
-            (
-                [(header::CONTENT_TYPE, "application/json")],
-                Body::from(review.to_json()),
-            )
-                .into_response()
+    let (decision, review) = match review {
+        Answer::Decided(decision, review) => (Some(decision), review),
+        Answer::Malformed(review) => (None, review),
+        Answer::Unreadable(bad) => {
+            return refuse(&state, StatusCode::BAD_REQUEST, bad.message, started);
         }
-        Err(bad) => refuse(&state, StatusCode::BAD_REQUEST, bad.message, started),
-    }
+    };
+    record(&state, decision.as_ref(), &review, started.elapsed());
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from(review.to_json()),
+    )
+        .into_response()
 }
 
 /// Reads the body within the body budget: waits for room at most `body_timeout` (and at most
 /// the request's lookup budget: waiting past the apiserver's own timeout helps nobody), then
 /// allows `body_timeout` for the body to arrive. The body and its reservation, or the answer
 /// that refuses it.
+///
+/// Not `tower-http` layers: `RequestBodyLimitLayer` answers its own 413 (`length limit
+/// exceeded`, neither logged nor counted), and the reservation needs the declared length first
+/// anyway; `RequestBodyTimeoutLayer` is an idle timeout that restarts at every chunk (a client
+/// trickling a byte at a time never trips it), and `RequestBodyDeadlineLayer` and `TimeoutLayer`
+/// start when the request arrives, where this deadline starts once the body is admitted. The
+/// limit is `http-body-util`'s `Limited` (inside `to_bytes`).
 async fn read_body(
     state: &AppState,
     request: Request,
@@ -414,10 +420,6 @@ async fn read_body(
     }
 }
 
-/// What [`Reviewer::review`] answers.
-type ReviewResult =
-    Result<(Option<Decision>, crate::admission::AdmissionReview), crate::admission::BadReview>;
-
 /// Reviews a big body on the blocking pool, once a worker is free: not at all when the
 /// request's lookup budget passes first, or when its client has gone by the time a worker
 /// takes it.
@@ -426,7 +428,7 @@ async fn review_on_pool(
     body: axum::body::Bytes,
     budget: Duration,
     started: Instant,
-) -> Result<ReviewResult, Response> {
+) -> Result<Answer, Response> {
     let deadline = started + crate::admission::lookup_budget(budget);
     let wait = deadline.saturating_duration_since(Instant::now());
     let worker = tokio::time::timeout(wait, Arc::clone(&state.workers).acquire_owned()).await;
@@ -485,17 +487,17 @@ fn record(
     match decision {
         Some(decision) => {
             let labels = RequestLabels {
-                kind: decision.subject.label(),
-                operation: decision.operation.map_or("unknown", |o| o.as_str()),
-                verdict: decision.verdict.label(),
+                kind: KindLabel::from(decision.subject),
+                operation: OperationLabel::from(decision.operation),
+                verdict: decision.verdict,
             };
             info!(
                 uid = response.uid.as_str(),
-                kind = labels.kind,
+                kind = labels.kind.as_str(),
                 namespace = decision.namespace.as_str(),
                 name = decision.name.as_str(),
-                operation = labels.operation,
-                verdict = labels.verdict,
+                operation = labels.operation.as_str(),
+                verdict = labels.verdict.as_str(),
                 warnings = response.warnings.len(),
                 cached = decision.cached,
                 latency_us = elapsed.as_micros() as u64,
@@ -513,16 +515,8 @@ fn record(
                 .and_then(|s| s.message.as_deref())
                 .unwrap_or("");
             warn!(uid = %response.uid, %error, "bad AdmissionReview answered with 400");
-            state.metrics.observe(error_labels(), seconds);
+            state.metrics.observe(RequestLabels::unreadable(), seconds);
         }
-    }
-}
-
-fn error_labels() -> RequestLabels {
-    RequestLabels {
-        kind: "unknown",
-        operation: "unknown",
-        verdict: Verdict::Error.label(),
     }
 }
 
@@ -550,7 +544,7 @@ fn refuse(state: &AppState, status: StatusCode, message: String, started: Instan
     warn!(status = status.as_u16(), error = %message, "request refused");
     state
         .metrics
-        .observe(error_labels(), started.elapsed().as_secs_f64());
+        .observe(RequestLabels::unreadable(), started.elapsed().as_secs_f64());
     text(status, format!("{message}\n"))
 }
 
@@ -674,63 +668,16 @@ impl Server {
             client_auth,
         } = self;
         let (draining, drain) = watch::channel(false);
-        let mut http1 = auto::Builder::new(TokioExecutor::new()).http1_only();
-        http1
-            .http1()
-            .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_timeout)
-            .max_buf_size(HTTP1_BUFFER_BYTES)
-            .max_headers(MAX_HEADERS);
-        let mut http2 = auto::Builder::new(TokioExecutor::new()).http2_only();
-        http2
-            .http2()
-            .timer(TokioTimer::new())
-            .max_concurrent_streams(HTTP2_STREAMS)
-            .max_header_list_size(HTTP2_HEADER_BYTES)
-            .max_send_buf_size(HTTP2_SEND_BUFFER_BYTES)
-            .keep_alive_interval(Some(limits.header_timeout))
-            .keep_alive_timeout(limits.handshake_timeout);
         let template = Arc::new(Connection {
             acceptor,
             router,
+            http1: http1_builder(&limits),
+            http2: http2_builder(&limits),
             limits: limits.clone(),
-            http1,
-            http2,
             client_auth,
             drain,
         });
-        tokio::pin!(shutdown);
-        loop {
-            let (tcp, peer) = tokio::select! {
-                () = &mut shutdown => break,
-                accepted = listener.accept() => match accepted {
-                    Ok(accepted) => accepted,
-                    Err(error) => {
-                        // EMFILE and friends: back off briefly instead of spinning.
-                        warn!(%error, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
-            };
-            // A slot for this connection (closing an idle one if need be); until one is free,
-            // further connections wait in the kernel's backlog.
-            let slot = tokio::select! {
-                () = &mut shutdown => break,
-                slot = slots.admit() => slot,
-            };
-            let connection = Arc::clone(&template);
-            // No per-connection span: entering a span on every poll of a keep-alive connection
-            // costs more than the decision's own log line. Connection events name the peer.
-            tokio::spawn(async move {
-                let activity = Arc::clone(slot.activity());
-                tokio::select! {
-                    () = connection.serve(tcp, peer, &activity) => {}
-                    () = activity.evicted() => debug!(%peer, "closed to make room for a new connection"),
-                }
-                drop(slot);
-            });
-        }
+        accept_until(&listener, &slots, &template, shutdown).await;
         drop(listener);
         info!(timeout = ?limits.shutdown_timeout, "shutting down: draining in-flight requests");
         let _ = draining.send(true);
@@ -742,6 +689,74 @@ impl Server {
             ),
         }
     }
+}
+
+/// Accepts connections, each served on its own task once it has a slot, until `shutdown`
+/// completes.
+async fn accept_until(
+    listener: &TcpListener,
+    slots: &Arc<Slots>,
+    template: &Arc<Connection>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            () = &mut shutdown => return,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // EMFILE and friends: back off briefly instead of spinning.
+                    warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        // A slot for this connection (closing an idle one if need be); until one is free,
+        // further connections wait in the kernel's backlog.
+        let slot = tokio::select! {
+            () = &mut shutdown => return,
+            slot = slots.admit() => slot,
+        };
+        let connection = Arc::clone(template);
+        // No per-connection span: entering a span on every poll of a keep-alive connection
+        // costs more than the decision's own log line. Connection events name the peer.
+        tokio::spawn(async move {
+            let activity = Arc::clone(slot.activity());
+            tokio::select! {
+                () = connection.serve(tcp, peer, &activity) => {}
+                () = activity.evicted() => debug!(%peer, "closed to make room for a new connection"),
+            }
+            drop(slot);
+        });
+    }
+}
+
+/// hyper's HTTP/1.1 connection settings under `limits`.
+fn http1_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
+    let mut http1 = auto::Builder::new(TokioExecutor::new()).http1_only();
+    http1
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .max_buf_size(HTTP1_BUFFER_BYTES)
+        .max_headers(MAX_HEADERS);
+    http1
+}
+
+/// hyper's HTTP/2 connection settings under `limits`.
+fn http2_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
+    let mut http2 = auto::Builder::new(TokioExecutor::new()).http2_only();
+    http2
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(HTTP2_STREAMS)
+        .max_header_list_size(HTTP2_HEADER_BYTES)
+        .max_send_buf_size(HTTP2_SEND_BUFFER_BYTES)
+        .keep_alive_interval(Some(limits.header_timeout))
+        .keep_alive_timeout(limits.handshake_timeout);
+    http2
 }
 
 /// hyper's HTTP/1.1 read buffer at most (request heads must fit; the apiserver's are a few
@@ -785,32 +800,12 @@ struct Connection {
 }
 
 impl Connection {
+    /// Serves one connection: the TLS handshake, then HTTP until the client closes, the
+    /// server drains, or the connection is idle for `idle_timeout`.
     async fn serve(&self, tcp: TcpStream, peer: SocketAddr, activity: &Arc<Activity>) {
         let _ = tcp.set_nodelay(true);
-        let handshake = async {
-            if speaks_plain_http(&tcp).await {
-                return Err(Some(tcp));
-            }
-            self.acceptor.accept(tcp).await.map_err(|error| {
-                debug!(%peer, %error, "TLS handshake failed");
-                None
-            })
-        };
-        let stream = match tokio::time::timeout(self.limits.handshake_timeout, handshake).await {
-            Ok(Ok(stream)) => stream,
-            Ok(Err(Some(mut plain))) => {
-                debug!(%peer, "plain HTTP on the TLS port");
-                let _ = plain
-                    .write_all(b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
-                    .await;
-                let _ = plain.shutdown().await;
-                return;
-            }
-            Ok(Err(None)) => return,
-            Err(_) => {
-                debug!(%peer, "TLS handshake timed out");
-                return;
-            }
+        let Some(stream) = self.handshake(tcp, peer).await else {
+            return;
         };
         let (_, session) = stream.get_ref();
         let h2 = session.alpn_protocol() == Some(b"h2");
@@ -862,6 +857,40 @@ impl Connection {
                         connection.as_mut().graceful_shutdown();
                     }
                 }
+            }
+        }
+    }
+
+    /// The TLS handshake within `handshake_timeout`; `None` when it failed or timed out, or
+    /// when the client spoke plain HTTP (answered with a 400 first).
+    async fn handshake(
+        &self,
+        tcp: TcpStream,
+        peer: SocketAddr,
+    ) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+        let handshake = async {
+            if speaks_plain_http(&tcp).await {
+                return Err(Some(tcp));
+            }
+            self.acceptor.accept(tcp).await.map_err(|error| {
+                debug!(%peer, %error, "TLS handshake failed");
+                None
+            })
+        };
+        match tokio::time::timeout(self.limits.handshake_timeout, handshake).await {
+            Ok(Ok(stream)) => Some(stream),
+            Ok(Err(Some(mut plain))) => {
+                debug!(%peer, "plain HTTP on the TLS port");
+                let _ = plain
+                    .write_all(b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
+                    .await;
+                let _ = plain.shutdown().await;
+                None
+            }
+            Ok(Err(None)) => None,
+            Err(_) => {
+                debug!(%peer, "TLS handshake timed out");
+                None
             }
         }
     }

@@ -66,53 +66,34 @@ pub struct TlsOptions {
     pub http2: bool,
 }
 
-/// Errors loading TLS material. Every message names the file.
+/// Errors loading TLS material. Every message names the file (`path`) and, where there is one,
+/// the underlying `error` or `reason`.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     /// The certificate file could not be read.
     #[error("cannot read TLS certificate {}: {error}", path.display())]
     ReadCert {
-        /// The file.
         path: PathBuf,
-        /// Why.
         error: std::io::Error,
     },
     /// The certificate file is not valid PEM, or its first certificate is not valid X.509.
     #[error("cannot parse TLS certificate {}: {reason}", path.display())]
-    ParseCert {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        reason: String,
-    },
+    ParseCert { path: PathBuf, reason: String },
     /// The certificate file holds no `CERTIFICATE` PEM block.
     #[error("{} holds no certificates", path.display())]
-    NoCert {
-        /// The file.
-        path: PathBuf,
-    },
+    NoCert { path: PathBuf },
     /// The key file could not be read.
     #[error("cannot read TLS private key {}: {error}", path.display())]
     ReadKey {
-        /// The file.
         path: PathBuf,
-        /// Why.
         error: std::io::Error,
     },
     /// The key file is not valid PEM, or holds a key of an unsupported type.
     #[error("cannot parse TLS private key {}: {reason}", path.display())]
-    ParseKey {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        reason: String,
-    },
+    ParseKey { path: PathBuf, reason: String },
     /// The key file holds no private key PEM block.
     #[error("{} holds no private key", path.display())]
-    NoKey {
-        /// The file.
-        path: PathBuf,
-    },
+    NoKey { path: PathBuf },
     /// The private key does not belong to the certificate.
     #[error("certificate and key in {} / {} do not match", cert.display(), key.display())]
     Mismatch {
@@ -124,25 +105,15 @@ pub enum TlsError {
     /// The client CA file could not be read.
     #[error("cannot read client CA file {}: {error}", path.display())]
     ReadClientCa {
-        /// The file.
         path: PathBuf,
-        /// Why.
         error: std::io::Error,
     },
     /// The client CA file is not valid PEM, or holds a certificate unusable as trust anchor.
     #[error("cannot parse client CA file {}: {reason}", path.display())]
-    ParseClientCa {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        reason: String,
-    },
+    ParseClientCa { path: PathBuf, reason: String },
     /// The client CA file holds no `CERTIFICATE` PEM block.
     #[error("client CA file {} holds no certificates", path.display())]
-    NoClientCa {
-        /// The file.
-        path: PathBuf,
-    },
+    NoClientCa { path: PathBuf },
     /// rustls refused the configuration.
     #[error("cannot build the TLS configuration: {0}")]
     Config(String),
@@ -425,28 +396,23 @@ fn load_pair(
             });
         }
     };
-    let signing_key =
-        provider
-            .key_provider
-            .load_private_key(key)
-            .map_err(|e| TlsError::ParseKey {
-                path: key_file.to_path_buf(),
-                reason: e.to_string(),
-            })?;
-    let certified = CertifiedKey::new(chain, signing_key);
-    match certified.keys_match() {
-        Ok(()) => {}
-        Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch)) => {
-            return Err(TlsError::Mismatch {
-                cert: cert_file.to_path_buf(),
-                key: key_file.to_path_buf(),
-            });
+    // rustls loads the key through the provider and checks it against the leaf's public key
+    // (a key whose public half the provider cannot tell passes; the handshake would then fail).
+    let certified = CertifiedKey::from_der(chain, key, provider).map_err(|error| match error {
+        rustls::Error::InconsistentKeys(_) => TlsError::Mismatch {
+            cert: cert_file.to_path_buf(),
+            key: key_file.to_path_buf(),
+        },
+        // The leaf could not be read for its public key (x509-parser accepted it above).
+        rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented => {
+            parse_cert(error.to_string())
         }
-        // The ring provider's keys all know their public key; should one not, the handshake
-        // itself fails if the key is wrong.
-        Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => {}
-        Err(e) => return Err(parse_cert(e.to_string())),
-    }
+        // Anything else comes from loading the key.
+        _ => TlsError::ParseKey {
+            path: key_file.to_path_buf(),
+            reason: error.to_string(),
+        },
+    })?;
     Ok(Loaded {
         key: Arc::new(certified),
         not_after,

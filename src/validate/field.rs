@@ -52,8 +52,10 @@ impl FieldPath {
     }
 
     /// Parses a rendered path such as `spec.targetRefs[0].name` (the inverse of `Display`;
-    /// a bracketed part that is all digits is an index, anything else a key).
-    pub fn parse(rendered: &str) -> Self {
+    /// a bracketed part that is all digits is an index, anything else a key). For tests, which
+    /// write paths as text; the code builds paths from segments.
+    #[cfg(test)]
+    pub(crate) fn parse(rendered: &str) -> Self {
         let mut segments = Vec::new();
         let mut rest = rendered;
         while !rest.is_empty() {
@@ -382,11 +384,23 @@ impl fmt::Display for FieldError {
     }
 }
 
+/// What a warning is about: what a tool that places findings in a file points at.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum WarningKind {
+    /// A field's value (or, at the root, the whole object).
+    #[default]
+    Value,
+    /// A field the schema does not declare, which the apiserver drops: its name.
+    UnknownField,
+}
+
 /// A warning: legal but risky, shown to the user without blocking.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Warning {
     /// The field concerned (the root when the warning is about the whole object).
     pub path: FieldPath,
+    /// What it is about.
+    pub kind: WarningKind,
     /// The text after the path.
     pub message: String,
 }
@@ -547,9 +561,23 @@ impl Report {
     /// Adds the warning `make` builds (a path and a message), or only counts it when the report
     /// is full.
     pub fn warn_with(&mut self, make: impl FnOnce() -> (FieldPath, String)) {
+        self.warn_kind_with(WarningKind::Value, make);
+    }
+
+    /// Adds the warning of `kind` that `make` builds, or only counts it when the report is
+    /// full.
+    pub fn warn_kind_with(
+        &mut self,
+        kind: WarningKind,
+        make: impl FnOnce() -> (FieldPath, String),
+    ) {
         if self.warnings.len() < REPORT_ITEMS {
             let (path, message) = make();
-            self.warnings.push(Warning { path, message });
+            self.warnings.push(Warning {
+                path,
+                kind,
+                message,
+            });
         } else {
             self.omitted_warnings += 1;
         }

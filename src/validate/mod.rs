@@ -13,21 +13,32 @@ pub mod ca_bundle;
 pub mod cel;
 pub mod field;
 pub mod names;
+pub mod offline;
 mod policy;
+pub mod profile;
+pub mod reads;
 mod refs;
 pub mod schema;
 pub mod snapshot;
+mod subject;
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
+use serde::Deserialize;
 use serde_json::Value;
 
-pub use self::field::{BadValue, Enforcement, ErrorKind, FieldError, FieldPath, Report, Warning};
+pub use self::field::{
+    BadValue, Enforcement, ErrorKind, FieldError, FieldPath, Report, Warning, WarningKind,
+};
+pub use self::profile::{CaKind, Profile};
 use self::schema::Walker;
 pub use self::snapshot::{
-    CaText, ConfigMapEntry, PolicySummary, ServiceEntry, Snapshot, TargetKey, Tiebreak, Wants,
+    CaText, ClusterTrustBundleEntry, ConfigMapEntry, PolicySummary, SecretCa, SecretEntry,
+    ServiceEntry, Snapshot, TargetKey, Tiebreak, Wants,
 };
+pub use self::subject::{Subject, is_known_version, not_judged, unknown_version};
 
 /// The API group of BackendTLSPolicy.
 pub const GROUP: &str = "gateway.networking.k8s.io";
@@ -46,7 +57,7 @@ pub const DEPRECATION_WARNING: &str = "The v1alpha3 version of BackendTLSPolicy 
 pub fn is_policy_api_version(api_version: &str) -> bool {
     api_version
         .split_once('/')
-        .is_some_and(|(group, version)| group == GROUP && VERSIONS.contains(&version))
+        .is_some_and(|(group, version)| group == GROUP && is_known_version(version))
 }
 /// The ConfigMap key implementations read the CA bundle from.
 pub const CA_KEY: &str = "ca.crt";
@@ -107,7 +118,7 @@ pub struct Settings {
     pub missing_refs: Enforcement,
     /// A CA reference of the wrong kind, or a `ca.crt` that can never work.
     pub invalid_refs: Enforcement,
-    /// Target kinds admitted besides core `Service`.
+    /// Target kinds admitted besides the profile's.
     pub extra_target_kinds: Vec<GroupKind>,
     /// Turn what the spec discourages (several targets, duplicates, un-prefixed option keys,
     /// wildcard SANs) into errors.
@@ -117,6 +128,8 @@ pub struct Settings {
     /// Fields the schema does not declare: a warning for admission (the apiserver prunes them),
     /// an error for offline linting (as kubectl's strict field validation).
     pub unknown_fields: Enforcement,
+    /// What the implementation in use honours ([`profile::CORE`] by default).
+    pub profile: Arc<Profile>,
 }
 
 impl Default for Settings {
@@ -128,26 +141,35 @@ impl Default for Settings {
             strict: false,
             expiry_window_secs: DEFAULT_EXPIRY_WINDOW_SECS,
             unknown_fields: Enforcement::Warn,
+            profile: Arc::new(profile::CORE),
         }
     }
 }
 
 impl Settings {
-    /// Every admitted target kind, core `Service` first.
+    /// Every admitted target kind: the profile's (core `Service` first), then those added with
+    /// `--allow-target-kind`.
     pub fn target_kinds(&self) -> Vec<GroupKind> {
-        let mut kinds = vec![GroupKind::service()];
+        let mut kinds: Vec<GroupKind> = self
+            .profile
+            .target_kinds
+            .iter()
+            .map(profile::Kind::group_kind)
+            .collect();
         kinds.extend(
             self.extra_target_kinds
                 .iter()
-                .filter(|k| **k != GroupKind::service())
+                .filter(|k| !self.profile.supports_target(&k.group, &k.kind))
                 .cloned(),
         );
         kinds
     }
 }
 
-/// What is being done to the object.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What is being done to the object: `request.operation` of an AdmissionReview, decoded as
+/// kube-core decodes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Operation {
     /// `CREATE`.
     Create,
@@ -157,20 +179,6 @@ pub enum Operation {
     Delete,
     /// `CONNECT`.
     Connect,
-}
-
-impl FromStr for Operation {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "CREATE" => Ok(Self::Create),
-            "UPDATE" => Ok(Self::Update),
-            "DELETE" => Ok(Self::Delete),
-            "CONNECT" => Ok(Self::Connect),
-            other => Err(format!("unknown operation {}", field::Quoted(other))),
-        }
-    }
 }
 
 impl Operation {
@@ -277,12 +285,13 @@ fn policy_main(
     if let Some(validation) = spec.get("validation").and_then(Value::as_object) {
         refs::check_ca_refs(validation, namespace, snapshot, settings, now, report);
     }
-    let own = PolicySummary::from_object(object, namespace).unwrap_or_else(|| PolicySummary {
+    let own = PolicySummary::targets_of(object, namespace).unwrap_or_else(|| PolicySummary {
         namespace: namespace.to_owned(),
         name: String::new(),
         created: None,
         targets: snapshot::targets(object.get("spec")),
         ca_config_maps: Vec::new(),
+        ca_refs: Vec::new(),
     });
     refs::check_targets(&own, spec, snapshot, report);
     if skipped_rules {
@@ -319,21 +328,79 @@ pub fn config_map(
     now: i64,
     ca: impl FnOnce(&str) -> CaText,
 ) -> Report {
+    let change = CaObjectChange {
+        kind: CaKind::ConfigMap,
+        object: change.object,
+        old_object: change.old_object,
+        operation: change.operation,
+        namespace: change.namespace,
+        name: change.name,
+    };
+    ca_object(&change, snapshot, settings, now, ca)
+}
+
+/// A change to an object policies may use as a CA bundle: a ConfigMap, a Secret or a
+/// ClusterTrustBundle.
+#[derive(Clone, Copy, Debug)]
+pub struct CaObjectChange<'a> {
+    /// Its kind.
+    pub kind: CaKind,
+    /// The new object (`None` for DELETE).
+    pub object: Option<&'a Value>,
+    /// The stored object (UPDATE and DELETE).
+    pub old_object: Option<&'a Value>,
+    /// The operation.
+    pub operation: Operation,
+    /// Namespace (ignored for the cluster-scoped ClusterTrustBundle).
+    pub namespace: &'a str,
+    /// Name.
+    pub name: &'a str,
+}
+
+/// At most this many policies are named in a finding about a CA object they share.
+const MAX_NAMED_REFERRERS: usize = 8;
+
+/// Validates a change to a ConfigMap, Secret or ClusterTrustBundle. Only objects that
+/// policies in the snapshot use as CA bundles, as the profile's implementation reads them, are
+/// examined: a broken bundle is an error under `invalid_refs: Deny` naming the policies (a
+/// Secret that also holds a private key gets a warning, an error under `--strict`); deleting
+/// one is allowed with a warning. `ca` turns a ConfigMap's `ca.crt` or a ClusterTrustBundle's
+/// `spec.trustBundle` into its parsed form (callers pass a cache) and is called only for
+/// referenced objects; a Secret's values are parsed without a cache, so that nothing of a
+/// Secret outlives the review.
+pub fn ca_object(
+    change: &CaObjectChange<'_>,
+    snapshot: &Snapshot,
+    settings: &Settings,
+    now: i64,
+    ca: impl FnOnce(&str) -> CaText,
+) -> Report {
     let mut report = Report::default();
+    let profile = &*settings.profile;
+    let cluster_scoped = change.kind == CaKind::ClusterTrustBundle;
     let mut referrers: Vec<String> = snapshot
         .policies
         .iter()
-        .filter(|p| {
-            p.namespace == change.namespace && p.ca_config_maps.iter().any(|c| c == change.name)
-        })
+        .filter(|p| cluster_scoped || p.namespace == change.namespace)
+        .filter(|p| p.reads(profile, change.kind, change.name))
         .map(|p| p.id())
         .collect();
     if referrers.is_empty() {
         return report;
     }
     referrers.sort();
-    let users = referrers.join(", ");
-    let subject = if referrers.len() == 1 {
+    referrers.dedup();
+    let count = referrers.len();
+    let mut users = referrers
+        .iter()
+        .take(MAX_NAMED_REFERRERS)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if count > MAX_NAMED_REFERRERS {
+        users.push_str(&format!(" and {} more", count - MAX_NAMED_REFERRERS));
+    }
+    let subject = if count == 1 {
         format!("CA bundle of BackendTLSPolicy {users}")
     } else {
         format!("CA bundle of BackendTLSPolicies {users}")
@@ -345,11 +412,11 @@ pub fn config_map(
         ),
         Operation::Create | Operation::Update => {
             if let Some(object) = change.object {
-                let entry = config_map_entry(object, ca);
-                let path = FieldPath::root().field("data").key(CA_KEY);
-                let users = subject.as_str();
-                let about = refs::Phrasing::ConfigMap { users };
-                refs::check_config_map(&entry, &about, &path, settings, now, &mut report);
+                let about = refs::Phrasing::Object {
+                    kind: change.kind,
+                    users: &subject,
+                };
+                check_ca_object(change.kind, object, &about, settings, now, ca, &mut report);
             }
             if change.operation == Operation::Update
                 && let (Some(new), Some(old)) = (change.object, change.old_object)
@@ -363,6 +430,55 @@ pub fn config_map(
     report
 }
 
+/// The content checks of a CA object under review, one bundle checker for the three kinds.
+fn check_ca_object(
+    kind: CaKind,
+    object: &Value,
+    about: &refs::Phrasing<'_>,
+    settings: &Settings,
+    now: i64,
+    ca: impl FnOnce(&str) -> CaText,
+    report: &mut Report,
+) {
+    let source = settings.profile.ca_source(kind);
+    let parse = |text: &str| Arc::new(ca_bundle::parse_bundle(text));
+    let root = FieldPath::root();
+    match kind {
+        CaKind::ConfigMap => {
+            let entry = ConfigMapEntry::from_object(object, source, ca, parse);
+            refs::check_data(&entry, source, about, &root, settings, now, report);
+        }
+        CaKind::Secret => {
+            let secret = SecretCa::from_object(object, source, parse);
+            refs::check_secret(&secret, source, about, &root, settings, now, report);
+        }
+        CaKind::ClusterTrustBundle => {
+            let path = root.field("spec").field("trustBundle");
+            match object.pointer("/spec/trustBundle").and_then(Value::as_str) {
+                Some(text) => {
+                    let bundle = ca(text).bundle;
+                    refs::check_bundle(
+                        &bundle,
+                        about,
+                        "spec.trustBundle",
+                        &path,
+                        settings,
+                        now,
+                        report,
+                    );
+                }
+                None => report.enforce(
+                    settings.missing_refs,
+                    FieldError::required(
+                        path,
+                        "a ClusterTrustBundle holds its CA certificates in spec.trustBundle",
+                    ),
+                ),
+            }
+        }
+    }
+}
+
 /// Reads the CA-relevant part of a ConfigMap object; `ca` turns the `ca.crt` text into its
 /// shared, parsed form (callers pass a cache).
 pub fn config_map_entry(object: &Value, ca: impl FnOnce(&str) -> CaText) -> ConfigMapEntry {
@@ -372,17 +488,24 @@ pub fn config_map_entry(object: &Value, ca: impl FnOnce(&str) -> CaText) -> Conf
             .and_then(Value::as_str)
             .map(ca),
         binary_ca_crt: object.pointer("/binaryData/ca.crt").is_some(),
+        ..ConfigMapEntry::default()
     }
 }
 
 /// Validation ratcheting: an error whose value is the same in the stored object does not
 /// block an UPDATE; it is kept as a warning. Lists are atomic, so an error inside a list is
 /// ratcheted only when the whole list is unchanged. A `Required` error belongs to the object
-/// that lacks the field.
+/// that lacks the field. What is compared is what the rules read of both objects
+/// ([`reads::view`]): metadata or data that no rule reads never decides it.
 fn ratchet(report: &mut Report, new: &Value, old: &Value) {
+    if report.errors.is_empty() {
+        return;
+    }
+    let views = std::cell::OnceCell::new();
+    let views = || views.get_or_init(|| (reads::view(new), reads::view(old)));
     let (kept, ratcheted): (Vec<FieldError>, Vec<FieldError>) = std::mem::take(&mut report.errors)
         .into_iter()
-        .partition(|error| !unchanged(error, new, old));
+        .partition(|error| !unchanged(error, new, old, views));
     report.errors = kept;
     for error in ratcheted {
         let message = format!("{} (not blocking: unchanged)", error.body());
@@ -390,7 +513,15 @@ fn ratchet(report: &mut Report, new: &Value, old: &Value) {
     }
 }
 
-fn unchanged(error: &FieldError, new: &Value, old: &Value) -> bool {
+/// Whether the value an error is about is the same in the new and the old object, compared in
+/// their `views` where a reading leaves out part of it (the whole object, its metadata, its data
+/// maps).
+fn unchanged<'v>(
+    error: &FieldError,
+    new: &Value,
+    old: &Value,
+    views: impl FnOnce() -> &'v (Value, Value),
+) -> bool {
     let mut node = if error.kind == ErrorKind::Required {
         error.path.parent()
     } else {
@@ -403,10 +534,18 @@ fn unchanged(error: &FieldError, new: &Value, old: &Value) -> bool {
     {
         node = node.prefix(first_index);
     }
-    if node.segments().is_empty() {
-        // An error about the whole object (no spec, not an object) ratchets when nothing at
-        // all changed.
-        return new == old;
+    let read_in_part = match node.segments().first() {
+        // An error about the whole object (no spec, not an object) ratchets when nothing the
+        // rules read changed.
+        None => true,
+        Some(field::Segment::Field(first)) => {
+            first == "metadata" || reads::DATA_MAPS.contains(&first.as_ref())
+        }
+        Some(_) => false,
+    };
+    if read_in_part {
+        let (new, old) = views();
+        return node.resolve(new) == node.resolve(old);
     }
     node.resolve(new) == node.resolve(old)
 }

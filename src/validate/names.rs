@@ -52,6 +52,25 @@ pub fn uri_problem(uri: &str) -> Option<String> {
         return Some(problem);
     }
     let (scheme, rest) = uri.split_once(':')?;
+    if let Some(problem) = scheme_problem(scheme) {
+        return Some(problem);
+    }
+    let after = rest.strip_prefix("//")?;
+    let (authority, tail) = after.split_at(after.find(['/', '?', '#']).unwrap_or(after.len()));
+    let (userinfo, host_port) = authority
+        .split_once('@')
+        .map_or(("", authority), |(user, host)| (user, host));
+    if let Some(problem) = delimiter_problem(userinfo, host_port, tail) {
+        return Some(problem);
+    }
+    match split_host_port(host_port) {
+        Ok((host, port)) => host_problem(host, port),
+        Err(problem) => Some(problem),
+    }
+}
+
+/// Whether `scheme` is `ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`, as a message if not.
+fn scheme_problem(scheme: &str) -> Option<String> {
     let scheme_ok = scheme
         .bytes()
         .next()
@@ -59,14 +78,11 @@ pub fn uri_problem(uri: &str) -> Option<String> {
         && scheme
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
-    if !scheme_ok {
-        return Some(format!("scheme {scheme:?} is not a valid RFC 3986 scheme"));
-    }
-    let after = rest.strip_prefix("//")?;
-    let (authority, tail) = after.split_at(after.find(['/', '?', '#']).unwrap_or(after.len()));
-    let (userinfo, host_port) = authority
-        .split_once('@')
-        .map_or(("", authority), |(user, host)| (user, host));
+    (!scheme_ok).then(|| format!("scheme {scheme:?} is not a valid RFC 3986 scheme"))
+}
+
+/// A delimiter out of place: `[` or `]` outside the host, a second `#`, a second `@`.
+fn delimiter_problem(userinfo: &str, host_port: &str, tail: &str) -> Option<String> {
     let bracket = |b: u8| matches!(b, b'[' | b']');
     if tail.bytes().any(bracket) || userinfo.bytes().any(bracket) {
         return Some(
@@ -84,25 +100,32 @@ pub fn uri_problem(uri: &str) -> Option<String> {
             "'@' may appear only once in the authority (RFC 3986); percent-encode it".into(),
         );
     }
-    let (host, port) = if let Some(inner) = host_port.strip_prefix('[') {
-        let Some(close) = inner.find(']') else {
-            return Some(format!("host {host_port:?} is not a valid IPv6 literal"));
-        };
-        let (host, rest) = host_port.split_at(close + 2);
-        match rest.strip_prefix(':') {
-            Some(port) => (host, Some(port)),
-            None if rest.is_empty() => (host, None),
-            None => {
-                return Some(format!(
-                    "unexpected {rest:?} after the IPv6 host {host:?} (RFC 3986: only ':' and a port may follow)"
-                ));
-            }
-        }
-    } else {
-        host_port
+    None
+}
+
+/// The host (an IPv6 literal keeps its brackets) and the port, if any.
+fn split_host_port(host_port: &str) -> Result<(&str, Option<&str>), String> {
+    let Some(inner) = host_port.strip_prefix('[') else {
+        return Ok(host_port
             .split_once(':')
-            .map_or((host_port, None), |(host, port)| (host, Some(port)))
+            .map_or((host_port, None), |(host, port)| (host, Some(port))));
     };
+    let Some(close) = inner.find(']') else {
+        return Err(format!("host {host_port:?} is not a valid IPv6 literal"));
+    };
+    let (host, rest) = host_port.split_at(close + 2);
+    match rest.strip_prefix(':') {
+        Some(port) => Ok((host, Some(port))),
+        None if rest.is_empty() => Ok((host, None)),
+        None => Err(format!(
+            "unexpected {rest:?} after the IPv6 host {host:?} (RFC 3986: only ':' and a port may follow)"
+        )),
+    }
+}
+
+/// Problems with the host and port of an absolute URI: an empty host, a port that is not a
+/// number, a host that is neither an FQDN nor an IP literal.
+fn host_problem(host: &str, port: Option<&str>) -> Option<String> {
     if host.is_empty() {
         return Some("must have a non-empty authority (scheme://host/...), as RFC 3986 absolute URIs for SANs do".into());
     }

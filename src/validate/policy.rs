@@ -8,8 +8,11 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
-use super::field::{BadValue, Echo, ErrorKind, FieldError, FieldPath, Quoted, Report, Segment};
+use super::field::{
+    BadValue, Echo, ErrorKind, FieldError, FieldPath, Quoted, Report, Segment, WarningKind,
+};
 use super::names;
+use super::profile::{OptionsSupport, Profile, UnsupportedTarget, WellKnown, When};
 use super::schema::UnknownField;
 use super::{Enforcement, GroupKind, Settings};
 
@@ -46,51 +49,60 @@ pub(crate) fn check_unknown_fields(
             ));
             continue;
         }
-        report.enforce_with(settings.unknown_fields, || {
-            let hint = match (unknown_field_hint(path), closest) {
-                ("", Some(closest)) => Cow::Owned(format!(": did you mean {}?", Quoted(closest))),
-                (hint, _) => Cow::Borrowed(hint),
-            };
-            match settings.unknown_fields {
-                Enforcement::Deny => FieldError::new(
-                    path.clone(),
-                    ErrorKind::Forbidden,
-                    BadValue::None,
-                    format!("unknown field{hint}"),
-                ),
-                Enforcement::Warn => FieldError::forbidden(
-                    path.clone(),
-                    format!("unknown field, ignored (pruned by the apiserver){hint}"),
-                ),
-            }
-        });
+        let hint = || match (unknown_field_hint(path), closest) {
+            ("", Some(closest)) => Cow::Owned(format!(": did you mean {}?", Quoted(closest))),
+            (hint, _) => Cow::Borrowed(hint),
+        };
+        match settings.unknown_fields {
+            Enforcement::Deny => report.error_with(|| {
+                let detail = format!("unknown field{}", hint());
+                FieldError::new(path.clone(), ErrorKind::Forbidden, BadValue::None, detail)
+            }),
+            Enforcement::Warn => report.warn_kind_with(WarningKind::UnknownField, || {
+                let message = format!("unknown field, ignored (pruned by the apiserver){}", hint());
+                (path.clone(), message)
+            }),
+        }
     }
     report.omit(settings.unknown_fields, omitted);
 }
 
 /// Hints for the usual mistakes: v1alpha2 field names and backendRef habits.
 fn unknown_field_hint(path: &FieldPath) -> &'static str {
-    let Some(Segment::Field(last)) = path.segments().last() else {
+    let Some((Segment::Field(last), parent)) = path.segments().split_last() else {
         return "";
     };
-    let parent = path.parent().to_string();
-    match (parent.as_str(), last.as_ref()) {
-        ("spec", "targetRef") => ": v1alpha2 shape; v1 uses spec.targetRefs (a list)",
-        ("spec", "tls") => ": v1alpha2 shape; v1 uses spec.validation",
-        ("spec.validation", "caCertRefs") => ": v1alpha2 name; v1 uses caCertificateRefs",
-        ("spec.validation", "wellKnownCACerts") => {
+    let named = |segment: &Segment, name: &str| matches!(segment, Segment::Field(f) if f == name);
+    let (spec, validation) = match parent {
+        [first, second, ..] => (named(first, "spec"), named(second, "validation")),
+        [first] => (named(first, "spec"), false),
+        [] => (false, false),
+    };
+    match (parent.len(), last.as_ref()) {
+        (1, "targetRef") if spec => ": v1alpha2 shape; v1 uses spec.targetRefs (a list)",
+        (1, "tls") if spec => ": v1alpha2 shape; v1 uses spec.validation",
+        (2, "caCertRefs") if spec && validation => ": v1alpha2 name; v1 uses caCertificateRefs",
+        (2, "wellKnownCACerts") if spec && validation => {
             ": v1alpha2 name; v1 uses wellKnownCACertificates"
         }
-        ("spec", "hostname") => ": hostname belongs under spec.validation",
-        (_, "port") if parent.starts_with("spec.targetRefs[") => {
-            ": select a Service port by name with sectionName"
-        }
+        (1, "hostname") if spec => ": hostname belongs under spec.validation",
+        (_, "port") if in_target_ref(parent) => ": select a Service port by name with sectionName",
         _ => "",
     }
 }
 
+/// Whether `parent` is a `spec.targetRefs` item or lies below one.
+fn in_target_ref(parent: &[Segment]) -> bool {
+    matches!(parent, [Segment::Field(spec), Segment::Field(targets), Segment::Index(_), ..]
+        if spec == "spec" && targets == "targetRefs")
+}
+
 /// Prose and discouraged-but-legal rules on `spec`.
 pub(crate) fn check_spec(spec: &Map<String, Value>, settings: &Settings, report: &mut Report) {
+    let profile = &settings.profile;
+    for pitfall in profile.pitfalls_where(|w| *w == When::Always) {
+        report.warn(FieldPath::root(), profile.pitfall_warning(pitfall));
+    }
     let spec_path = FieldPath::root().field("spec");
     if let Some(targets) = spec.get("targetRefs").and_then(Value::as_array) {
         check_targets(targets, &spec_path.field("targetRefs"), settings, report);
@@ -118,14 +130,28 @@ fn check_targets(targets: &[Value], path: &FieldPath, settings: &Settings, repor
             format!("{} targets: {detail}", targets.len()),
         );
     }
+    let profile = &*settings.profile;
     let allowed = settings.target_kinds();
     for (i, target) in targets.iter().enumerate() {
+        let at = || path.index(i);
         let group = target.get("group").and_then(Value::as_str);
         let kind = target.get("kind").and_then(Value::as_str);
-        if let (Some(group), Some(kind)) = (group, kind)
-            && !(group.is_empty() && kind == "Service")
-        {
-            check_target_kind(group, kind, &allowed, &|| path.index(i), report);
+        if let (Some(group), Some(kind)) = (group, kind) {
+            let read = profile.read_group(group);
+            let aliased =
+                read != group && allowed.iter().any(|k| k.group == read && k.kind == kind);
+            if aliased {
+                super::refs::warn_core_alias(group, profile, &at, report);
+            }
+            for pitfall in profile.pitfalls_where(
+                |w| matches!(w, When::TargetKind(k) if k.group == group && k.kind == kind),
+            ) {
+                report.warn_with(|| (at(), profile.pitfall_warning(pitfall)));
+            }
+            let service = group.is_empty() && kind == "Service";
+            if !aliased && !service {
+                check_target_kind(group, kind, &allowed, profile, &at, report);
+            }
         }
         if let Some(name) = target.get("name").and_then(Value::as_str)
             && name.contains('/')
@@ -136,12 +162,15 @@ fn check_targets(targets: &[Value], path: &FieldPath, settings: &Settings, repor
     }
 }
 
-/// Targets are core Services unless the operator admitted more kinds. `path` builds the
-/// target's path, only when there is something to report and room to report it.
+/// Targets are of the kinds the profile supports (core Services unless a profile says more),
+/// and those the operator admitted (`allowed`). A kind the implementation ignores is a
+/// warning. `path` builds the target's path, only when there is something to report and room
+/// to report it.
 fn check_target_kind(
     group: &str,
     kind: &str,
     allowed: &[GroupKind],
+    profile: &Profile,
     path: &dyn Fn() -> FieldPath,
     report: &mut Report,
 ) {
@@ -154,15 +183,30 @@ fn check_target_kind(
     if report_typos(group, kind, allowed, path, Enforcement::Deny, "", report) {
         return;
     }
-    report.error_with(|| {
-        let shown: Vec<String> = allowed.iter().map(GroupKind::to_string).collect();
-        let shown: Vec<&str> = shown.iter().map(String::as_str).collect();
-        let value = GroupKind {
+    let value = || {
+        GroupKind {
             group: group.to_owned(),
             kind: kind.to_owned(),
         }
-        .to_string();
-        FieldError::not_supported(path().field("kind"), &value, &shown)
+        .to_string()
+    };
+    let shown = || -> Vec<String> { allowed.iter().map(GroupKind::to_string).collect() };
+    if profile.unsupported_target == UnsupportedTarget::Ignored {
+        report.warn_with(|| {
+            let message = format!(
+                "{} ignores targets of kind {} without a condition (it supports {}): this policy has no effect on it",
+                profile.label(),
+                Quoted(&value()),
+                shown().join(", ")
+            );
+            (path(), message)
+        });
+        return;
+    }
+    report.error_with(|| {
+        let shown = shown();
+        let shown: Vec<&str> = shown.iter().map(String::as_str).collect();
+        FieldError::not_supported(path().field("kind"), &value(), &shown)
     });
 }
 
@@ -256,14 +300,21 @@ fn check_validation(
             if let Some(name) = reference.get("name").and_then(Value::as_str)
                 && name.contains('/')
             {
+                let kind = reference.get("kind").and_then(Value::as_str);
                 let at = || list.index(i).field("name");
-                warn_namespaced_name(name, "ConfigMap", &at, report);
+                warn_namespaced_name(name, kind.unwrap_or("ConfigMap"), &at, report);
             }
         }
         duplicates(refs, &list, "CA certificate reference", settings, report);
     }
     if let Some(sans) = validation.get("subjectAltNames").and_then(Value::as_array) {
         let list = path.field("subjectAltNames");
+        if !sans.is_empty() {
+            let profile = &settings.profile;
+            for pitfall in profile.pitfalls_where(|w| *w == When::SubjectAltNames) {
+                report.warn(list.clone(), profile.pitfall_warning(pitfall));
+            }
+        }
         for (i, san) in sans.iter().enumerate() {
             check_san(san, &list, i, settings, report);
         }
@@ -272,16 +323,55 @@ fn check_validation(
     if let Some(well_known) = validation
         .get("wellKnownCACertificates")
         .and_then(Value::as_str)
-        && well_known != "System"
-        && well_known.contains('/')
     {
-        report.warn(
-            path.field("wellKnownCACertificates"),
+        check_well_known(
+            well_known,
+            &path.field("wellKnownCACertificates"),
+            settings,
+            report,
+        );
+    }
+}
+
+/// `wellKnownCACertificates`: a value the profile's implementation does not accept is an error
+/// under `--invalid-refs`; without a stated list, values other than `System` are warned about.
+fn check_well_known(value: &str, path: &FieldPath, settings: &Settings, report: &mut Report) {
+    let profile = &settings.profile;
+    for pitfall in profile.pitfalls_where(|w| matches!(w, When::WellKnown(v) if v == value)) {
+        report.warn(path.clone(), profile.pitfall_warning(pitfall));
+    }
+    let any = profile.pitfalls_where(|w| *w == When::AnyWellKnown);
+    for pitfall in any {
+        report.warn(path.clone(), profile.pitfall_warning(pitfall));
+    }
+    match &profile.well_known {
+        WellKnown::Only(accepted) if !accepted.iter().any(|v| v == value) => {
+            let shown: Vec<&str> = accepted.iter().map(AsRef::as_ref).collect();
+            let mut error = FieldError::not_supported(path.clone(), value, &shown);
+            error.detail.push_str(&format!(
+                " ({}: Accepted=False, Invalid)",
+                profile.label()
+            ));
+            report.enforce(settings.invalid_refs, error);
+        }
+        WellKnown::Only(_) => {}
+        WellKnown::AnyAsSystem if value != "System" => report.warn(
+            path.clone(),
+            format!(
+                "{} uses the system trust store for any value: {} means System",
+                profile.label(),
+                Quoted(value)
+            ),
+        ),
+        WellKnown::AnyAsSystem => {}
+        WellKnown::Unstated if value != "System" && value.contains('/') => report.warn(
+            path.clone(),
             format!(
                 "{} is implementation-specific: Gateways that do not recognise it report Accepted=False (Invalid)",
-                Quoted(well_known)
+                Quoted(value)
             ),
-        );
+        ),
+        WellKnown::Unstated => {}
     }
 }
 
@@ -363,6 +453,30 @@ fn check_options(
     settings: &Settings,
     report: &mut Report,
 ) {
+    let profile = &settings.profile;
+    match &profile.options {
+        OptionsSupport::Ignored if !options.is_empty() => report.warn(
+            path.clone(),
+            format!(
+                "{} does not read spec.options: {} option{} without effect",
+                profile.label(),
+                options.len(),
+                if options.len() == 1 { " is" } else { "s are" }
+            ),
+        ),
+        OptionsSupport::Keys(known) => {
+            for key in options.keys().filter(|k| !known.iter().any(|n| n == *k)) {
+                report.warn(
+                    path.key(key),
+                    format!(
+                        "{} does not read this option: it is without effect",
+                        profile.label()
+                    ),
+                );
+            }
+        }
+        _ => {}
+    }
     for key in options.keys() {
         let problems = names::qualified_name_problems(key);
         if !problems.is_empty() {

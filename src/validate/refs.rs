@@ -1,18 +1,22 @@
-//! Checks that need the referenced objects: CA ConfigMaps and their bundles, target Services
+//! Checks that need the referenced objects: CA ConfigMaps, Secrets and ClusterTrustBundles and
+//! their bundles, as the profile's implementation reads them; target Services
 //! and their ports, and other policies on the same targets.
 
 use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
-use super::ca_bundle::{self, Finding, Severity};
+use super::ca_bundle::{self, ParsedBundle, Severity};
 use super::field::{BadValue, ErrorKind, FieldError, FieldPath, Quoted, Report};
+use super::profile::{CaKind, CaRefUse, CaSource, Profile, Text, UnsupportedCaKind, When};
 use super::snapshot::{
-    ConfigMapEntry, PolicySummary, Snapshot, TargetKey, Tiebreak, is_core_config_map,
+    CaData, ClusterTrustBundleEntry, PolicySummary, SecretCa, SecretEntry, Snapshot, TargetKey,
+    Tiebreak,
 };
 use super::{GroupKind, Settings};
 
-/// Resolves every CA reference in `validation` against the snapshot.
+/// Resolves every CA reference in `validation` against the snapshot, as the profile's
+/// implementation would: kinds it does not read, references it ignores, the keys it reads.
 pub(crate) fn check_ca_refs(
     validation: &Map<String, Value>,
     namespace: &str,
@@ -27,70 +31,366 @@ pub(crate) fn check_ca_refs(
     else {
         return;
     };
+    let profile = &*settings.profile;
     let list = FieldPath::root()
         .field("spec")
         .field("validation")
         .field("caCertificateRefs");
-    // The findings on each ConfigMap, worked out once however often it is referenced.
-    let mut assessed: HashMap<&str, Vec<Finding>, foldhash::fast::RandomState> = HashMap::default();
+    if profile.ca_refs == CaRefUse::One && refs.len() > 1 {
+        too_many_ca_refs(refs.len(), &list, settings, report);
+    }
+    let mut check = CaRefsCheck {
+        any_read: refs.iter().any(|r| read_ca_kind(profile, r).is_some()),
+        list,
+        namespace,
+        snapshot,
+        settings,
+        now,
+        kinds_seen: Vec::new(),
+        resolved_before: HashMap::default(),
+        outcome: CaRefsOutcome {
+            usable: true,
+            content_ok: true,
+        },
+    };
     for (i, reference) in refs.iter().enumerate() {
+        if i > 0 && profile.ca_refs == CaRefUse::FirstOnly {
+            report.warn_with(|| {
+                let message = format!(
+                    "{} uses only the first CA reference: caCertificateRefs[{i}] is ignored",
+                    profile.label()
+                );
+                (check.list.index(i), message)
+            });
+            continue;
+        }
+        check.reference(i, reference, report);
+    }
+    let CaRefsCheck { list, outcome, .. } = check;
+    let applies = |when: &When| {
+        (*when == When::BadCaRef && !outcome.usable)
+            || (*when == When::BadCaContent && !outcome.content_ok)
+    };
+    for pitfall in profile.pitfalls_where(applies) {
+        report.warn(list.clone(), profile.pitfall_warning(pitfall));
+    }
+}
+
+/// The kind of CA object a reference names, when the profile's implementation reads it.
+fn read_ca_kind(profile: &Profile, reference: &Value) -> Option<CaKind> {
+    let text = |f: &str| reference.get(f).and_then(Value::as_str);
+    let group = profile.read_group(text("group")?);
+    CaKind::of(group, text("kind")?).filter(|k| profile.ca_source(*k).is_some())
+}
+
+/// One policy's CA references, checked one after the other.
+struct CaRefsCheck<'a> {
+    /// `spec.validation.caCertificateRefs`.
+    list: FieldPath,
+    namespace: &'a str,
+    snapshot: &'a Snapshot,
+    settings: &'a Settings,
+    now: i64,
+    /// Some reference names a kind the implementation reads.
+    any_read: bool,
+    /// The kinds referenced so far (each kind's pitfalls are warned once).
+    kinds_seen: Vec<CaKind>,
+    /// What each referenced object gave, so that one referenced again is not judged again
+    /// (its findings are reported at its first reference; repeats are warned as duplicates).
+    resolved_before: HashMap<(CaKind, &'a str), Option<Resolution>, foldhash::fast::RandomState>,
+    outcome: CaRefsOutcome,
+}
+
+impl<'a> CaRefsCheck<'a> {
+    /// Checks `caCertificateRefs[i]`.
+    fn reference(&mut self, i: usize, reference: &'a Value, report: &mut Report) {
+        let profile = &*self.settings.profile;
+        let path = self.list.index(i);
         let (Some(group), Some(kind), Some(name)) = (
             reference.get("group").and_then(Value::as_str),
             reference.get("kind").and_then(Value::as_str),
             reference.get("name").and_then(Value::as_str),
         ) else {
-            continue;
+            return;
         };
-        if !is_core_config_map(reference) {
-            invalid_kind(group, kind, &|| list.index(i), settings, report);
-            continue;
+        let Some(ca_kind) = read_ca_kind(profile, reference) else {
+            if profile.unsupported_ca_kind == UnsupportedCaKind::IgnoredBesideSupported
+                && self.any_read
+            {
+                report.warn(
+                    path,
+                    format!(
+                        "{} ignores this reference without a condition: it reads {} only",
+                        profile.label(),
+                        supported_kinds(profile).join(", ")
+                    ),
+                );
+            } else {
+                invalid_kind(group, kind, &path, self.settings, report);
+                self.outcome.usable = false;
+            }
+            return;
+        };
+        if group != ca_kind.group() {
+            warn_core_alias(group, profile, &|| path.clone(), report);
         }
-        match snapshot.config_maps.get(name) {
-            None => report.enforce_with(settings.missing_refs, || {
+        if !self.kinds_seen.contains(&ca_kind) {
+            self.kinds_seen.push(ca_kind);
+            for pitfall in profile.pitfalls_where(|w| *w == When::CaKind(ca_kind)) {
+                report.warn(path.clone(), profile.pitfall_warning(pitfall));
+            }
+        }
+        if let Some(earlier) = self.resolved_before.get(&(ca_kind, name)) {
+            self.outcome.add(*earlier);
+            return;
+        }
+        let (snapshot, settings, now) = (self.snapshot, self.settings, self.now);
+        let resolved = resolve_ca_ref(ca_kind, name, &path, snapshot, settings, now, report);
+        self.resolved_before.insert((ca_kind, name), resolved);
+        self.outcome.add(resolved);
+        if resolved.is_none() {
+            report.enforce(
+                settings.missing_refs,
                 FieldError::new(
-                    list.index(i),
+                    path,
                     ErrorKind::NotFound,
                     BadValue::str(name),
-                    format!(
-                        "ConfigMap {} not found in {}: ResolvedRefs=False until created",
-                        Quoted(name),
-                        Quoted(namespace)
-                    ),
-                )
-            }),
-            Some(entry) => {
-                let about = Phrasing::Reference { config_map: name };
-                let findings = entry.ca_crt.as_ref().map(|ca| {
-                    assessed
-                        .entry(name)
-                        .or_insert_with(|| {
-                            ca_bundle::assess(&ca.bundle, now, settings.expiry_window_secs)
-                        })
-                        .as_slice()
-                });
-                report_config_map(entry, findings, &about, &|| list.index(i), settings, report);
-            }
+                    not_found(ca_kind, name, self.namespace),
+                ),
+            );
         }
     }
 }
 
-/// Why a CA reference is not a core ConfigMap (InvalidKind): the typo hints targets get
-/// (`group: core`, a kind in the wrong case; both when both are wrong), else Unsupported value.
+/// What a policy's CA references add up to, for the profile's pitfalls about them.
+struct CaRefsOutcome {
+    /// Every reference resolves to a usable bundle.
+    usable: bool,
+    /// No referenced bundle is unusable for its content.
+    content_ok: bool,
+}
+
+impl CaRefsOutcome {
+    /// Counts a reference's resolution (`None`: its object does not exist).
+    fn add(&mut self, resolution: Option<Resolution>) {
+        match resolution {
+            Some(Resolution::Usable) => {}
+            Some(Resolution::BadContent) => {
+                self.usable = false;
+                self.content_ok = false;
+            }
+            Some(Resolution::Unresolved) | None => self.usable = false,
+        }
+    }
+}
+
+/// `caCertificateRefs` with more than the one reference the profile's implementation accepts.
+fn too_many_ca_refs(count: usize, list: &FieldPath, settings: &Settings, report: &mut Report) {
+    let mut error = FieldError::new(
+        list.clone(),
+        ErrorKind::TooMany,
+        BadValue::Raw(count.to_string()),
+        "must have at most 1 items".to_owned(),
+    );
+    error.detail.push_str(&format!(
+        " ({} accepts one CA reference: Accepted=False, Invalid)",
+        settings.profile.label()
+    ));
+    report.enforce(settings.invalid_refs, error);
+}
+
+/// Checks the object a CA reference names, as the profile's implementation reads it; `None`
+/// when the snapshot does not have it (it does not exist).
+fn resolve_ca_ref(
+    ca_kind: CaKind,
+    name: &str,
+    path: &FieldPath,
+    snapshot: &Snapshot,
+    settings: &Settings,
+    now: i64,
+    report: &mut Report,
+) -> Option<Resolution> {
+    let about = Phrasing::Reference {
+        kind: ca_kind,
+        name,
+    };
+    let source = settings.profile.ca_source(ca_kind);
+    match ca_kind {
+        CaKind::ConfigMap => snapshot
+            .config_maps
+            .get(name)
+            .map(|entry| check_data(entry, source, &about, path, settings, now, report)),
+        CaKind::Secret => snapshot.secrets.get(name).map(|entry| match entry {
+            SecretEntry::Read(secret) => {
+                check_secret(secret, source, &about, path, settings, now, report)
+            }
+            SecretEntry::Unchecked(why) => {
+                report.warn(path.clone(), about.unchecked(why));
+                Resolution::Usable
+            }
+        }),
+        CaKind::ClusterTrustBundle => {
+            let entry = snapshot.cluster_trust_bundles.get(name);
+            entry.map(|e| check_trust_bundle(e, &about, path, settings, now, report))
+        }
+    }
+}
+
+/// What resolving a CA reference's object found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Resolution {
+    /// A usable bundle (or one that could not be checked).
+    Usable,
+    /// The bundle the implementation reads cannot be used.
+    BadContent,
+    /// No bundle: a missing key, a Secret type the implementation refuses.
+    Unresolved,
+}
+
+/// Checks a ClusterTrustBundle a reference names: its `spec.trustBundle`.
+fn check_trust_bundle(
+    entry: &ClusterTrustBundleEntry,
+    about: &Phrasing<'_>,
+    path: &FieldPath,
+    settings: &Settings,
+    now: i64,
+    report: &mut Report,
+) -> Resolution {
+    match entry {
+        ClusterTrustBundleEntry::Read(Some(ca)) => {
+            let at = about.path(path, TRUST_BUNDLE);
+            if check_bundle(&ca.bundle, about, TRUST_BUNDLE, &at, settings, now, report) {
+                Resolution::Usable
+            } else {
+                Resolution::BadContent
+            }
+        }
+        ClusterTrustBundleEntry::Read(None) => {
+            missing_key(about, path, &[], "", settings, report);
+            Resolution::Unresolved
+        }
+        ClusterTrustBundleEntry::Unchecked(why) => {
+            report.warn(path.clone(), about.unchecked(why));
+            Resolution::Usable
+        }
+    }
+}
+
+/// A group `core` the implementation reads as the core group: allowed, with a warning.
+pub(crate) fn warn_core_alias(
+    group: &str,
+    profile: &Profile,
+    path: &dyn Fn() -> FieldPath,
+    report: &mut Report,
+) {
+    report.warn_with(|| {
+        let message = format!(
+            "{} reads group {} as the core group, the API and other implementations do not: write \"\"",
+            profile.label(),
+            Quoted(group)
+        );
+        (path().field("group"), message)
+    });
+}
+
+/// Checks a Secret used as a CA bundle: its type, a private key beside the CA, then its data as
+/// [`check_data`] does.
+pub(crate) fn check_secret(
+    secret: &SecretCa,
+    source: Option<&CaSource>,
+    about: &Phrasing<'_>,
+    path: &FieldPath,
+    settings: &Settings,
+    now: i64,
+    report: &mut Report,
+) -> Resolution {
+    warn_private_keys(&secret.private_keys, about, path, settings, report);
+    if let Some(source) = source
+        && !source.secret_types.is_empty()
+    {
+        let secret_type = secret.secret_type.as_deref().unwrap_or("Opaque");
+        if !source.secret_types.iter().any(|t| t == secret_type) {
+            let types: Vec<String> = source
+                .secret_types
+                .iter()
+                .map(|t| Quoted(t).to_string())
+                .collect();
+            let at = match about {
+                Phrasing::Reference { .. } => path.clone(),
+                Phrasing::Object { .. } => FieldPath::root().field("type"),
+            };
+            report.enforce(
+                settings.invalid_refs,
+                FieldError::new(
+                    at,
+                    ErrorKind::Invalid,
+                    BadValue::None,
+                    format!(
+                        "{} is of type {}: {} reads Secrets of type {} only (ResolvedRefs=False, InvalidCACertificateRef)",
+                        about.subject(),
+                        Quoted(secret_type),
+                        settings.profile.label(),
+                        types.join(", ")
+                    ),
+                ),
+            );
+            return Resolution::Unresolved;
+        }
+    }
+    check_data(secret, source, about, path, settings, now, report)
+}
+
+/// `ConfigMap "ca" not found in "shop": ResolvedRefs=False until created`.
+fn not_found(kind: CaKind, name: &str, namespace: &str) -> String {
+    match kind {
+        CaKind::ClusterTrustBundle => format!(
+            "ClusterTrustBundle {} not found: ResolvedRefs=False until created",
+            Quoted(name)
+        ),
+        _ => format!(
+            "{kind} {} not found in {}: ResolvedRefs=False until created",
+            Quoted(name),
+            Quoted(namespace)
+        ),
+    }
+}
+
+/// Where a ClusterTrustBundle holds its bundle.
+const TRUST_BUNDLE: &str = "spec.trustBundle";
+
+/// The CA kinds a profile reads, as `GROUP/KIND` values are shown.
+fn supported_kinds(profile: &Profile) -> Vec<String> {
+    profile
+        .ca_sources
+        .iter()
+        .map(|s| s.kind.group_kind().to_string())
+        .collect()
+}
+
+/// Why a CA reference is not of a kind the implementation reads (InvalidKind), under
+/// `--invalid-refs`: the typo hints targets get (`group: core`, a kind in the wrong case; both
+/// when both are wrong), else Unsupported value.
 fn invalid_kind(
     group: &str,
     kind: &str,
-    path: &dyn Fn() -> FieldPath,
+    path: &FieldPath,
     settings: &Settings,
     report: &mut Report,
 ) {
-    const SUFFIX: &str = " (ResolvedRefs=False, InvalidKind)";
-    let config_map = GroupKind {
-        group: String::new(),
-        kind: "ConfigMap".to_owned(),
+    let profile = &*settings.profile;
+    let allowed: Vec<GroupKind> = profile
+        .ca_sources
+        .iter()
+        .map(|s| s.kind.group_kind())
+        .collect();
+    let status = if profile.is_core() {
+        " (ResolvedRefs=False, InvalidKind)".to_owned()
+    } else {
+        format!(" ({}: ResolvedRefs=False, InvalidKind)", profile.label())
     };
     let enforcement = settings.invalid_refs;
-    let allowed = std::slice::from_ref(&config_map);
-    if super::policy::report_typos(group, kind, allowed, path, enforcement, SUFFIX, report) {
+    let at = || path.clone();
+    if super::policy::report_typos(group, kind, &allowed, &at, enforcement, &status, report) {
         return;
     }
     report.enforce_with(enforcement, || {
@@ -98,116 +398,256 @@ fn invalid_kind(
             group: group.to_owned(),
             kind: kind.to_owned(),
         };
-        let mut error =
-            FieldError::not_supported(path().field("kind"), &value.to_string(), &["ConfigMap"]);
-        error.detail.push_str(SUFFIX);
+        let shown = supported_kinds(profile);
+        let shown: Vec<&str> = shown.iter().map(String::as_str).collect();
+        let mut error = FieldError::not_supported(path.field("kind"), &value.to_string(), &shown);
+        error.detail.push_str(&status);
         error
     });
 }
 
-/// How findings about a ConfigMap are worded: from a policy's reference (`ConfigMap "ca"
-/// ca.crt: …`) or in a review of the ConfigMap itself (`… (this ConfigMap is the CA bundle of
+/// How findings about a CA object are worded: from a policy's reference (`ConfigMap "ca"
+/// ca.crt: …`) or in a review of the object itself (`… (this ConfigMap is the CA bundle of
 /// BackendTLSPolicy ns/p)`). Messages are built only when there is something to report.
 pub(crate) enum Phrasing<'a> {
-    /// A policy's `caCertificateRefs[i]` naming this ConfigMap.
+    /// A policy's `caCertificateRefs[i]` naming this object.
     Reference {
-        /// The ConfigMap's name.
-        config_map: &'a str,
+        /// Its kind.
+        kind: CaKind,
+        /// Its name.
+        name: &'a str,
     },
-    /// A review of the ConfigMap itself.
-    ConfigMap {
+    /// A review of the object itself.
+    Object {
+        /// Its kind.
+        kind: CaKind,
         /// Which policies use it, e.g. `CA bundle of BackendTLSPolicy shop/p`.
         users: &'a str,
     },
 }
 
 impl Phrasing<'_> {
-    fn missing_key(&self, hint: &str) -> String {
+    /// Where a finding about `key` goes: the reference, or the key in the object.
+    fn path(&self, reference: &FieldPath, key: &str) -> FieldPath {
         match self {
-            Self::Reference { config_map } => {
-                format!(
-                    "ConfigMap {} has no key \"ca.crt\" in data{hint}",
-                    Quoted(config_map)
-                )
+            Self::Reference { .. } => reference.clone(),
+            Self::Object { .. } if key == TRUST_BUNDLE => {
+                FieldPath::root().field("spec").field("trustBundle")
             }
-            Self::ConfigMap { users } => {
-                format!(
-                    "this ConfigMap has no key \"ca.crt\" in data{hint} (this ConfigMap is the {users})"
-                )
+            Self::Object { .. } => FieldPath::root().field("data").key(key),
+        }
+    }
+
+    /// `has no key "ca.crt" in data` (`"cacert" or "ca.crt"` for several keys), or for a
+    /// ClusterTrustBundle `has no spec.trustBundle`.
+    fn missing_key(&self, keys: &[Text], hint: &str) -> String {
+        let what = if keys.is_empty() {
+            "no spec.trustBundle".to_owned()
+        } else {
+            let quoted: Vec<String> = keys.iter().map(|k| Quoted(k).to_string()).collect();
+            format!("no key {} in data", quoted.join(" or "))
+        };
+        match self {
+            Self::Reference { kind, name } => {
+                format!("{kind} {} has {what}{hint}", Quoted(name))
+            }
+            Self::Object { kind, users } => {
+                format!("this {kind} has {what}{hint} (this {kind} is the {users})")
             }
         }
     }
 
-    fn finding(&self, message: &str) -> String {
+    fn finding(&self, key: &str, message: &str) -> String {
         match self {
-            Self::Reference { config_map } => {
-                format!("ConfigMap {} ca.crt: {message}", Quoted(config_map))
+            Self::Reference { kind, name } => {
+                format!("{kind} {} {key}: {message}", Quoted(name))
             }
-            Self::ConfigMap { users } => format!("{message} (this ConfigMap is the {users})"),
+            Self::Object { kind, users } => format!("{message} (this {kind} is the {users})"),
+        }
+    }
+
+    fn unchecked(&self, why: &str) -> String {
+        match self {
+            Self::Reference { kind, name } => {
+                format!(
+                    "{kind} {}: its content was not checked: {why}",
+                    Quoted(name)
+                )
+            }
+            Self::Object { kind, users } => {
+                format!("this {kind}'s content was not checked: {why} (this {kind} is the {users})")
+            }
+        }
+    }
+
+    fn subject(&self) -> String {
+        match self {
+            Self::Reference { kind, name } => format!("{kind} {}", Quoted(name)),
+            Self::Object { kind, .. } => format!("this {kind}"),
         }
     }
 }
 
-/// Checks a ConfigMap used as a CA bundle: the `ca.crt` key and the bundle in it. Findings are
-/// reported at `path` (a policy's reference, or a ConfigMap's `data[ca.crt]`), prefixed with
-/// as `about` says.
-pub(crate) fn check_config_map(
-    entry: &ConfigMapEntry,
+/// Reports a missing key (or trustBundle) under `--missing-refs`.
+fn missing_key(
+    about: &Phrasing<'_>,
+    path: &FieldPath,
+    keys: &[Text],
+    hint: &str,
+    settings: &Settings,
+    report: &mut Report,
+) {
+    let first = keys.first().map_or(TRUST_BUNDLE, |k| k.as_ref());
+    report.enforce(
+        settings.missing_refs,
+        FieldError::new(
+            about.path(path, first),
+            ErrorKind::NotFound,
+            BadValue::Str(first.to_owned()),
+            about.missing_key(keys, hint),
+        ),
+    );
+}
+
+/// Checks the `data` of a ConfigMap or Secret used as a CA bundle: the key the implementation
+/// reads (the first of `source.keys` present, else the only key when it falls back to it) and
+/// the bundle in it.
+pub(crate) fn check_data(
+    data: &dyn CaData,
+    source: Option<&CaSource>,
     about: &Phrasing<'_>,
     path: &FieldPath,
     settings: &Settings,
     now: i64,
     report: &mut Report,
-) {
-    let findings = entry
-        .ca_crt
-        .as_ref()
-        .map(|ca| ca_bundle::assess(&ca.bundle, now, settings.expiry_window_secs));
-    report_config_map(
-        entry,
-        findings.as_deref(),
-        about,
-        &|| path.clone(),
-        settings,
-        report,
-    );
-}
-
-/// Reports what [`check_config_map`] finds: a missing `ca.crt` (when `findings` is `None`),
-/// else the findings on its bundle. `path` is built only for what is reported.
-fn report_config_map(
-    entry: &ConfigMapEntry,
-    findings: Option<&[Finding]>,
-    about: &Phrasing<'_>,
-    path: &dyn Fn() -> FieldPath,
-    settings: &Settings,
-    report: &mut Report,
-) {
-    let Some(findings) = findings else {
-        let hint = if entry.binary_ca_crt {
+) -> Resolution {
+    let default_keys = [Text::Borrowed(super::CA_KEY)];
+    let keys: &[Text] = source.map_or(&default_keys, |s| &s.keys);
+    let listed = keys
+        .iter()
+        .enumerate()
+        .find_map(|(i, key)| Some((key.as_ref(), data.value(key)?, i > 0)));
+    let fallback_only = source.is_some_and(|s| s.only_key_fallback);
+    let chosen = listed.or_else(|| {
+        let (key, bundle) = data.only_key().filter(|_| fallback_only)?;
+        Some((key, bundle, true))
+    });
+    let Some((key, bundle, fallback)) = chosen else {
+        let hint = if keys.first().is_some_and(|k| data.in_binary_data(k)) {
             ": it is in binaryData, but implementations read PEM text from data"
         } else {
             ""
         };
-        report.enforce_with(settings.missing_refs, || {
-            FieldError::new(
-                path(),
-                ErrorKind::NotFound,
-                BadValue::str("ca.crt"),
-                about.missing_key(hint),
-            )
-        });
-        return;
+        missing_key(about, path, keys, hint, settings, report);
+        return Resolution::Unresolved;
     };
-    for finding in findings {
-        match finding.severity() {
-            Severity::Invalid => report.enforce_with(settings.invalid_refs, || {
-                let message = about.finding(&finding.message);
-                FieldError::new(path(), ErrorKind::Invalid, BadValue::None, message)
-            }),
-            Severity::Warning => report.warn_with(|| (path(), about.finding(&finding.message))),
+    // Reading `ca.crt` is what every user expects, whichever key an implementation tries first.
+    if fallback && key != super::CA_KEY {
+        let profile = &settings.profile;
+        let tried: Vec<String> = keys
+            .iter()
+            .take_while(|k| k.as_ref() != key)
+            .map(|k| Quoted(k).to_string())
+            .collect();
+        report.warn(
+            about.path(path, key),
+            format!(
+                "{} has no key {}: {} reads {} instead",
+                about.subject(),
+                tried.join(" or "),
+                profile.label(),
+                Quoted(key)
+            ),
+        );
+        for pitfall in profile.pitfalls_where(|w| *w == When::FallbackKey) {
+            report.warn(about.path(path, key), profile.pitfall_warning(pitfall));
         }
     }
+    let shadowed = keys
+        .iter()
+        .skip_while(|k| k.as_ref() != key)
+        .skip(1)
+        .find(|k| k.as_ref() == super::CA_KEY && data.value(k).is_some());
+    if let Some(ignored) = shadowed {
+        report.warn(
+            about.path(path, key),
+            format!(
+                "{} reads {} of {}: its {} is ignored",
+                settings.profile.label(),
+                Quoted(key),
+                about.subject(),
+                Quoted(ignored)
+            ),
+        );
+    }
+    let at = about.path(path, key);
+    if check_bundle(bundle, about, key, &at, settings, now, report) {
+        Resolution::Usable
+    } else {
+        Resolution::BadContent
+    }
+}
+
+/// Warns (`--strict`: errs) that a CA Secret also holds a private key.
+pub(crate) fn warn_private_keys(
+    keys: &[Box<str>],
+    about: &Phrasing<'_>,
+    path: &FieldPath,
+    settings: &Settings,
+    report: &mut Report,
+) {
+    let Some(first) = keys.first() else {
+        return;
+    };
+    let names: Vec<String> = keys.iter().map(|k| Quoted(k).to_string()).collect();
+    let detail = format!(
+        "{} also holds a private key ({}): the gateway controller will be able to read a key it does not need; point at a CA-only Secret or ConfigMap (cert-manager trust-manager writes such bundles)",
+        about.subject(),
+        names.join(", ")
+    );
+    let at = match about {
+        Phrasing::Reference { .. } => path.clone(),
+        Phrasing::Object { .. } => FieldPath::root().field("data").key(first),
+    };
+    report.discouraged(
+        settings.strict,
+        FieldError::new(
+            at,
+            ErrorKind::Forbidden,
+            BadValue::None,
+            format!("--strict: {detail}"),
+        ),
+        detail,
+    );
+}
+
+/// The one bundle checker for every CA source (a ConfigMap's or Secret's key, a
+/// ClusterTrustBundle's `spec.trustBundle`): the findings of [`ca_bundle::assess`] at `path`,
+/// invalid ones under `--invalid-refs`. Returns whether the bundle is usable.
+pub(crate) fn check_bundle(
+    bundle: &ParsedBundle,
+    about: &Phrasing<'_>,
+    key: &str,
+    path: &FieldPath,
+    settings: &Settings,
+    now: i64,
+    report: &mut Report,
+) -> bool {
+    let mut usable = true;
+    for finding in ca_bundle::assess(bundle, now, settings.expiry_window_secs) {
+        let message = about.finding(key, &finding.message);
+        match finding.severity() {
+            Severity::Invalid => {
+                usable = false;
+                report.enforce(
+                    settings.invalid_refs,
+                    FieldError::new(path.clone(), ErrorKind::Invalid, BadValue::None, message),
+                );
+            }
+            Severity::Warning => report.warn(path.clone(), message),
+        }
+    }
+    usable
 }
 
 /// Target Services and their ports, and other policies on the same targets.

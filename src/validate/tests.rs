@@ -34,6 +34,7 @@ fn ca(text: &str) -> ConfigMapEntry {
             bundle: Arc::new(parse_bundle(text)),
         }),
         binary_ca_crt: false,
+        ..Default::default()
     }
 }
 
@@ -854,6 +855,27 @@ fn unknown_fields_warn_by_default_and_fail_offline() {
             "spec.targetRefs[0].port: unknown field, ignored (pruned by the apiserver): select a Service port by name with sectionName",
         ]
     );
+    // They are about a field's name, the other warnings about values.
+    assert!(
+        report
+            .warnings
+            .iter()
+            .all(|w| w.kind == WarningKind::UnknownField)
+    );
+    let mut missing_ca = policy.clone();
+    missing_ca["spec"]["validation"]["caCertificateRefs"][0]["name"] = json!("not-there");
+    let report = run(&missing_ca, &defaults());
+    let kinds: Vec<WarningKind> = report.warnings.iter().map(|w| w.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            WarningKind::UnknownField,
+            WarningKind::UnknownField,
+            WarningKind::Value
+        ],
+        "{:?}",
+        warnings(&report)
+    );
     let offline = Settings {
         unknown_fields: Enforcement::Deny,
         ..Settings::default()
@@ -928,6 +950,7 @@ fn config_maps_without_ca_crt_are_missing() {
         ConfigMapEntry {
             ca_crt: None,
             binary_ca_crt: true,
+            ..Default::default()
         },
     );
     let object = base();
@@ -1102,6 +1125,7 @@ fn rival(name: &str, created: i64, section: Option<&str>) -> Arc<PolicySummary> 
             section: section.map(str::to_owned),
         }],
         ca_config_maps: Vec::new(),
+        ..Default::default()
     })
 }
 
@@ -1318,6 +1342,7 @@ mod config_maps {
             created: None,
             targets: Vec::new(),
             ca_config_maps: vec!["payments-backend-ca".into()],
+            ..Default::default()
         }));
         snap
     }

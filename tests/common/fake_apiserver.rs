@@ -1,7 +1,10 @@
 //! An in-process fake Kubernetes apiserver (plain HTTP on 127.0.0.1) serving discovery, list
 //! (with `limit`/`continue` paging) and watch (newline-delimited events, resourceVersions,
-//! bookmarks, `410 Gone` for expired versions) for ConfigMaps, Services and
-//! BackendTLSPolicies, so the real kube client code can be tested without a cluster.
+//! bookmarks, `410 Gone` for expired versions) for ConfigMaps, Services, BackendTLSPolicies
+//! and (when served, [`FakeApiserver::serve_cluster_trust_bundles`]) ClusterTrustBundles, and
+//! GET of one Secret (list and watch of Secrets are refused, 403, as the webhook's RBAC
+//! refuses them), so the real kube client code can be tested without a cluster. Every request
+//! is recorded ([`FakeApiserver::log`]).
 //!
 //! Test controls: [`FakeApiserver::apply`], [`FakeApiserver::delete`],
 //! [`FakeApiserver::drop_watches`] (every open watch ends, as when a connection breaks),
@@ -33,6 +36,8 @@ pub enum Kind {
     ConfigMap,
     Service,
     Policy,
+    Secret,
+    ClusterTrustBundle,
 }
 
 impl Kind {
@@ -40,6 +45,10 @@ impl Kind {
         match (object["apiVersion"].as_str()?, object["kind"].as_str()?) {
             ("v1", "ConfigMap") => Some(Kind::ConfigMap),
             ("v1", "Service") => Some(Kind::Service),
+            ("v1", "Secret") => Some(Kind::Secret),
+            (version, "ClusterTrustBundle") if version.starts_with(CERTIFICATES_GROUP) => {
+                Some(Kind::ClusterTrustBundle)
+            }
             (version, "BackendTLSPolicy") if version.starts_with(GATEWAY_GROUP) => {
                 Some(Kind::Policy)
             }
@@ -52,8 +61,21 @@ impl Kind {
             Kind::ConfigMap => "ConfigMapList",
             Kind::Service => "ServiceList",
             Kind::Policy => "BackendTLSPolicyList",
+            Kind::Secret => "SecretList",
+            Kind::ClusterTrustBundle => "ClusterTrustBundleList",
         }
     }
+}
+
+/// The ClusterTrustBundle API group.
+pub const CERTIFICATES_GROUP: &str = "certificates.k8s.io";
+
+/// One request as the fake apiserver saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Logged {
+    pub method: String,
+    pub path: String,
+    pub query: String,
 }
 
 struct Watcher {
@@ -70,6 +92,11 @@ struct Inner {
     history: Vec<(u64, Kind, &'static str, Value)>,
     watchers: Vec<Watcher>,
     served_versions: Vec<&'static str>,
+    /// The ClusterTrustBundle version served, if any.
+    trust_bundle_version: Option<&'static str>,
+    /// Answer Secret GETs with 403 (no `get` on secrets).
+    secrets_forbidden: bool,
+    log: Vec<Logged>,
     lists: u64,
     watches: u64,
     discoveries: u64,
@@ -146,15 +173,18 @@ impl FakeApiserver {
         let mut inner = self.lock();
         inner.revision += 1;
         let revision = inner.revision;
+        let cluster_scoped = kind == Kind::ClusterTrustBundle;
         let namespace = object["metadata"]["namespace"]
             .as_str()
-            .unwrap_or("default")
+            .unwrap_or(if cluster_scoped { "" } else { "default" })
             .to_owned();
         let name = object["metadata"]["name"]
             .as_str()
             .unwrap_or_default()
             .to_owned();
-        object["metadata"]["namespace"] = json!(namespace);
+        if !cluster_scoped {
+            object["metadata"]["namespace"] = json!(namespace);
+        }
         object["metadata"]["resourceVersion"] = json!(revision.to_string());
         if object["metadata"]["creationTimestamp"].is_null() {
             object["metadata"]["creationTimestamp"] = json!("2026-01-01T00:00:00Z");
@@ -222,6 +252,21 @@ impl FakeApiserver {
     pub fn discoveries(&self) -> u64 {
         self.lock().discoveries
     }
+
+    /// Serves ClusterTrustBundles as `certificates.k8s.io/<version>`.
+    pub fn serve_cluster_trust_bundles(&self, version: &'static str) {
+        self.lock().trust_bundle_version = Some(version);
+    }
+
+    /// Answers Secret GETs with 403, as an apiserver does without `get` on secrets.
+    pub fn forbid_secrets(&self) {
+        self.lock().secrets_forbidden = true;
+    }
+
+    /// Every request served so far, in order.
+    pub fn log(&self) -> Vec<Logged> {
+        self.lock().log.clone()
+    }
 }
 
 impl Drop for FakeApiserver {
@@ -247,10 +292,18 @@ type AppState = (Arc<Mutex<Inner>>, Arc<Hold>);
 
 async fn handle(State((inner, hold)): State<AppState>, request: Request) -> Response {
     let path = request.uri().path().to_owned();
-    let query: BTreeMap<String, String> = request
-        .uri()
-        .query()
-        .unwrap_or("")
+    inner.lock().expect("state").log.push(Logged {
+        method: request.method().to_string(),
+        path: path.clone(),
+        query: request.uri().query().unwrap_or("").to_owned(),
+    });
+    let method = request.method().clone();
+    let raw_query = request.uri().query().unwrap_or("").to_owned();
+    if let Some(response) = secret_or_trust_bundles(&inner, &hold, &method, &raw_query, &path).await
+    {
+        return response;
+    }
+    let query: BTreeMap<String, String> = raw_query
         .split('&')
         .filter_map(|pair| pair.split_once('='))
         .map(|(k, v)| (k.to_owned(), v.replace("%2F", "/")))
@@ -269,8 +322,10 @@ async fn handle(State((inner, hold)): State<AppState>, request: Request) -> Resp
     };
     let kind = match path.as_str() {
         "/apis" => {
-            inner.lock().expect("state").discoveries += 1;
-            return json_response(api_groups(&versions));
+            let mut state = inner.lock().expect("state");
+            state.discoveries += 1;
+            let trust_bundles = state.trust_bundle_version;
+            return json_response(api_groups(&versions, trust_bundles));
         }
         "/api/v1/configmaps" => Kind::ConfigMap,
         "/api/v1/services" => Kind::Service,
@@ -298,6 +353,73 @@ async fn handle(State((inner, hold)): State<AppState>, request: Request) -> Resp
         }
         list(&inner, kind, namespace.as_deref(), &query)
     }
+}
+
+/// `GET /api/v1/namespaces/<ns>/secrets/<name>` (one Secret), any other Secret request (403:
+/// the webhook may only get them), and the ClusterTrustBundle collection when it is served.
+async fn secret_or_trust_bundles(
+    inner: &Mutex<Inner>,
+    hold: &Hold,
+    method: &axum::http::Method,
+    raw_query: &str,
+    path: &str,
+) -> Option<Response> {
+    if let Some(rest) = path.strip_prefix("/api/v1/namespaces/")
+        && let Some((namespace, rest)) = rest.split_once('/')
+        && let Some(name) = rest.strip_prefix("secrets/")
+    {
+        let state = inner.lock().expect("state");
+        if state.secrets_forbidden || method != axum::http::Method::GET {
+            return Some(forbidden(path));
+        }
+        let key = (Kind::Secret, namespace.to_owned(), name.to_owned());
+        return Some(match state.objects.get(&key) {
+            Some(secret) => json_response(secret.clone()),
+            None => not_found(path),
+        });
+    }
+    if path == "/api/v1/secrets" || path.ends_with("/secrets") {
+        return Some(forbidden(path));
+    }
+    let version = inner.lock().expect("state").trust_bundle_version?;
+    let query: BTreeMap<String, String> = raw_query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    if path == format!("/apis/{CERTIFICATES_GROUP}/{version}") {
+        return Some(json_response(
+            json!({"kind": "APIResourceList", "apiVersion": "v1",
+            "groupVersion": format!("{CERTIFICATES_GROUP}/{version}"), "resources": [
+            {"name": "clustertrustbundles", "singularName": "clustertrustbundle", "namespaced": false,
+             "kind": "ClusterTrustBundle", "verbs": ["get", "list", "watch"]}]}),
+        ));
+    }
+    if path != format!("/apis/{CERTIFICATES_GROUP}/{version}/clustertrustbundles") {
+        return None;
+    }
+    if query.get("watch").is_some_and(|w| w == "true" || w == "1") {
+        return Some(watch(inner, Kind::ClusterTrustBundle, &query));
+    }
+    loop {
+        let released = hold.released.notified();
+        if !*hold.held.lock().expect("hold") {
+            break;
+        }
+        released.await;
+    }
+    Some(list(inner, Kind::ClusterTrustBundle, None, &query))
+}
+
+fn forbidden(path: &str) -> Response {
+    let status = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "message": format!("forbidden: {path}"), "reason": "Forbidden", "code": 403});
+    (
+        StatusCode::FORBIDDEN,
+        [("content-type", "application/json")],
+        serde_json::to_vec(&status).expect("json"),
+    )
+        .into_response()
 }
 
 fn list(
@@ -372,18 +494,24 @@ fn watch(inner: &Mutex<Inner>, kind: Kind, query: &BTreeMap<String, String>) -> 
         .expect("response")
 }
 
-fn api_groups(versions: &[&str]) -> Value {
+fn api_groups(versions: &[&str], trust_bundles: Option<&str>) -> Value {
     let group_versions: Vec<Value> = versions
         .iter()
         .map(|v| json!({"groupVersion": format!("{GATEWAY_GROUP}/{v}"), "version": v}))
         .collect();
-    let groups = if versions.is_empty() {
+    let mut groups = if versions.is_empty() {
         vec![]
     } else {
         vec![
             json!({"name": GATEWAY_GROUP, "versions": group_versions, "preferredVersion": group_versions[0]}),
         ]
     };
+    if let Some(v) = trust_bundles {
+        let version = json!({"groupVersion": format!("{CERTIFICATES_GROUP}/{v}"), "version": v});
+        groups.push(
+            json!({"name": CERTIFICATES_GROUP, "versions": [version], "preferredVersion": version}),
+        );
+    }
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 

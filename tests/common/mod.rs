@@ -8,6 +8,7 @@ pub mod fake_apiserver;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use backendtls_webhook::admission::{Clock, Reviewer};
 use backendtls_webhook::certs::DevCa;
@@ -28,6 +29,32 @@ use tokio_rustls::client::TlsStream;
 /// The DNS name the apiserver uses for a Service-backed webhook.
 pub const SNI: &str = "backendtls-webhook.backendtls-webhook.svc";
 
+/// How long a test waits for something that must happen (the server closes a connection,
+/// answers, drains; caches sync) before it fails rather than hangs. It is not a speed limit,
+/// and no assertion depends on it: a server-side timeout a test waits for is far shorter
+/// (300 ms), and one whose firing would hide what the test checks is [`NEVER`], far longer.
+/// A test that waits this long has found a server that does not do what it must.
+pub const HANG_GUARD: Duration = Duration::from_secs(60);
+
+/// A server-side timeout that must not fire while a test runs: if the server only got out of
+/// a state by waiting for it, the test reaches [`HANG_GUARD`] and fails.
+pub const NEVER: Duration = Duration::from_secs(24 * 3600);
+
+/// Awaits `future`, failing with "`what`: not after ..." instead of hanging (see
+/// [`HANG_GUARD`]).
+pub async fn must<F: std::future::Future>(what: &str, future: F) -> F::Output {
+    match tokio::time::timeout(HANG_GUARD, future).await {
+        Ok(output) => output,
+        Err(_) => panic!("{what}: not after {HANG_GUARD:?} (the test would hang)"),
+    }
+}
+
+/// Whether `tcp` is still open: nothing to read and no end of stream, without waiting.
+pub fn still_open(tcp: &TcpStream) -> bool {
+    let mut probe = [0u8; 1];
+    matches!(tcp.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+}
+
 /// A running server and what a client needs to reach it.
 pub struct TestServer {
     pub addr: SocketAddr,
@@ -47,6 +74,8 @@ pub struct Options {
     pub lookup: Option<Arc<dyn Lookup>>,
     /// Turn on the decision cache, as `serve` has it by default.
     pub decision_cache: bool,
+    /// The validation settings (the defaults when `None`).
+    pub settings: Option<Settings>,
 }
 
 pub fn fixtures() -> PathBuf {
@@ -88,7 +117,8 @@ impl TestServer {
         let lookup = options
             .lookup
             .unwrap_or_else(|| Arc::new(fixture_lookup(&bundles)));
-        let reviewer = Reviewer::new(Settings::default(), lookup, bundles, Clock::System);
+        let settings = options.settings.unwrap_or_default();
+        let reviewer = Reviewer::new(settings, lookup, bundles, Clock::System);
         let reviewer = Arc::new(if options.decision_cache {
             reviewer.with_decision_cache(64, 30)
         } else {
