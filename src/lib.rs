@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admission;
+pub mod bounded;
 pub mod certs;
 pub mod cli;
 pub mod cmd;

@@ -20,13 +20,13 @@
 //! so a miss reads them twice (to find their end, then to parse them), where a reviewer
 //! without the cache parses them with the envelope in one pass.
 
-use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
 
 use super::Verdict;
+use crate::bounded::BoundedMap;
 use crate::validate::Subject;
 
 /// The cacheable part of an answer (everything but the uid): allowed when it has no status.
@@ -46,8 +46,6 @@ struct Entry {
     key: Box<[u8]>,
     answer: Arc<CachedAnswer>,
     at: i64,
-    /// What the entry holds, in bytes (key and answer), as counted against the budget.
-    bytes: usize,
 }
 
 /// Default byte budget of the cache.
@@ -83,13 +81,20 @@ pub(crate) struct DecisionCache {
     ttl_secs: i64,
 }
 
-#[derive(Default)]
 struct DecisionEntries {
-    map: HashMap<u64, Entry, foldhash::fast::RandomState>,
-    /// The sum of the entries' `bytes`.
-    bytes: usize,
+    /// Entries by their key's hash, bounded in entries and in bytes (key and answer).
+    map: BoundedMap<u64, Entry, foldhash::fast::RandomState>,
     /// When expired entries were last dropped.
     swept_at: i64,
+}
+
+impl DecisionEntries {
+    fn new(capacity: usize, max_bytes: usize) -> Self {
+        Self {
+            map: BoundedMap::new(capacity, max_bytes),
+            swept_at: 0,
+        }
+    }
 }
 
 /// Separates key parts; 0xFF never occurs in UTF-8 or JSON text.
@@ -99,7 +104,7 @@ impl DecisionCache {
     /// A cache of at most `capacity` decisions, each reused for at most `ttl_secs`.
     pub fn new(capacity: usize, ttl_secs: i64) -> Self {
         Self {
-            entries: Mutex::new(DecisionEntries::default()),
+            entries: Mutex::new(DecisionEntries::new(capacity, DEFAULT_MAX_BYTES)),
             hasher: foldhash::fast::RandomState::default(),
             capacity,
             max_bytes: DEFAULT_MAX_BYTES,
@@ -110,13 +115,14 @@ impl DecisionCache {
     /// The same cache with a byte budget of `max_bytes`.
     pub fn with_max_bytes(mut self, max_bytes: usize) -> Self {
         self.max_bytes = max_bytes;
+        self.entries = Mutex::new(DecisionEntries::new(self.capacity, max_bytes));
         self
     }
 
     /// Bytes held now (keys and answers).
     #[cfg(test)]
     pub fn bytes(&self) -> usize {
-        self.lock().bytes
+        self.lock().map.bytes()
     }
 
     /// Hashes a request's parts without joining them.
@@ -168,23 +174,15 @@ impl DecisionCache {
         if now.saturating_sub(entries.swept_at) >= self.ttl_secs {
             let ttl = self.ttl_secs;
             entries.map.retain(|_, e| now.saturating_sub(e.at) < ttl);
-            entries.bytes = entries.map.values().map(|e| e.bytes).sum();
             entries.swept_at = now;
         }
-        if entries.map.len() >= self.capacity || entries.bytes + bytes > self.max_bytes {
-            entries.map.clear();
-            entries.bytes = 0;
-        }
+        // Still full: cleared by the insert.
         let entry = Entry {
             key: key.bytes,
             answer: Arc::new(answer),
             at: now,
-            bytes,
         };
-        entries.bytes += bytes;
-        if let Some(replaced) = entries.map.insert(key.hash, entry) {
-            entries.bytes -= replaced.bytes;
-        }
+        entries.map.insert(key.hash, entry, bytes);
     }
 
     /// Whether the cache is switched on.
@@ -296,9 +294,6 @@ mod tests {
         cache.put(cache.key(&[b"new"], 0), answer(), 130);
         assert!(cache.get(&[b"new"], 0, 130).is_some());
         assert_eq!(cache.lock().map.len(), 1);
-        assert_eq!(
-            cache.bytes(),
-            cache.lock().map.values().map(|e| e.bytes).sum::<usize>()
-        );
+        assert_eq!(cache.bytes(), held);
     }
 }

@@ -2,8 +2,9 @@
 //! many requests, ConfigMaps or policies share it. Keys are hashed with foldhash (randomly
 //! seeded, much faster than SipHash on the few kilobytes a bundle has).
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::bounded::BoundedMap;
 
 use crate::validate::CaText;
 use crate::validate::ca_bundle::{self, ParsedBundle};
@@ -13,18 +14,12 @@ use crate::validate::ca_bundle::{self, ParsedBundle};
 /// hot bundle is not parsed per request).
 #[derive(Debug)]
 pub struct BundleCache {
-    entries: Mutex<Entries>,
-    capacity: usize,
+    entries: Mutex<Bundles>,
     max_text: usize,
-    max_bytes: usize,
 }
 
-#[derive(Debug, Default)]
-struct Entries {
-    map: HashMap<Arc<str>, Arc<ParsedBundle>, foldhash::fast::RandomState>,
-    /// Bytes of text of the bundles in `map`.
-    bytes: usize,
-}
+/// Parsed bundles by their text, bounded in entries and in bytes of text.
+type Bundles = BoundedMap<Arc<str>, Arc<ParsedBundle>, foldhash::fast::RandomState>;
 
 /// Bytes of bundle text the cache holds at most, by default.
 const MAX_BYTES: usize = 16 << 20;
@@ -39,10 +34,8 @@ impl BundleCache {
     /// A cache of at most `capacity` bundles, each cached only when at most `max_text` bytes.
     pub fn new(capacity: usize, max_text: usize) -> Self {
         Self {
-            entries: Mutex::new(Entries::default()),
-            capacity,
+            entries: Mutex::new(Bundles::new(capacity, MAX_BYTES)),
             max_text,
-            max_bytes: MAX_BYTES,
         }
     }
 
@@ -53,7 +46,7 @@ impl BundleCache {
 
     /// The text and its parsed form, both shared with every other holder of the same text.
     pub fn get(&self, text: &str) -> CaText {
-        if let Some((key, hit)) = self.lock().map.get_key_value(text) {
+        if let Some((key, hit)) = self.lock().get_key_value(text) {
             return CaText {
                 text: Arc::clone(key),
                 bundle: Arc::clone(hit),
@@ -62,18 +55,9 @@ impl BundleCache {
         let parsed = Arc::new(ca_bundle::parse_bundle(text));
         let key: Arc<str> = Arc::from(text);
         if text.len() <= self.max_text {
-            let mut entries = self.lock();
-            if entries.map.len() >= self.capacity || entries.bytes + text.len() > self.max_bytes {
-                entries.map.clear();
-                entries.bytes = 0;
-            }
-            if entries
-                .map
-                .insert(Arc::clone(&key), Arc::clone(&parsed))
-                .is_none()
-            {
-                entries.bytes += text.len();
-            }
+            // When full, the cache is cleared: re-parsing is cheap.
+            self.lock()
+                .insert(Arc::clone(&key), Arc::clone(&parsed), text.len());
         }
         CaText {
             text: key,
@@ -83,7 +67,7 @@ impl BundleCache {
 
     /// How many bundles are cached.
     pub fn len(&self) -> usize {
-        self.lock().map.len()
+        self.lock().len()
     }
 
     /// Whether the cache is empty.
@@ -91,7 +75,7 @@ impl BundleCache {
         self.len() == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Bundles> {
         // The map is always left consistent, so a panic elsewhere cannot corrupt it.
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -115,7 +99,7 @@ mod tests {
     #[test]
     fn the_cache_is_bounded_in_bytes_of_text() {
         let cache = BundleCache {
-            max_bytes: 10,
+            entries: Mutex::new(Bundles::new(100, 10)),
             ..BundleCache::new(100, 8)
         };
         cache.parse("1234");
@@ -124,7 +108,7 @@ mod tests {
         // 8 + 4 > 10: cleared first.
         cache.parse("abcd");
         assert_eq!(cache.len(), 1);
-        assert_eq!(cache.lock().bytes, 4);
+        assert_eq!(cache.lock().bytes(), 4);
     }
 
     #[test]

@@ -14,7 +14,6 @@
 //! [`SecretLimits::timeout`]. A Secret that cannot be read in time, or is forbidden, is
 //! reported as not checked, never as a reason to deny.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -23,6 +22,7 @@ use kube::Client;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 
 use super::Key;
+use crate::bounded::BoundedMap;
 use crate::validate::ca_bundle;
 use crate::validate::names;
 use crate::validate::profile::CaSource;
@@ -60,28 +60,25 @@ pub const MAX_SECRETS_PER_REQUEST: usize = 16;
 struct Cached {
     at: Instant,
     found: Option<SecretCa>,
-    bytes: usize,
 }
 
-struct Entries {
-    map: HashMap<Key, Cached>,
-    bytes: usize,
-}
+/// Secrets by `(namespace, name)`, bounded in entries and bytes.
+type Secrets = BoundedMap<Key, Cached>;
 
 /// Referenced Secrets read with GET, cached briefly.
 pub(crate) struct SecretCache {
     client: Client,
     source: Option<CaSource>,
     limits: SecretLimits,
-    entries: Mutex<Entries>,
+    entries: Mutex<Secrets>,
 }
 
 impl fmt::Debug for SecretCache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let entries = self.lock();
         f.debug_struct("SecretCache")
-            .field("entries", &entries.map.len())
-            .field("bytes", &entries.bytes)
+            .field("entries", &entries.len())
+            .field("bytes", &entries.bytes())
             .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
@@ -94,14 +91,11 @@ impl SecretCache {
             client,
             source,
             limits,
-            entries: Mutex::new(Entries {
-                map: HashMap::new(),
-                bytes: 0,
-            }),
+            entries: Mutex::new(Secrets::new(limits.entries, limits.bytes)),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Secrets> {
         // Entries are inserted and removed whole: a poisoned lock still holds a consistent map.
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -109,7 +103,7 @@ impl SecretCache {
     /// How many Secrets and bytes are cached.
     pub fn usage(&self) -> (usize, usize) {
         let entries = self.lock();
-        (entries.map.len(), entries.bytes)
+        (entries.len(), entries.bytes())
     }
 
     /// The Secret `namespace/name`: `None` when it does not exist (a name no Secret can have is
@@ -120,7 +114,7 @@ impl SecretCache {
             return None;
         }
         let key = (namespace.to_owned(), name.to_owned());
-        if let Some(cached) = self.lock().map.get(&key)
+        if let Some(cached) = self.lock().get(&key)
             && cached.at.elapsed() < self.limits.ttl
         {
             return cached.found.clone().map(SecretEntry::Read);
@@ -140,39 +134,20 @@ impl SecretCache {
             return;
         }
         let mut entries = self.lock();
-        if let Some(old) = entries.map.remove(&key) {
-            entries.bytes -= old.bytes;
+        entries.remove(&key);
+        if entries.is_full_for(bytes) {
+            let ttl = self.limits.ttl;
+            entries.retain(|_, cached| cached.at.elapsed() < ttl);
         }
-        let ttl = self.limits.ttl;
-        let too_full =
-            |e: &Entries| e.map.len() >= self.limits.entries || e.bytes + bytes > self.limits.bytes;
-        if too_full(&entries) {
-            let Entries { map, bytes: used } = &mut *entries;
-            map.retain(|_, cached| {
-                let fresh = cached.at.elapsed() < ttl;
-                if !fresh {
-                    *used -= cached.bytes;
-                }
-                fresh
-            });
-        }
-        while too_full(&entries) {
-            // The oldest entry goes (one scan per eviction; the map is bounded).
-            let Some(oldest) = entries
-                .map
-                .iter()
-                .min_by_key(|(_, cached)| cached.at)
-                .map(|(key, _)| key.clone())
-            else {
+        // The oldest entries go (one scan per eviction; the map is bounded).
+        while entries.is_full_for(bytes) {
+            let Some(oldest) = entries.lowest(|cached| cached.at).cloned() else {
                 break;
             };
-            if let Some(old) = entries.map.remove(&oldest) {
-                entries.bytes -= old.bytes;
-            }
+            entries.remove(&oldest);
         }
-        entries.bytes += bytes;
         let at = Instant::now();
-        entries.map.insert(key, Cached { at, found, bytes });
+        entries.insert(key, Cached { at, found }, bytes);
     }
 
     /// GET one Secret: `Ok(None)` when it does not exist, `Err` with why its content cannot be
@@ -348,7 +323,7 @@ mod tests {
             cache.insert(key(name), None);
         }
         assert_eq!(cache.usage().0, 2);
-        let kept: Vec<String> = cache.lock().map.keys().map(|k| k.1.clone()).collect();
+        let kept: Vec<String> = cache.lock().keys().map(|k| k.1.clone()).collect();
         assert!(!kept.contains(&"a".to_owned()), "the oldest goes: {kept:?}");
 
         let big = SecretCa {
@@ -371,10 +346,7 @@ mod tests {
             ..SecretCa::default()
         };
         cache.insert(key("huge"), Some(huge));
-        assert!(
-            !cache.lock().map.contains_key(&key("huge")),
-            "too big to cache"
-        );
+        assert!(!cache.lock().contains_key(&key("huge")), "too big to cache");
     }
 
     #[tokio::test]
