@@ -58,17 +58,13 @@ pub enum CertsError {
     /// The output directory could not be created.
     #[error("cannot create directory {}: {error}", path.display())]
     CreateDir {
-        /// The directory.
         path: PathBuf,
-        /// Why.
         error: std::io::Error,
     },
     /// A file could not be written (or renamed into place).
     #[error("cannot write {}: {error}", path.display())]
     Write {
-        /// The file.
         path: PathBuf,
-        /// Why.
         error: std::io::Error,
     },
     /// A service or namespace name is not a DNS label.
@@ -76,7 +72,6 @@ pub enum CertsError {
     InvalidName {
         /// `service` or `namespace`.
         what: &'static str,
-        /// The name given.
         name: String,
         /// What is wrong with it.
         reason: &'static str,
@@ -86,7 +81,6 @@ pub enum CertsError {
     Generate {
         /// Which certificate or key.
         what: String,
-        /// Why.
         error: rcgen::Error,
     },
     /// The system's random number generator failed.
@@ -94,12 +88,7 @@ pub enum CertsError {
     Random,
     /// The validity does not fit in a certificate date.
     #[error("validity of {what} is out of range: {validity:?}")]
-    Validity {
-        /// Which certificate.
-        what: String,
-        /// The validity asked for.
-        validity: Duration,
-    },
+    Validity { what: String, validity: Duration },
 }
 
 /// A certificate and its private key, both PEM.

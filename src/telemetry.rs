@@ -1,6 +1,6 @@
 //! Logging: `tracing` to stderr, as text or JSON, filtered by `RUST_LOG` (default `info`).
 //!
-//! Lines are formatted by hand ([`Line`]; `tracing-subscriber`'s own formatters cost three to
+//! Lines are formatted by hand ([`LogLine`]; `tracing-subscriber`'s own formatters cost three to
 //! four times as much per line, see there) and handed to `tracing-appender`'s lossy
 //! non-blocking writer: the thread that logs only queues the line, and a worker thread writes
 //! the lines to stderr through a buffer, at most every [`FLUSH_EVERY`] while lines keep coming
@@ -28,7 +28,7 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter};
 use tracing_subscriber::registry::LookupSpan;
 
-/// Log line format.
+/// How log lines are written (`--log-format`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     /// Human-readable lines.
@@ -82,7 +82,7 @@ pub fn init(format: LogFormat) -> LogGuard {
         .with_writer(writer)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     // A second initialisation (tests) keeps the first subscriber.
-    if builder.event_format(Line(format)).try_init().is_ok() {
+    if builder.event_format(LogLine(format)).try_init().is_ok() {
         let _ = INSTALLED.set(counters);
     }
     LogGuard { _worker: worker }
@@ -104,9 +104,9 @@ pub fn init(format: LogFormat) -> LogGuard {
 ///   `{"timestamp":"<RFC 3339>","level":"INFO","target":"...","message":"...","key":value,...}`
 ///   (the field names of `tracing-subscriber`'s flattened JSON); numbers and booleans are JSON
 ///   numbers and booleans, everything else a string.
-struct Line(LogFormat);
+struct LogLine(LogFormat);
 
-impl<S, N> FormatEvent<S, N> for Line
+impl<S, N> FormatEvent<S, N> for LogLine
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
@@ -577,7 +577,7 @@ mod tests {
         let sink = capture.clone();
         let subscriber = tracing_subscriber::fmt()
             .with_writer(move || sink.clone())
-            .event_format(Line(format))
+            .event_format(LogLine(format))
             .finish();
         tracing::subscriber::with_default(subscriber, log);
         let bytes = capture.0.lock().expect("lock").clone();

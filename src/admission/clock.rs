@@ -3,7 +3,6 @@
 /// Where the clock comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Clock {
-    /// The system clock.
     System,
     /// A fixed instant (Unix seconds), for tests and `--now`.
     Fixed(i64),

@@ -344,7 +344,6 @@ fn expect<'de, D: de::Deserializer<'de>>(
     }
 }
 
-/// A string field.
 struct TextField;
 
 impl<'de> Deserialize<'de> for TextField {
@@ -353,7 +352,6 @@ impl<'de> Deserialize<'de> for TextField {
     }
 }
 
-/// A boolean field.
 struct FlagField;
 
 impl<'de> Deserialize<'de> for FlagField {

@@ -28,9 +28,7 @@ pub const MAX_UID_BYTES: usize = 256;
 pub struct GroupVersionKind {
     /// API group (`""` for core).
     pub group: String,
-    /// Version.
     pub version: String,
-    /// Kind.
     pub kind: String,
 }
 
@@ -47,7 +45,6 @@ pub struct AdmissionRequest {
     pub sub_resource: Option<String>,
     /// Object name (may be empty on CREATE with generateName).
     pub name: String,
-    /// Namespace.
     pub namespace: String,
     /// `CREATE`, `UPDATE`, `DELETE` or `CONNECT`, or another text (which the kinds this webhook
     /// judges answer with 400).

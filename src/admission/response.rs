@@ -15,7 +15,6 @@ use super::request::{API_VERSION, REVIEW_KIND};
 pub struct AdmissionResponse {
     /// `request.uid`.
     pub uid: String,
-    /// The verdict.
     pub allowed: bool,
     /// Why not (only read by the apiserver when `allowed` is false).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -69,7 +68,6 @@ impl PartialEq for AdmissionReview {
 }
 
 impl AdmissionReview {
-    /// Wraps a response.
     pub fn new(response: AdmissionResponse) -> Self {
         Self {
             response,
@@ -77,7 +75,6 @@ impl AdmissionReview {
         }
     }
 
-    /// The response.
     pub fn response(&self) -> &AdmissionResponse {
         &self.response
     }
@@ -87,7 +84,6 @@ impl AdmissionReview {
         self.response
     }
 
-    /// The JSON body.
     pub fn to_json(&self) -> Vec<u8> {
         match &self.encoded_rest {
             Some(rest) => {

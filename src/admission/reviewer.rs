@@ -32,7 +32,6 @@ pub struct Reviewer {
 }
 
 impl Reviewer {
-    /// A reviewer.
     pub fn new(
         settings: Settings,
         lookup: Arc<dyn Lookup>,
@@ -62,7 +61,6 @@ impl Reviewer {
         self
     }
 
-    /// The lookup in use.
     pub fn lookup(&self) -> &Arc<dyn Lookup> {
         &self.lookup
     }

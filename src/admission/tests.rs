@@ -358,9 +358,9 @@ async fn unreadable_bodies_are_errors_without_a_review() {
     }
 }
 
-struct Stalled;
+struct StalledLookup;
 
-impl Lookup for Stalled {
+impl Lookup for StalledLookup {
     fn snapshot<'a>(&'a self, _: &'a Wants) -> BoxFuture<'a, Result<Snapshot, LookupError>> {
         Box::pin(std::future::pending())
     }
@@ -374,7 +374,7 @@ impl Lookup for Stalled {
 async fn slow_lookups_end_in_a_retryable_denial_inside_the_budget() {
     let reviewer = Reviewer::new(
         Settings::default(),
-        Arc::new(Stalled),
+        Arc::new(StalledLookup),
         Arc::new(BundleCache::default()),
         Clock::Fixed(NOW),
     );
@@ -514,7 +514,7 @@ async fn cached_answers_encode_byte_for_byte_like_fresh_ones() {
 async fn failed_lookups_are_not_cached() {
     let reviewer = Reviewer::new(
         Settings::default(),
-        Arc::new(Stalled),
+        Arc::new(StalledLookup),
         Arc::new(BundleCache::default()),
         Clock::Fixed(NOW),
     )

@@ -40,12 +40,12 @@ struct PolicyFindings {
     namespace: String,
     name: String,
     allowed: bool,
-    errors: Vec<Finding>,
-    warnings: Vec<Finding>,
+    errors: Vec<AuditFinding>,
+    warnings: Vec<AuditFinding>,
 }
 
 #[derive(Debug, Serialize)]
-struct Finding {
+struct AuditFinding {
     field: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'static str>,
@@ -139,7 +139,7 @@ async fn audit(args: &AuditArgs) -> anyhow::Result<u8> {
 
 /// A client for the cluster kubectl would talk to, once its API has answered; else the exit
 /// code, the reason already printed.
-async fn connect(args: &AuditArgs) -> Result<cluster::Connection, u8> {
+async fn connect(args: &AuditArgs) -> Result<cluster::ClusterConnection, u8> {
     let connection = match cluster::client_like_kubectl(args.kubeconfig.as_deref()).await {
         Ok(Some(connection)) => connection,
         Ok(None) => {
@@ -167,7 +167,7 @@ async fn connect(args: &AuditArgs) -> Result<cluster::Connection, u8> {
 /// reason already printed.
 async fn synced_lookup(
     args: &AuditArgs,
-    connection: &cluster::Connection,
+    connection: &cluster::ClusterConnection,
     settings: &validate::Settings,
 ) -> Result<ClusterLookup, u8> {
     let options = ClusterOptions {
@@ -219,7 +219,7 @@ async fn judge_policies(
             errors: report
                 .errors
                 .iter()
-                .map(|e| Finding {
+                .map(|e| AuditFinding {
                     field: e.path.to_string(),
                     reason: Some(e.kind.reason()),
                     message: e.body(),
@@ -228,7 +228,7 @@ async fn judge_policies(
             warnings: report
                 .warnings
                 .iter()
-                .map(|w| Finding {
+                .map(|w| AuditFinding {
                     field: w.path.to_string(),
                     reason: None,
                     message: w.message.clone(),

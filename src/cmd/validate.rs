@@ -310,7 +310,6 @@ impl<'c> Resolver<'c> {
 // Checking
 // ---------------------------------------------------------------------------------------------
 
-/// Error or warning.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 enum LintSeverity {

@@ -72,9 +72,7 @@ pub enum ClusterError {
     /// The kubeconfig could not be read or used.
     #[error("cannot use kubeconfig {path}: {error}")]
     Kubeconfig {
-        /// The file.
         path: String,
-        /// Why.
         error: Box<dyn std::error::Error + Send + Sync>,
     },
     /// In-cluster configuration failed.
@@ -102,7 +100,7 @@ pub async fn client(kubeconfig: Option<&Path>) -> Result<Option<Client>, Cluster
 /// `~/.kube/config` when it exists, else the pod's service account; `None` when none applies.
 pub async fn client_like_kubectl(
     kubeconfig: Option<&Path>,
-) -> Result<Option<Connection>, ClusterError> {
+) -> Result<Option<ClusterConnection>, ClusterError> {
     let (config, source) = if let Some(path) = kubeconfig {
         let file = read_kubeconfig(path)?;
         (
@@ -137,15 +135,14 @@ pub async fn client_like_kubectl(
     };
     let url = config.cluster_url.to_string();
     let client = Client::try_from(config).map_err(|e| ClusterError::InCluster(Box::new(e)))?;
-    Ok(Some(Connection {
+    Ok(Some(ClusterConnection {
         client,
         description: format!("{} ({source})", url.trim_end_matches('/')),
     }))
 }
 
 /// A client and where it points, for messages.
-pub struct Connection {
-    /// The client.
+pub struct ClusterConnection {
     pub client: Client,
     /// The server's URL and where the configuration came from:
     /// `https://10.0.0.1:6443 (kubeconfig /home/me/.kube/config)`.
@@ -695,7 +692,6 @@ impl<'de> serde::de::Visitor<'de> for OnlyCaKey {
 /// A Service as far as targets go: its ports' names and protocols.
 #[derive(Clone, Debug, Deserialize)]
 pub struct ServicePorts {
-    /// Metadata.
     pub metadata: ObjectMeta,
     /// `spec.ports`.
     #[serde(default)]
@@ -705,15 +701,12 @@ pub struct ServicePorts {
 /// `spec` of [`ServicePorts`].
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct ServicePortsSpec {
-    /// The ports.
     #[serde(default)]
     pub ports: Option<Vec<PortLite>>,
 }
 
-/// One port.
 #[derive(Clone, Debug, Deserialize)]
 pub struct PortLite {
-    /// Name.
     #[serde(default)]
     pub name: Option<String>,
     /// Protocol (TCP when absent).
@@ -822,7 +815,6 @@ async fn watch_config_maps(client: Client, shared: Arc<Shared>, bundles: Arc<Bun
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WideCaConfigMap {
-    /// Metadata.
     pub metadata: ObjectMeta,
     /// What `data` holds of CA keys.
     #[serde(default, deserialize_with = "ca_keys")]

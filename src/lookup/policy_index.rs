@@ -8,13 +8,14 @@ use std::sync::Arc;
 
 use crate::validate::{CaKind, PolicySummary, Wants};
 
-/// `(namespace, group, kind, name)` of a target.
-type TargetKey = (String, String, String, String);
+/// `(namespace, group, kind, name)` of a target, whatever its section (a policy's
+/// [`crate::validate::TargetKey`] without `section`, with the policy's namespace).
+type TargetedObject = (String, String, String, String);
 
-/// The index.
+/// The policies of a snapshot by target and by CA source, built once per snapshot.
 #[derive(Debug, Default)]
 pub(crate) struct PolicyIndex {
-    by_target: HashMap<TargetKey, Vec<Arc<PolicySummary>>>,
+    by_target: HashMap<TargetedObject, Vec<Arc<PolicySummary>>>,
     by_config_map: HashMap<(String, String), Vec<Arc<PolicySummary>>>,
     /// By Secret (`namespace`, name) and ClusterTrustBundle (`""`, name), each policy once.
     by_ca: HashMap<(CaKind, String, String), Vec<Arc<PolicySummary>>>,
@@ -26,7 +27,7 @@ impl PolicyIndex {
         let mut index = Self::default();
         for policy in policies {
             let ns = &policy.namespace;
-            let mut targets: Vec<TargetKey> = policy
+            let mut targets: Vec<TargetedObject> = policy
                 .targets
                 .iter()
                 .map(|t| (ns.clone(), t.group.clone(), t.kind.clone(), t.name.clone()))

@@ -57,7 +57,7 @@ use serde_json::Value;
 
 pub use self::load::{Inputs, load_inputs, load_path, load_paths, read_source};
 pub use self::positions::{PathPosition, Positions};
-use self::positions::{Pos, Step};
+use self::positions::{PathStep, Pos};
 #[cfg(doc)]
 use crate::validate::FieldPath;
 
@@ -95,7 +95,6 @@ pub enum LoadError {
     Io {
         /// The path that could not be read (`-` for standard input).
         path: PathBuf,
-        /// The underlying error.
         error: io::Error,
     },
     /// The text is not valid YAML or JSON, or does not hold Kubernetes objects.
@@ -242,7 +241,7 @@ fn expand_list(
         None | Some(Value::Null) => return Ok(()),
         Some(Value::Array(items)) => items,
         Some(other) => {
-            let pos = positions.value_or_root(&[Step::Key("items")]);
+            let pos = positions.value_or_root(&[PathStep::Key("items")]);
             let message = format!(
                 "document {number}: items: expected a sequence of objects, got {}",
                 describe(&other)
@@ -251,7 +250,7 @@ fn expand_list(
         }
     };
     for (i, item) in items.into_iter().enumerate() {
-        let steps = [Step::Key("items"), Step::Index(i)];
+        let steps = [PathStep::Key("items"), PathStep::Index(i)];
         if let Some(skipped) = skipped.as_deref_mut()
             && !is_kubernetes_object(&item)
         {

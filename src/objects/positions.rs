@@ -32,7 +32,7 @@ pub(super) enum Shape {
 /// One node of a [`Tree`]. Ranges are `(start, len)` pairs of `u32`, which keeps a node at 44
 /// bytes: inputs are at most 64 MiB, so no count or offset exceeds `u32`.
 #[derive(Clone, Copy, Debug, PartialEq)]
-struct Node {
+struct PositionNode {
     value: Pos,
     /// Where the node's key is, for the values of mapping entries.
     key: Pos,
@@ -50,7 +50,7 @@ struct Node {
 /// The nodes of one document, in document order.
 #[derive(Debug, Default, PartialEq)]
 pub(super) struct Tree {
-    nodes: Vec<Node>,
+    nodes: Vec<PositionNode>,
     children: Vec<u32>,
     keys: String,
 }
@@ -78,7 +78,7 @@ pub struct PathPosition {
 
 /// One step down a tree.
 #[derive(Clone, Copy)]
-pub(super) enum Step<'a> {
+pub(super) enum PathStep<'a> {
     Key(&'a str),
     Index(usize),
 }
@@ -138,7 +138,7 @@ impl Positions {
     }
 
     /// The positions of the node at `steps`, as an object of its own (the items of a `List`).
-    pub(super) fn subtree(&self, steps: &[Step<'_>]) -> Option<Positions> {
+    pub(super) fn subtree(&self, steps: &[PathStep<'_>]) -> Option<Positions> {
         let id = self.find(steps.iter().copied()).0?;
         Some(Positions {
             tree: Arc::clone(&self.tree),
@@ -147,14 +147,14 @@ impl Positions {
     }
 
     /// The position of the value at `steps`, or of the root.
-    pub(super) fn value_or_root(&self, steps: &[Step<'_>]) -> Pos {
+    pub(super) fn value_or_root(&self, steps: &[PathStep<'_>]) -> Pos {
         let id = self.find(steps.iter().copied()).0;
         let id = id.unwrap_or(self.root as usize);
         self.tree.nodes.get(id).map_or(Pos::NONE, |n| n.value)
     }
 
     /// The node at `steps`, and the deepest node matched on the way.
-    fn find<'a>(&self, steps: impl IntoIterator<Item = Step<'a>>) -> (Option<usize>, usize) {
+    fn find<'a>(&self, steps: impl IntoIterator<Item = PathStep<'a>>) -> (Option<usize>, usize) {
         let tree = &*self.tree;
         let mut id = self.root as usize;
         if id >= tree.nodes.len() {
@@ -164,8 +164,8 @@ impl Positions {
             let node = &tree.nodes[id];
             let kids = tree.children_of(node);
             let child = match (step, node.shape) {
-                (Step::Index(i), Shape::Sequence) => kids.get(i).copied(),
-                (Step::Key(key), Shape::Mapping) => kids
+                (PathStep::Index(i), Shape::Sequence) => kids.get(i).copied(),
+                (PathStep::Key(key), Shape::Mapping) => kids
                     .binary_search_by(|&c| tree.key_of(c as usize).cmp(key))
                     .ok()
                     .map(|i| kids[i]),
@@ -205,16 +205,16 @@ impl Positions {
     }
 }
 
-fn steps(path: &FieldPath) -> impl Iterator<Item = Step<'_>> {
+fn steps(path: &FieldPath) -> impl Iterator<Item = PathStep<'_>> {
     path.segments().iter().map(|segment| match segment {
-        Segment::Field(name) => Step::Key(name),
-        Segment::Key(key) => Step::Key(key),
-        Segment::Index(index) => Step::Index(*index),
+        Segment::Field(name) => PathStep::Key(name),
+        Segment::Key(key) => PathStep::Key(key),
+        Segment::Index(index) => PathStep::Index(*index),
     })
 }
 
 impl Tree {
-    fn children_of(&self, node: &Node) -> &[u32] {
+    fn children_of(&self, node: &PositionNode) -> &[u32] {
         let (start, len) = node.children;
         &self.children[start as usize..(start + len) as usize]
     }
@@ -244,7 +244,7 @@ impl TreeBuilder {
             }
             None => (Pos::NONE, (0, 0)),
         };
-        self.tree.nodes.push(Node {
+        self.tree.nodes.push(PositionNode {
             value,
             key: key_pos,
             key_text,

@@ -1,6 +1,6 @@
 //! Reading text as YAML with serde-saphyr: YAML streams, and JSON, which is YAML 1.2.
 //!
-//! serde-saphyr hands over each document as a tree of [`Node`]s, each with its [`Spanned`]
+//! serde-saphyr hands over each document as a tree of [`YamlNode`]s, each with its [`Spanned`]
 //! location, within a [`Budget`] sized to the input; the tree is then turned into the
 //! document's JSON value and its [`Positions`], one document at a time.
 
@@ -80,11 +80,12 @@ pub(super) fn parse(text: &str) -> Result<Vec<Parsed>, Problem> {
 }
 
 fn parse_stream(text: &str) -> Result<Vec<Parsed>, Problem> {
-    let mut documents = serde_saphyr::from_str_multiple_with_options::<Spanned<Node>, Documents>(
-        text,
-        options(text.len()),
-    )
-    .map_err(|error| problem(&error, Origin::default()))?;
+    let mut documents =
+        serde_saphyr::from_str_multiple_with_options::<Spanned<YamlNode>, Documents>(
+            text,
+            options(text.len()),
+        )
+        .map_err(|error| problem(&error, Origin::default()))?;
     if let Some(problem) = documents.problem {
         return Err(problem);
     }
@@ -130,8 +131,9 @@ fn json_values(text: &str) -> Option<Vec<Range<usize>>> {
 fn parse_json_value(text: &str, range: Range<usize>, index: usize) -> Result<Parsed, Problem> {
     let origin = Origin::of(text, range.start);
     let value = &text[range.clone()];
-    let node = serde_saphyr::from_str_with_options::<Spanned<Node>>(value, options(value.len()))
-        .map_err(|error| problem(&error, origin))?;
+    let node =
+        serde_saphyr::from_str_with_options::<Spanned<YamlNode>>(value, options(value.len()))
+            .map_err(|error| problem(&error, origin))?;
     let (value, positions) = convert(node, origin)?;
     Ok(Parsed {
         index,
@@ -179,18 +181,18 @@ fn options(len: usize) -> Options {
 }
 
 /// A node as serde-saphyr reads it, each child with its location.
-enum Node {
+enum YamlNode {
     Null,
     Bool(bool),
     Int(i64),
     UInt(u64),
     Float(f64),
     String(String),
-    Sequence(Vec<Spanned<Node>>),
-    Mapping(Vec<(Spanned<Node>, Spanned<Node>)>),
+    Sequence(Vec<Spanned<YamlNode>>),
+    Mapping(Vec<(Spanned<YamlNode>, Spanned<YamlNode>)>),
 }
 
-impl<'de> Deserialize<'de> for Node {
+impl<'de> Deserialize<'de> for YamlNode {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer.deserialize_any(NodeVisitor)
     }
@@ -199,58 +201,58 @@ impl<'de> Deserialize<'de> for Node {
 struct NodeVisitor;
 
 impl<'de> Visitor<'de> for NodeVisitor {
-    type Value = Node;
+    type Value = YamlNode;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any YAML node")
     }
 
-    fn visit_unit<E>(self) -> Result<Node, E> {
-        Ok(Node::Null)
+    fn visit_unit<E>(self) -> Result<YamlNode, E> {
+        Ok(YamlNode::Null)
     }
 
-    fn visit_none<E>(self) -> Result<Node, E> {
-        Ok(Node::Null)
+    fn visit_none<E>(self) -> Result<YamlNode, E> {
+        Ok(YamlNode::Null)
     }
 
-    fn visit_bool<E>(self, v: bool) -> Result<Node, E> {
-        Ok(Node::Bool(v))
+    fn visit_bool<E>(self, v: bool) -> Result<YamlNode, E> {
+        Ok(YamlNode::Bool(v))
     }
 
-    fn visit_i64<E>(self, v: i64) -> Result<Node, E> {
-        Ok(Node::Int(v))
+    fn visit_i64<E>(self, v: i64) -> Result<YamlNode, E> {
+        Ok(YamlNode::Int(v))
     }
 
-    fn visit_u64<E>(self, v: u64) -> Result<Node, E> {
-        Ok(Node::UInt(v))
+    fn visit_u64<E>(self, v: u64) -> Result<YamlNode, E> {
+        Ok(YamlNode::UInt(v))
     }
 
-    fn visit_f64<E>(self, v: f64) -> Result<Node, E> {
-        Ok(Node::Float(v))
+    fn visit_f64<E>(self, v: f64) -> Result<YamlNode, E> {
+        Ok(YamlNode::Float(v))
     }
 
-    fn visit_str<E>(self, v: &str) -> Result<Node, E> {
-        Ok(Node::String(v.to_owned()))
+    fn visit_str<E>(self, v: &str) -> Result<YamlNode, E> {
+        Ok(YamlNode::String(v.to_owned()))
     }
 
-    fn visit_string<E>(self, v: String) -> Result<Node, E> {
-        Ok(Node::String(v))
+    fn visit_string<E>(self, v: String) -> Result<YamlNode, E> {
+        Ok(YamlNode::String(v))
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<YamlNode, A::Error> {
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
         while let Some(item) = seq.next_element()? {
             items.push(item);
         }
-        Ok(Node::Sequence(items))
+        Ok(YamlNode::Sequence(items))
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<YamlNode, A::Error> {
         let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(64));
         while let Some(entry) = map.next_entry()? {
             entries.push(entry);
         }
-        Ok(Node::Mapping(entries))
+        Ok(YamlNode::Mapping(entries))
     }
 }
 
@@ -263,8 +265,8 @@ struct Documents {
     problem: Option<Problem>,
 }
 
-impl Extend<Spanned<Node>> for Documents {
-    fn extend<I: IntoIterator<Item = Spanned<Node>>>(&mut self, nodes: I) {
+impl Extend<Spanned<YamlNode>> for Documents {
+    fn extend<I: IntoIterator<Item = Spanned<YamlNode>>>(&mut self, nodes: I) {
         for node in nodes {
             if self.problem.is_some() {
                 continue;
@@ -411,7 +413,7 @@ fn too_many_nodes() -> String {
 
 /// A document's JSON value and positions, following what Kubernetes does when it turns YAML
 /// into JSON: keys become strings, and two keys equal as strings are an error.
-fn convert(root: Spanned<Node>, origin: Origin) -> Result<(Value, Positions), Problem> {
+fn convert(root: Spanned<YamlNode>, origin: Origin) -> Result<(Value, Positions), Problem> {
     let mut converter = Converter {
         origin,
         tree: TreeBuilder::default(),
@@ -429,7 +431,7 @@ struct Converter {
 }
 
 impl Converter {
-    fn pos(&self, node: &Spanned<Node>, replayed: bool) -> Pos {
+    fn pos(&self, node: &Spanned<YamlNode>, replayed: bool) -> Pos {
         let location = if replayed {
             &node.defined
         } else {
@@ -442,14 +444,14 @@ impl Converter {
     /// is where it is used, what it expands to where that was defined (`replayed`).
     fn node(
         &mut self,
-        node: Spanned<Node>,
+        node: Spanned<YamlNode>,
         key: Option<(&str, Pos)>,
         replayed: bool,
     ) -> Result<(Value, u32), Problem> {
         let pos = self.pos(&node, replayed);
         let replayed = replayed || node.referenced != node.defined;
         match node.value {
-            Node::Sequence(items) => {
+            YamlNode::Sequence(items) => {
                 let id = self.tree.add(pos, key, Shape::Sequence);
                 let mark = self.children.len();
                 let mut values = Vec::with_capacity(items.len());
@@ -462,7 +464,7 @@ impl Converter {
                 self.children.truncate(mark);
                 Ok((Value::Array(values), id))
             }
-            Node::Mapping(entries) => {
+            YamlNode::Mapping(entries) => {
                 let id = self.tree.add(pos, key, Shape::Mapping);
                 let mark = self.children.len();
                 let mut map = Map::new();
@@ -494,15 +496,15 @@ impl Converter {
 }
 
 /// A mapping key as a string: `1:` is the key `"1"`, `~:` the key `"null"`.
-fn key_text(key: Node, pos: Pos) -> Result<String, Problem> {
+fn key_text(key: YamlNode, pos: Pos) -> Result<String, Problem> {
     match key {
-        Node::String(text) => Ok(text),
-        Node::Null => Ok("null".to_owned()),
-        Node::Sequence(_) => Err(Problem::new(
+        YamlNode::String(text) => Ok(text),
+        YamlNode::Null => Ok("null".to_owned()),
+        YamlNode::Sequence(_) => Err(Problem::new(
             pos,
             "mapping keys must be scalars, found a sequence",
         )),
-        Node::Mapping(_) => Err(Problem::new(
+        YamlNode::Mapping(_) => Err(Problem::new(
             pos,
             "mapping keys must be scalars, found a mapping",
         )),
@@ -510,12 +512,12 @@ fn key_text(key: Node, pos: Pos) -> Result<String, Problem> {
     }
 }
 
-fn scalar_value(scalar: Node, pos: Pos) -> Result<Value, Problem> {
+fn scalar_value(scalar: YamlNode, pos: Pos) -> Result<Value, Problem> {
     Ok(match scalar {
-        Node::Bool(b) => Value::Bool(b),
-        Node::Int(i) => Value::Number(i.into()),
-        Node::UInt(u) => Value::Number(u.into()),
-        Node::Float(f) => match Number::from_f64(f) {
+        YamlNode::Bool(b) => Value::Bool(b),
+        YamlNode::Int(i) => Value::Number(i.into()),
+        YamlNode::UInt(u) => Value::Number(u.into()),
+        YamlNode::Float(f) => match Number::from_f64(f) {
             Some(n) => Value::Number(n),
             None => {
                 let shown = if f.is_nan() {
@@ -530,7 +532,7 @@ fn scalar_value(scalar: Node, pos: Pos) -> Result<Value, Problem> {
                 return Err(Problem::new(pos, message));
             }
         },
-        Node::String(s) => Value::String(s),
-        Node::Null | Node::Sequence(_) | Node::Mapping(_) => Value::Null,
+        YamlNode::String(s) => Value::String(s),
+        YamlNode::Null | YamlNode::Sequence(_) | YamlNode::Mapping(_) => Value::Null,
     })
 }

@@ -25,7 +25,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::Notify;
 use tokio::time::{Instant, Sleep};
 
-/// The connection slots.
+/// At most `capacity` connections at once; when all are taken, a newcomer evicts the connection
+/// idle or handshaking the longest, and waits only when every one has a request in a handler.
 #[derive(Debug)]
 pub struct Slots {
     capacity: usize,
@@ -83,9 +84,9 @@ impl Activity {
     }
 
     /// A request enters a handler; it leaves when the guard is dropped.
-    pub fn begin(self: &Arc<Self>) -> InFlight {
+    pub fn begin(self: &Arc<Self>) -> RequestInProgress {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
-        InFlight(Arc::clone(self))
+        RequestInProgress(Arc::clone(self))
     }
 
     /// How long the connection has been without a request in a handler (zero while it has one).
@@ -104,9 +105,9 @@ impl Activity {
 }
 
 /// A request in a handler (see [`Activity::begin`]).
-pub struct InFlight(Arc<Activity>);
+pub struct RequestInProgress(Arc<Activity>);
 
-impl Drop for InFlight {
+impl Drop for RequestInProgress {
     fn drop(&mut self) {
         // The last one out marks the start of an idle spell: the connection may now make room.
         if self.0.in_flight.fetch_sub(1, Ordering::Relaxed) == 1 {
@@ -237,7 +238,6 @@ impl<T> TimedIo<T> {
         }
     }
 
-    /// The wrapped stream.
     pub fn get_ref(&self) -> &T {
         &self.inner
     }

@@ -20,9 +20,7 @@ use crate::validate::{Operation, Subject};
 /// and every value is in one place.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
-    /// What was reviewed.
     pub kind: KindLabel,
-    /// The operation.
     pub operation: OperationLabel,
     /// `allowed`, `denied` or `error`.
     pub verdict: Verdict,
@@ -124,7 +122,6 @@ pub enum Shed {
 }
 
 impl Shed {
-    /// The label value.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::BodyBudget => "body_budget",
@@ -271,9 +268,9 @@ impl Metrics {
     }
 
     /// Marks a request in flight until the guard is dropped.
-    pub fn in_flight(self: &Arc<Self>) -> InFlight {
+    pub fn in_flight(self: &Arc<Self>) -> InFlightGuard {
         self.in_flight.inc();
-        InFlight(Arc::clone(self))
+        InFlightGuard(Arc::clone(self))
     }
 
     /// Counts a request shed under load.
@@ -342,7 +339,6 @@ impl Metrics {
         self.ca_updates.subscribe()
     }
 
-    /// The OpenMetrics text exposition.
     pub fn encode(&self) -> String {
         let mut out = String::new();
         // Writing to a String cannot fail.
@@ -455,9 +451,9 @@ async fn throttled<T>(
 }
 
 /// Decrements the in-flight gauge when dropped.
-pub struct InFlight(Arc<Metrics>);
+pub struct InFlightGuard(Arc<Metrics>);
 
-impl Drop for InFlight {
+impl Drop for InFlightGuard {
     fn drop(&mut self) {
         self.0.in_flight.dec();
     }

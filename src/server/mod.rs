@@ -133,9 +133,7 @@ impl Limits {
 pub struct ServeConfig {
     /// Address to listen on.
     pub listen: SocketAddr,
-    /// Certificates and protocols.
     pub tls: TlsOptions,
-    /// Limits and timeouts.
     pub limits: Limits,
 }
 
@@ -668,7 +666,7 @@ impl Server {
             client_auth,
         } = self;
         let (draining, drain) = watch::channel(false);
-        let template = Arc::new(Connection {
+        let template = Arc::new(ConnectionContext {
             acceptor,
             router,
             http1: http1_builder(&limits),
@@ -696,7 +694,7 @@ impl Server {
 async fn accept_until(
     listener: &TcpListener,
     slots: &Arc<Slots>,
-    template: &Arc<Connection>,
+    template: &Arc<ConnectionContext>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     tokio::pin!(shutdown);
@@ -788,7 +786,7 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
 }
 
 /// What every connection needs, shared.
-struct Connection {
+struct ConnectionContext {
     acceptor: TlsAcceptor,
     router: Router,
     limits: Limits,
@@ -799,7 +797,7 @@ struct Connection {
     drain: watch::Receiver<bool>,
 }
 
-impl Connection {
+impl ConnectionContext {
     /// Serves one connection: the TLS handshake, then HTTP until the client closes, the
     /// server drains, or the connection is idle for `idle_timeout`.
     async fn serve(&self, tcp: TcpStream, peer: SocketAddr, activity: &Arc<Activity>) {

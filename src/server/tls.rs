@@ -96,12 +96,7 @@ pub enum TlsError {
     NoKey { path: PathBuf },
     /// The private key does not belong to the certificate.
     #[error("certificate and key in {} / {} do not match", cert.display(), key.display())]
-    Mismatch {
-        /// The certificate file.
-        cert: PathBuf,
-        /// The key file.
-        key: PathBuf,
-    },
+    Mismatch { cert: PathBuf, key: PathBuf },
     /// The client CA file could not be read.
     #[error("cannot read client CA file {}: {error}", path.display())]
     ReadClientCa {
@@ -206,7 +201,7 @@ struct State {
 }
 
 /// A loaded, consistent pair.
-struct Loaded {
+struct LoadedFiles {
     key: Arc<CertifiedKey>,
     not_after: i64,
     serial: String,
@@ -352,7 +347,7 @@ fn load_pair(
     cert_file: &Path,
     key_file: &Path,
     provider: &CryptoProvider,
-) -> Result<Loaded, TlsError> {
+) -> Result<LoadedFiles, TlsError> {
     let cert_bytes = fs::read(cert_file).map_err(|source| TlsError::ReadCert {
         path: cert_file.to_path_buf(),
         error: source,
@@ -413,7 +408,7 @@ fn load_pair(
             reason: error.to_string(),
         },
     })?;
-    Ok(Loaded {
+    Ok(LoadedFiles {
         key: Arc::new(certified),
         not_after,
         serial,

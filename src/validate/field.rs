@@ -293,10 +293,10 @@ pub enum Enforcement {
     Deny,
 }
 
-/// One field error.
+/// A problem at one field, worded as the apiserver words it: `{path}: {kind}: {value}: {detail}`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FieldError {
-    /// Where.
+    /// Where, e.g. `spec.targetRefs[1].sectionName`.
     pub path: FieldPath,
     /// What kind of problem.
     pub kind: ErrorKind,
@@ -307,7 +307,6 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    /// A new error.
     pub fn new(
         path: FieldPath,
         kind: ErrorKind,
@@ -539,7 +538,6 @@ impl Report {
         self.warnings.len() + self.omitted_warnings
     }
 
-    /// Adds an error.
     pub fn error(&mut self, error: FieldError) {
         self.error_with(|| error);
     }

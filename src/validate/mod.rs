@@ -42,7 +42,6 @@ pub use self::subject::{Subject, is_known_version, not_judged, unknown_version};
 
 /// The API group of BackendTLSPolicy.
 pub const GROUP: &str = "gateway.networking.k8s.io";
-/// The kind.
 pub const KIND: &str = "BackendTLSPolicy";
 /// The versions this validator knows (identical schemas at Gateway API v1.6.1).
 pub const VERSIONS: [&str; 2] = ["v1", "v1alpha3"];
@@ -69,7 +68,6 @@ pub const DEFAULT_EXPIRY_WINDOW_SECS: i64 = 30 * 24 * 3600;
 pub struct GroupKind {
     /// API group; empty for core.
     pub group: String,
-    /// Kind.
     pub kind: String,
 }
 
@@ -202,7 +200,6 @@ impl fmt::Display for Operation {
 /// A BackendTLSPolicy change to validate.
 #[derive(Clone, Copy, Debug)]
 pub struct PolicyChange<'a> {
-    /// The new object.
     pub object: &'a Value,
     /// The stored object (UPDATE only): unchanged violations do not block.
     pub old_object: Option<&'a Value>,
@@ -309,11 +306,8 @@ pub struct ConfigMapChange<'a> {
     pub object: Option<&'a Value>,
     /// The stored object (UPDATE and DELETE).
     pub old_object: Option<&'a Value>,
-    /// The operation.
     pub operation: Operation,
-    /// Namespace.
     pub namespace: &'a str,
-    /// Name.
     pub name: &'a str,
 }
 
@@ -343,17 +337,14 @@ pub fn config_map(
 /// ClusterTrustBundle.
 #[derive(Clone, Copy, Debug)]
 pub struct CaObjectChange<'a> {
-    /// Its kind.
     pub kind: CaKind,
     /// The new object (`None` for DELETE).
     pub object: Option<&'a Value>,
     /// The stored object (UPDATE and DELETE).
     pub old_object: Option<&'a Value>,
-    /// The operation.
     pub operation: Operation,
     /// Namespace (ignored for the cluster-scoped ClusterTrustBundle).
     pub namespace: &'a str,
-    /// Name.
     pub name: &'a str,
 }
 

@@ -114,7 +114,6 @@ pub fn view(value: &Value) -> Value {
 /// Which part of the object is being read.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Level {
-    /// The object itself.
     Object,
     /// Its `metadata`.
     Metadata,

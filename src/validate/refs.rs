@@ -411,15 +411,9 @@ fn invalid_kind(
 /// BackendTLSPolicy ns/p)`). Messages are built only when there is something to report.
 pub(crate) enum Phrasing<'a> {
     /// A policy's `caCertificateRefs[i]` naming this object.
-    Reference {
-        /// Its kind.
-        kind: CaKind,
-        /// Its name.
-        name: &'a str,
-    },
+    Reference { kind: CaKind, name: &'a str },
     /// A review of the object itself.
     Object {
-        /// Its kind.
         kind: CaKind,
         /// Which policies use it, e.g. `CA bundle of BackendTLSPolicy shop/p`.
         users: &'a str,

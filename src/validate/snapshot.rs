@@ -15,9 +15,7 @@ use super::profile::{CaKind, CaRefUse, CaSource, Profile};
 pub struct TargetKey {
     /// API group (`""` for core).
     pub group: String,
-    /// Kind.
     pub kind: String,
-    /// Name.
     pub name: String,
     /// Section (a port name for Services); `None` when absent or empty.
     pub section: Option<String>,
@@ -52,13 +50,10 @@ impl TargetKey {
 /// What one policy refers to, in the form used to find conflicts and CA bundle referrers.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PolicySummary {
-    /// Namespace.
     pub namespace: String,
-    /// Name.
     pub name: String,
     /// `metadata.creationTimestamp` in Unix seconds, if set.
     pub created: Option<i64>,
-    /// Its targets.
     pub targets: Vec<TargetKey>,
     /// Names of the core ConfigMaps it uses as CA bundles.
     pub ca_config_maps: Vec<String>,
@@ -250,9 +245,7 @@ pub fn parse_time(text: &str) -> Option<i64> {
 /// The `ca.crt` of a ConfigMap, with its parsed form (shared between requests by content).
 #[derive(Clone, Debug)]
 pub struct CaText {
-    /// The PEM text.
     pub text: Arc<str>,
-    /// Its parsed form.
     pub bundle: Arc<ParsedBundle>,
 }
 
@@ -586,7 +579,6 @@ pub struct ServicePort {
 /// A Service as far as targets are concerned.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServiceEntry {
-    /// Its ports.
     pub ports: Vec<ServicePort>,
 }
 

@@ -50,7 +50,6 @@ impl Subject {
         }
     }
 
-    /// The kind.
     pub fn kind(self) -> &'static str {
         match self {
             Self::Policy => KIND,

@@ -7,7 +7,7 @@ use rustls_pki_types::pem::{PemObject, SectionKind};
 use super::names::{MAX_LABEL_CHARS, is_unsafe_char, sanitize};
 
 /// One line of the input, without its terminator.
-struct Line<'a> {
+struct PemLine<'a> {
     /// 1-based line number.
     number: usize,
     /// Byte offset of the line's first byte.
@@ -35,9 +35,9 @@ impl<'a> Lines<'a> {
 }
 
 impl<'a> Iterator for Lines<'a> {
-    type Item = Line<'a>;
+    type Item = PemLine<'a>;
 
-    fn next(&mut self) -> Option<Line<'a>> {
+    fn next(&mut self) -> Option<PemLine<'a>> {
         let rest = self.text.get(self.pos..).filter(|r| !r.is_empty())?;
         let bytes = rest.as_bytes();
         let (len, terminator) = match bytes.iter().position(|&b| b == b'\n' || b == b'\r') {
@@ -47,7 +47,7 @@ impl<'a> Iterator for Lines<'a> {
             }
             None => (rest.len(), 0),
         };
-        let line = Line {
+        let line = PemLine {
             number: self.number,
             start: self.pos,
             next: self.pos + len + terminator,
@@ -138,7 +138,7 @@ pub(super) struct Stray<'a> {
 }
 
 impl<'a> Stray<'a> {
-    fn add(&mut self, line: &Line<'a>) {
+    fn add(&mut self, line: &PemLine<'a>) {
         if self.lines == 0 {
             self.first_line = line.number;
             self.first_text = line.text.trim();

@@ -112,7 +112,6 @@ impl fmt::Display for CaKind {
 /// One CA reference kind an implementation reads, and where in the object it reads the bundle.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CaSource {
-    /// The kind.
     pub kind: CaKind,
     /// ConfigMap and Secret: the keys of `data` tried in order, the first present one read
     /// (a ClusterTrustBundle holds one bundle, `spec.trustBundle`: empty for it).
@@ -181,7 +180,6 @@ pub enum OptionsSupport {
 pub struct Kind {
     /// API group (`""` for core).
     pub group: Text,
-    /// Kind.
     pub kind: Text,
 }
 
