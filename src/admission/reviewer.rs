@@ -229,13 +229,11 @@ impl Reviewer {
         now: i64,
     ) -> Result<Report, Box<Status>> {
         let operation = known_operation(request)?;
-        let object = request.object.as_ref().filter(|o| !o.is_null());
-        let old_object = request.old_object.as_ref().filter(|o| !o.is_null());
-        let Some(any) = object.or(old_object) else {
-            return Err(bad_request(
-                "request.object and request.oldObject are both missing",
-            ));
-        };
+        let Objects {
+            object,
+            old_object,
+            any,
+        } = objects_of(request)?;
         let namespace = namespace_of(request, any);
         let name = name_of(request, Some(any));
         let snapshot = self
@@ -264,13 +262,11 @@ impl Reviewer {
         now: i64,
     ) -> Result<Report, Box<Status>> {
         let operation = known_operation(request)?;
-        let object = request.object.as_ref().filter(|o| !o.is_null());
-        let old_object = request.old_object.as_ref().filter(|o| !o.is_null());
-        let Some(any) = object.or(old_object) else {
-            return Err(bad_request(
-                "request.object and request.oldObject are both missing",
-            ));
-        };
+        let Objects {
+            object,
+            old_object,
+            any,
+        } = objects_of(request)?;
         let namespace = match kind {
             validate::CaKind::ClusterTrustBundle => "",
             _ => namespace_of(request, any),
@@ -340,4 +336,25 @@ fn required_object(
             "request.object is required for {operation}"
         ))),
     }
+}
+
+/// A request's object and old object (`null` counts as absent), and whichever is there.
+struct Objects<'r> {
+    object: Option<&'r Value>,
+    old_object: Option<&'r Value>,
+    any: &'r Value,
+}
+
+/// The objects of a CA object's review, which needs at least one of them.
+fn objects_of(request: &AdmissionRequest) -> Result<Objects<'_>, Box<Status>> {
+    let object = request.object.as_ref().filter(|o| !o.is_null());
+    let old_object = request.old_object.as_ref().filter(|o| !o.is_null());
+    let any = object
+        .or(old_object)
+        .ok_or_else(|| bad_request("request.object and request.oldObject are both missing"))?;
+    Ok(Objects {
+        object,
+        old_object,
+        any,
+    })
 }
