@@ -122,8 +122,7 @@ fn rich_snapshot() -> Snapshot {
             name: name.into(),
             created,
             targets,
-            ca_config_maps: vec!["ca".into()],
-            ..Default::default()
+            ca_refs: vec![(validate::CaKind::ConfigMap, "ca".into())],
         }));
     }
     snapshot
@@ -1057,7 +1056,6 @@ static CA_USERS: LazyLock<Snapshot> = LazyLock::new(|| {
     snapshot.policies.push(Arc::new(PolicySummary {
         namespace: "shop".into(),
         name: "user".into(),
-        ca_config_maps: vec!["ca".into()],
         ca_refs: vec![(validate::CaKind::ConfigMap, "ca".into())],
         ..Default::default()
     }));

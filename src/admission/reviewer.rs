@@ -17,9 +17,7 @@ use super::request::{AdmissionRequest, RawRequest, name_of, namespace_of};
 use super::response::{AdmissionResponse, AdmissionReview};
 use super::status::{self, bad_request, failure};
 use crate::lookup::{BundleCache, Lookup};
-use crate::validate::{
-    self, CaKind, ConfigMapChange, Operation, PolicyChange, Report, Settings, Subject, Wants,
-};
+use crate::validate::{self, CaKind, Operation, PolicyChange, Report, Settings, Subject, Wants};
 
 /// Answers AdmissionReviews: settings, a lookup, a bundle cache, a clock and (optionally) a
 /// cache of decisions on identical requests.
@@ -77,7 +75,6 @@ impl Reviewer {
         let subject = Subject::of(&kind.group, &kind.kind);
         let result = match subject {
             Some(Subject::Policy) => self.policy(request, budget, now).await,
-            Some(Subject::Ca(CaKind::ConfigMap)) => self.config_map(request, budget, now).await,
             Some(Subject::Ca(ca_kind)) => self.ca_object(request, ca_kind, budget, now).await,
             None => {
                 let report = validate::not_judged(&kind.group, &kind.version, &kind.kind);
@@ -222,38 +219,7 @@ impl Reviewer {
         Ok(validate::policy(&change, &snapshot, &self.settings, now))
     }
 
-    async fn config_map(
-        &self,
-        request: &AdmissionRequest,
-        budget: Duration,
-        now: i64,
-    ) -> Result<Report, Box<Status>> {
-        let operation = known_operation(request)?;
-        let Objects {
-            object,
-            old_object,
-            any,
-        } = objects_of(request)?;
-        let namespace = namespace_of(request, any);
-        let name = name_of(request, Some(any));
-        let snapshot = self
-            .snapshot(&Wants::for_config_map(namespace, name), budget)
-            .await?;
-        let change = ConfigMapChange {
-            object,
-            old_object,
-            operation,
-            namespace,
-            name,
-        };
-        let report = validate::config_map(&change, &snapshot, &self.settings, now, |text| {
-            self.bundles.get(text)
-        });
-        Ok(report)
-    }
-
-    /// A Secret or ClusterTrustBundle that policies may use as a CA bundle (the ConfigMap
-    /// check, for the other CA kinds).
+    /// A ConfigMap, Secret or ClusterTrustBundle that policies may use as a CA bundle.
     async fn ca_object(
         &self,
         request: &AdmissionRequest,

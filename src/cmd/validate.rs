@@ -423,7 +423,8 @@ fn check_one<'d>(
         }
         Subject::Ca(CaKind::ConfigMap) => {
             let name = metadata_text(object, "name").unwrap_or("");
-            let snapshot = resolver.snapshot(&Wants::for_config_map(namespace, name));
+            let snapshot =
+                resolver.snapshot(&Wants::for_ca_object(CaKind::ConfigMap, namespace, name));
             let change = ConfigMapChange {
                 object: Some(object),
                 old_object: None,

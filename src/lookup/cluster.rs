@@ -483,9 +483,8 @@ impl ClusterLookup {
             .policies
             .values()
             .flat_map(|p| {
-                p.ca_config_maps
-                    .iter()
-                    .map(move |name| (p.namespace.clone(), name.clone()))
+                p.config_maps()
+                    .map(move |name| (p.namespace.clone(), name.to_owned()))
             })
             .filter_map(|(namespace, name)| {
                 let bundle = index

@@ -209,11 +209,11 @@ mod tests {
         assert!(elsewhere.config_maps["ca"].ca_crt.is_none());
         assert!(elsewhere.config_maps["ca"].binary_ca_crt);
         assert!(elsewhere.services.is_empty() && elsewhere.policies.is_empty());
-        let referrers = lookup.snapshot_now(&Wants::for_config_map("shop", "ca"));
+        let referrers = lookup.snapshot_now(&Wants::for_ca_object(CaKind::ConfigMap, "shop", "ca"));
         assert_eq!(referrers.policies[0].id(), "shop/p");
         assert!(
             lookup
-                .snapshot_now(&Wants::for_config_map("shop", "unused"))
+                .snapshot_now(&Wants::for_ca_object(CaKind::ConfigMap, "shop", "unused"))
                 .policies
                 .is_empty()
         );

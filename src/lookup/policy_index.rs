@@ -16,8 +16,8 @@ type TargetedObject = (String, String, String, String);
 #[derive(Debug, Default)]
 pub(crate) struct PolicyIndex {
     by_target: HashMap<TargetedObject, Vec<Arc<PolicySummary>>>,
-    by_config_map: HashMap<(String, String), Vec<Arc<PolicySummary>>>,
-    /// By Secret (`namespace`, name) and ClusterTrustBundle (`""`, name), each policy once.
+    /// By ConfigMap and Secret (`namespace`, name) and ClusterTrustBundle (`""`, name), each
+    /// policy once.
     by_ca: HashMap<(CaKind, String, String), Vec<Arc<PolicySummary>>>,
 }
 
@@ -41,26 +41,17 @@ impl PolicyIndex {
                     .or_default()
                     .push(Arc::clone(policy));
             }
-            for config_map in &policy.ca_config_maps {
-                let key = (ns.clone(), config_map.clone());
-                index
-                    .by_config_map
-                    .entry(key)
-                    .or_default()
-                    .push(Arc::clone(policy));
-            }
-            let mut others: Vec<(CaKind, String, String)> = policy
+            let mut sources: Vec<(CaKind, String, String)> = policy
                 .ca_refs
                 .iter()
-                .filter_map(|(kind, name)| match kind {
-                    CaKind::ConfigMap => None,
-                    CaKind::Secret => Some((*kind, ns.clone(), name.clone())),
-                    CaKind::ClusterTrustBundle => Some((*kind, String::new(), name.clone())),
+                .map(|(kind, name)| match kind {
+                    CaKind::ConfigMap | CaKind::Secret => (*kind, ns.clone(), name.clone()),
+                    CaKind::ClusterTrustBundle => (*kind, String::new(), name.clone()),
                 })
                 .collect();
-            others.sort();
-            others.dedup();
-            for key in others {
+            sources.sort();
+            sources.dedup();
+            for key in sources {
                 index.by_ca.entry(key).or_default().push(Arc::clone(policy));
             }
         }
@@ -91,12 +82,6 @@ impl PolicyIndex {
                 target.name.clone(),
             );
             add(&mut found, self.by_target.get(&key));
-        }
-        if let Some(config_map) = &wants.referrers_of {
-            add(
-                &mut found,
-                self.by_config_map.get(&(ns.clone(), config_map.clone())),
-            );
         }
         if let Some((kind, name)) = &wants.ca_referrers_of {
             let namespace = match kind {
@@ -138,8 +123,7 @@ mod tests {
                 name: target.into(),
                 section: section.map(str::to_owned),
             }],
-            ca_config_maps: vec![ca.into()],
-            ..Default::default()
+            ca_refs: vec![(CaKind::ConfigMap, ca.into())],
         })
     }
 
@@ -172,7 +156,7 @@ mod tests {
             ["a", "b"],
             "any section of the same Service; other namespaces excluded"
         );
-        let referrers = Wants::for_config_map("shop", "ca");
+        let referrers = Wants::for_ca_object(CaKind::ConfigMap, "shop", "ca");
         let names: Vec<String> = index
             .select(&referrers)
             .iter()

@@ -287,7 +287,6 @@ fn policy_main(
         name: String::new(),
         created: None,
         targets: snapshot::targets(object.get("spec")),
-        ca_config_maps: Vec::new(),
         ca_refs: Vec::new(),
     });
     refs::check_targets(&own, spec, snapshot, report);

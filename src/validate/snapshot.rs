@@ -55,8 +55,6 @@ pub struct PolicySummary {
     /// `metadata.creationTimestamp` in Unix seconds, if set.
     pub created: Option<i64>,
     pub targets: Vec<TargetKey>,
-    /// Names of the core ConfigMaps it uses as CA bundles.
-    pub ca_config_maps: Vec<String>,
     /// Its CA references of every kind this webhook knows, in order (the first is the one an
     /// implementation that uses only the first reads).
     pub ca_refs: Vec<(CaKind, String)>,
@@ -76,21 +74,12 @@ impl PolicySummary {
             .to_owned();
         let created = text(metadata, "creationTimestamp").and_then(parse_time);
         let spec = object.get("spec");
-        let ca_refs = ca_refs(spec);
-        let mut ca_config_maps: Vec<String> = ca_refs
-            .iter()
-            .filter(|(kind, _)| *kind == CaKind::ConfigMap)
-            .map(|(_, name)| name.clone())
-            .collect();
-        ca_config_maps.sort();
-        ca_config_maps.dedup();
         Some(Self {
             namespace,
             name,
             created,
             targets: targets(spec),
-            ca_config_maps,
-            ca_refs,
+            ca_refs: ca_refs(spec),
         })
     }
 
@@ -119,11 +108,6 @@ impl PolicySummary {
             return false;
         }
         let used = match profile.ca_refs {
-            // `ca_config_maps` is every ConfigMap reference (summaries built by hand may
-            // leave `ca_refs` empty).
-            CaRefUse::All if kind == CaKind::ConfigMap => {
-                return self.ca_config_maps.iter().any(|n| n == name);
-            }
             CaRefUse::All => self.ca_refs.len(),
             CaRefUse::FirstOnly => 1,
             // A policy with several references is not accepted: it reads none of them.
@@ -134,6 +118,14 @@ impl PolicySummary {
             .iter()
             .take(used)
             .any(|(k, n)| *k == kind && n == name)
+    }
+
+    /// The names of the ConfigMaps it references as CA bundles, in order (a name may repeat).
+    pub fn config_maps(&self) -> impl Iterator<Item = &str> {
+        self.ca_refs
+            .iter()
+            .filter(|(kind, _)| *kind == CaKind::ConfigMap)
+            .map(|(_, name)| name.as_str())
     }
 
     /// `namespace/name`.
@@ -190,25 +182,6 @@ pub fn targets(spec: Option<&Value>) -> Vec<TargetKey> {
     list.iter().filter_map(TargetKey::from_ref).collect()
 }
 
-/// Names of the core ConfigMaps a spec references as CA bundles.
-pub fn ca_config_maps(spec: Option<&Value>) -> Vec<String> {
-    let Some(list) = spec
-        .and_then(|s| s.get("validation"))
-        .and_then(|v| v.get("caCertificateRefs"))
-        .and_then(Value::as_array)
-    else {
-        return Vec::new();
-    };
-    let mut names: Vec<String> = list
-        .iter()
-        .filter(|r| is_core_config_map(r))
-        .filter_map(|r| r.get("name").and_then(Value::as_str).map(str::to_owned))
-        .collect();
-    names.sort();
-    names.dedup();
-    names
-}
-
 /// The CA references of a spec whose kind this webhook knows (ConfigMap, Secret,
 /// ClusterTrustBundle), in order, skipping malformed entries.
 pub fn ca_refs(spec: Option<&Value>) -> Vec<(CaKind, String)> {
@@ -227,12 +200,6 @@ pub fn ca_ref(reference: &Value) -> Option<(CaKind, String)> {
     let text = |f: &str| reference.get(f).and_then(Value::as_str);
     let kind = CaKind::of(text("group")?, text("kind")?)?;
     Some((kind, text("name")?.to_owned()))
-}
-
-/// Whether a CA reference names a core ConfigMap (`group: ""`, `kind: ConfigMap`).
-pub fn is_core_config_map(reference: &Value) -> bool {
-    reference.get("group").and_then(Value::as_str) == Some("")
-        && reference.get("kind").and_then(Value::as_str) == Some("ConfigMap")
 }
 
 /// Parses an RFC 3339 time to Unix seconds.
@@ -625,14 +592,12 @@ pub struct Wants {
     pub services: Vec<String>,
     /// Return the other policies that target any of these objects.
     pub targets: Vec<TargetKey>,
-    /// Return the policies that use this ConfigMap as a CA bundle.
-    pub referrers_of: Option<String>,
     /// Secrets to fetch by name.
     pub secrets: Vec<String>,
     /// ClusterTrustBundles (cluster-scoped) to fetch by name.
     pub cluster_trust_bundles: Vec<String>,
-    /// Return the policies that use this Secret (in `namespace`) or ClusterTrustBundle (in any
-    /// namespace) as a CA bundle.
+    /// Return the policies that use this ConfigMap or Secret (in `namespace`) or
+    /// ClusterTrustBundle (in any namespace) as a CA bundle.
     pub ca_referrers_of: Option<(CaKind, String)>,
 }
 
@@ -691,21 +656,12 @@ impl Wants {
         wants
     }
 
-    /// What a review of a Secret or ClusterTrustBundle needs: the policies that use it
-    /// (`namespace` is ignored for the cluster-scoped ClusterTrustBundle).
+    /// What a review of a CA object (ConfigMap, Secret or ClusterTrustBundle) needs: the
+    /// policies that use it (`namespace` is ignored for the cluster-scoped ClusterTrustBundle).
     pub fn for_ca_object(kind: CaKind, namespace: &str, name: &str) -> Self {
         Self {
             namespace: namespace.to_owned(),
             ca_referrers_of: Some((kind, name.to_owned())),
-            ..Self::default()
-        }
-    }
-
-    /// What a ConfigMap review needs: the policies that use it.
-    pub fn for_config_map(namespace: &str, name: &str) -> Self {
-        Self {
-            namespace: namespace.to_owned(),
-            referrers_of: Some(name.to_owned()),
             ..Self::default()
         }
     }
@@ -749,7 +705,8 @@ mod tests {
         assert_eq!(summary.created, Some(1_767_225_600));
         assert_eq!(summary.targets.len(), 1);
         assert_eq!(summary.targets[0].section.as_deref(), Some("https"));
-        assert_eq!(summary.ca_config_maps, ["ca"]);
+        assert_eq!(summary.config_maps().collect::<Vec<_>>(), ["ca", "ca"]);
+        assert_eq!(summary.ca_refs[1], (CaKind::Secret, "s".to_owned()));
         assert!(PolicySummary::from_object(&json!({"metadata": {}}), "x").is_none());
     }
 

@@ -1124,7 +1124,6 @@ fn rival(name: &str, created: i64, section: Option<&str>) -> Arc<PolicySummary> 
             name: "payments-backend".into(),
             section: section.map(str::to_owned),
         }],
-        ca_config_maps: Vec::new(),
         ..Default::default()
     })
 }
@@ -1341,8 +1340,7 @@ mod config_maps {
             name: "payments-backend-tls".into(),
             created: None,
             targets: Vec::new(),
-            ca_config_maps: vec!["payments-backend-ca".into()],
-            ..Default::default()
+            ca_refs: vec![(CaKind::ConfigMap, "payments-backend-ca".into())],
         }));
         snap
     }
