@@ -179,7 +179,8 @@ fn json_output_agrees_with_the_text_output() {
         json["summary"],
         json!({
             "errors": 10, "warnings": 2, "objects": 9, "objectsWithFindings": 8, "files": 7,
-            "policies": 7, "configMaps": 2, "otherObjects": 3, "notObjects": 0, "unparsableFiles": 0
+            "policies": 7, "configMaps": 2, "secrets": 0, "clusterTrustBundles": 0,
+            "otherObjects": 3, "notObjects": 0, "unparsableFiles": 0
         })
     );
     let findings = json["findings"].as_array().expect("findings");
@@ -496,6 +497,44 @@ fn objects_of_other_kinds_are_skipped() {
         ),
         "{}",
         stdout(&output)
+    );
+}
+
+#[test]
+fn secrets_and_cluster_trust_bundles_are_counted_apart_from_policies() {
+    // envoy-gateway reads CA bundles from Secrets and ClusterTrustBundles: objects.yaml's two
+    // Secrets and one ClusterTrustBundle are checked, and counted as what they are.
+    let output = validate(
+        &[
+            "tests/fixtures/profiles/objects.yaml",
+            "tests/fixtures/profiles/envoy-gateway/accepted.yaml",
+            "--implementation=envoy-gateway",
+        ],
+        None,
+    );
+    assert!(
+        stdout(&output).contains(
+            "; checked 1 BackendTLSPolicy, 1 ConfigMap, 2 Secrets and 1 ClusterTrustBundle from 2 files"
+        ),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    // CA objects alone are not policies.
+    let output = validate(
+        &[
+            "tests/fixtures/profiles/objects.yaml",
+            "--implementation=envoy-gateway",
+        ],
+        None,
+    );
+    assert!(
+        stdout(&output).contains(
+            "; checked 0 BackendTLSPolicies, 1 ConfigMap, 2 Secrets and 1 ClusterTrustBundle from 1 file"
+        ),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
     );
 }
 

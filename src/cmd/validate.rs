@@ -588,15 +588,17 @@ impl std::fmt::Display for Location<'_> {
 struct Totals {
     errors: usize,
     warnings: usize,
-    /// Objects checked: `policies + configMaps`.
+    /// Objects checked: `policies + configMaps + secrets + clusterTrustBundles`.
     objects: usize,
     objects_with_findings: usize,
     /// Files read (standard input counts as one), skipped ones included.
     files: usize,
     /// BackendTLSPolicies checked (of any version).
     policies: usize,
-    /// ConfigMaps checked.
     config_maps: usize,
+    /// Checked when the implementation reads CA bundles from them (`--implementation`).
+    secrets: usize,
+    cluster_trust_bundles: usize,
     /// Kubernetes objects of other kinds, skipped.
     other_objects: usize,
     /// Documents that are not Kubernetes objects, skipped.
@@ -612,18 +614,17 @@ impl Totals {
             .clone()
             .filter(|f| f.severity == LintSeverity::Error)
             .count();
-        let config_maps = checked
-            .iter()
-            .filter(|c| c.subject == Subject::Ca(CaKind::ConfigMap))
-            .count();
+        let count = |subject: Subject| checked.iter().filter(|c| c.subject == subject).count();
         Self {
             errors,
             warnings: all.count() - errors,
             objects: checked.len(),
             objects_with_findings: checked.iter().filter(|c| !c.findings.is_empty()).count(),
             files: inputs.files,
-            policies: checked.len() - config_maps,
-            config_maps,
+            policies: count(Subject::Policy),
+            config_maps: count(Subject::Ca(CaKind::ConfigMap)),
+            secrets: count(Subject::Ca(CaKind::Secret)),
+            cluster_trust_bundles: count(Subject::Ca(CaKind::ClusterTrustBundle)),
             other_objects: inputs.documents.len() - checked.len(),
             not_objects: inputs.not_objects,
             unparsable_files: inputs.unparsable.len(),
@@ -660,10 +661,19 @@ impl Totals {
             1 => "1 BackendTLSPolicy".to_owned(),
             n => format!("{n} BackendTLSPolicies"),
         };
+        // Secrets and ClusterTrustBundles only when a profile has them checked.
+        let mut kinds = vec![policies, plural(self.config_maps, "ConfigMap")];
+        if self.secrets > 0 {
+            kinds.push(plural(self.secrets, "Secret"));
+        }
+        if self.cluster_trust_bundles > 0 {
+            kinds.push(plural(self.cluster_trust_bundles, "ClusterTrustBundle"));
+        }
+        let last = kinds.pop().unwrap_or_default();
         let _ = write!(
             out,
-            "; checked {policies} and {} from {}",
-            plural(self.config_maps, "ConfigMap"),
+            "; checked {} and {last} from {}",
+            kinds.join(", "),
             plural(self.files, "file")
         );
         let mut skipped = Vec::new();
@@ -810,6 +820,21 @@ mod tests {
         assert_eq!(
             summary.line(),
             "0 errors, 0 warnings; checked 3 BackendTLSPolicies and 2 ConfigMaps from 1 file; skipped 1 object of other kinds, 2 documents that are not Kubernetes objects, 1 file that does not parse"
+        );
+        let summary = Totals {
+            objects: 4,
+            files: 1,
+            policies: 1,
+            secrets: 2,
+            cluster_trust_bundles: 1,
+            ..Totals::default()
+        };
+        assert!(
+            summary.line().ends_with(
+                "; checked 1 BackendTLSPolicy, 0 ConfigMaps, 2 Secrets and 1 ClusterTrustBundle from 1 file"
+            ),
+            "{}",
+            summary.line()
         );
         let summary = Totals {
             not_objects: 1,
