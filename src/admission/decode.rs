@@ -63,16 +63,15 @@ impl BadReview {
 /// Decodes a request body into the request it carries, in one pass, its objects within the
 /// body's decoding budget ([`prune`]).
 pub fn decode(body: &[u8]) -> Result<AdmissionRequest, BadReview> {
-    prune::DecodingBudget::run(prune::budget_for(body.len()), || {
-        match decode_envelope::<Pruned>(body) {
-            Ok(request) => request.parse(),
-            // Decoding again with the objects left raw tells which part is wrong, the envelope
-            // or an object, and keeps the uid for the answer: an object nested past
-            // serde_json's recursion limit, counted from the body rather than from the object,
-            // or past the decoding budget, fails here only.
-            Err(_) => decode_envelope::<&RawValue>(body)?.parse(),
-        }
-    })
+    let budget = prune::budget_for(body.len());
+    match prune::DecodingBudget::run(budget, || decode_envelope::<Pruned>(body)) {
+        Ok(request) => request.parse(body.len()),
+        // Decoding again with the objects left raw tells which part is wrong, the envelope or
+        // an object, and keeps the uid for the answer: an object nested past serde_json's
+        // recursion limit, counted from the body rather than from the object, or past the
+        // decoding budget, fails here only.
+        Err(_) => decode_envelope::<&RawValue>(body)?.parse(body.len()),
+    }
 }
 
 /// Decodes the envelope, with the objects held as `O`.

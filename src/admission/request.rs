@@ -172,8 +172,15 @@ pub(super) struct RawKind<'a> {
 }
 
 impl<'a, O: ObjectSlot<'a>> RawRequest<'a, O> {
-    /// The request with its objects parsed (and pruned).
-    pub(super) fn parse(self) -> Result<AdmissionRequest, BadReview> {
+    /// The request with its objects parsed (and pruned), within the decoding budget of a body
+    /// of `body_len` bytes (see `prune`): no caller can parse without one.
+    pub(super) fn parse(self, body_len: usize) -> Result<AdmissionRequest, BadReview> {
+        super::prune::DecodingBudget::run(super::prune::budget_for(body_len), || {
+            self.parse_unbounded()
+        })
+    }
+
+    fn parse_unbounded(self) -> Result<AdmissionRequest, BadReview> {
         let uid = self.uid.into_owned();
         let parse = |slot: Option<O>, field: &str| -> Result<Option<Value>, BadReview> {
             let Some(slot) = slot else { return Ok(None) };

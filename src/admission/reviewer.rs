@@ -12,7 +12,6 @@ use super::clock::Clock;
 use super::decision::{Answer, Decision, Verdict};
 use super::decisions::{self, DecisionCache};
 use super::decode::{BadReview, decode, decode_envelope};
-use super::prune;
 use super::request::{AdmissionRequest, RawRequest, name_of, namespace_of};
 use super::response::{AdmissionResponse, AdmissionReview};
 use super::status::{self, bad_request, failure};
@@ -147,7 +146,7 @@ impl Reviewer {
         // A Secret's decision is never cached: the cache keeps the request's object bytes, which
         // would hold every key of the Secret.
         if Subject::of(&raw.kind.group, &raw.kind.kind) == Some(Subject::Ca(CaKind::Secret)) {
-            let (decision, response) = self.decide(&raw.parse()?, budget, now).await;
+            let (decision, response) = self.decide(&raw.parse(body_len)?, budget, now).await;
             return Ok((decision, AdmissionReview::new(response)));
         }
         let generation = self.lookup.generation();
@@ -171,7 +170,7 @@ impl Reviewer {
             return Ok((decision, review));
         }
         let key = self.decisions.key(&parts, generation);
-        let request = prune::DecodingBudget::run(prune::budget_for(body_len), || raw.parse())?;
+        let request = raw.parse(body_len)?;
         let (decision, response) = self.decide(&request, budget, now).await;
         if decision.verdict == Verdict::Error {
             return Ok((decision, AdmissionReview::new(response)));
