@@ -395,20 +395,21 @@ async fn read_body(
             started,
         ));
     };
-    let read = tokio::time::timeout(
+    // Most bodies arrive with their headers: `within` arms no timer for those.
+    let read = crate::timeout::within(
         state.limits.body_timeout,
         axum::body::to_bytes(request.into_body(), limit),
     );
     match read.await {
-        Ok(Ok(body)) => Ok((body, reservation)),
-        Ok(Err(error)) if is_length_limit(&error) => Err(too_large(state, limit, started)),
-        Ok(Err(error)) => Err(refuse(
+        Some(Ok(body)) => Ok((body, reservation)),
+        Some(Err(error)) if is_length_limit(&error) => Err(too_large(state, limit, started)),
+        Some(Err(error)) => Err(refuse(
             state,
             StatusCode::BAD_REQUEST,
             format!("cannot read the request body: {error}"),
             started,
         )),
-        Err(_) => {
+        None => {
             let message = format!(
                 "request body not received within {:?}",
                 state.limits.body_timeout
@@ -429,8 +430,8 @@ async fn review_on_pool(
 ) -> Result<Answer, Response> {
     let deadline = started + crate::admission::lookup_budget(budget);
     let wait = deadline.saturating_duration_since(Instant::now());
-    let worker = tokio::time::timeout(wait, Arc::clone(&state.workers).acquire_owned()).await;
-    let Ok(Ok(worker)) = worker else {
+    let worker = crate::timeout::within(wait, Arc::clone(&state.workers).acquire_owned()).await;
+    let Some(Ok(worker)) = worker else {
         return Err(overloaded(
             state,
             Shed::Workers,
@@ -455,6 +456,8 @@ async fn review_on_pool(
     });
     match work.await {
         Ok(Some(review)) => Ok(review),
+        // A review that panicked fails as it would have on the request's own task.
+        Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
         Ok(None) | Err(_) => Err(overloaded(
             state,
             Shed::Deadline,
@@ -563,7 +566,13 @@ fn timeout_parameter(query: &str) -> Option<Duration> {
         .split('&')
         .find_map(|pair| pair.strip_prefix("timeout="))
         .and_then(parse_go_duration)
+        .map(|budget| budget.min(MAX_BUDGET))
 }
+
+/// The longest `?timeout=` honoured: the apiserver's own limit on a webhook's `timeoutSeconds`.
+/// A longer value (which only a client other than the apiserver sends) would let one request
+/// hold a worker, a body reservation and a slot for as long as it asked.
+pub const MAX_BUDGET: Duration = Duration::from_secs(30);
 
 /// Parses a Go `time.Duration` string: a sequence of decimal numbers with units `ns`, `us`,
 /// `µs`, `ms`, `s`, `m`, `h`.

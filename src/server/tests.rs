@@ -89,6 +89,12 @@ async fn the_apiserver_timeout_parameter_is_accepted() {
         Some(Duration::from_secs(90))
     );
     assert_eq!(timeout_parameter("timeout=banana"), None);
+    // Capped at the apiserver's own limit, however long (even past what an Instant can add).
+    assert_eq!(timeout_parameter("timeout=31s"), Some(MAX_BUDGET));
+    assert_eq!(
+        timeout_parameter("timeout=4500000000000000h"),
+        Some(MAX_BUDGET)
+    );
     assert_eq!(parse_go_duration("250ms"), Some(Duration::from_millis(250)));
     assert_eq!(parse_go_duration("1.5h"), Some(Duration::from_secs(5400)));
     assert_eq!(parse_go_duration(""), None);
