@@ -136,6 +136,15 @@ impl DecisionCache {
         hasher.finish()
     }
 
+    /// The key of a request whose answer may be cached: `None` when the cache is off or the
+    /// key alone is over the size of an entry, so that a big request's bytes are not copied
+    /// only for [`put`](Self::put) to drop them.
+    pub fn cacheable_key(&self, parts: &[&[u8]], generation: u64) -> Option<RequestKey> {
+        let length = parts.iter().map(|p| p.len() + 1).sum::<usize>() + 8;
+        (self.capacity > 0 && length <= MAX_ENTRY_BYTES.min(self.max_bytes))
+            .then(|| self.key(parts, generation))
+    }
+
     /// The key of a request, to [`put`](Self::put) its answer.
     pub fn key(&self, parts: &[&[u8]], generation: u64) -> RequestKey {
         let length = parts.iter().map(|p| p.len() + 1).sum::<usize>() + 8;
@@ -271,6 +280,14 @@ mod tests {
         cache.put(cache.key(&[&huge], 0), answer(), 0);
         assert!(cache.get(&[&huge], 0, 0).is_none());
         assert_eq!(cache.bytes(), 0);
+        // Nor is its key built.
+        assert!(cache.cacheable_key(&[&huge], 0).is_none());
+        assert!(cache.cacheable_key(&[b"small"], 0).is_some());
+        assert!(
+            DecisionCache::new(0, 30)
+                .cacheable_key(&[b"small"], 0)
+                .is_none()
+        );
         // Entries of 10 KiB: the budget holds six; the seventh clears the cache first.
         let body = |i: u8| vec![i; 10 << 10];
         for i in 0..6 {

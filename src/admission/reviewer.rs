@@ -169,12 +169,12 @@ impl Reviewer {
             let review = AdmissionReview::with_encoded_rest(response, answer.encoded_rest.clone());
             return Ok((decision, review));
         }
-        let key = self.decisions.key(&parts, generation);
+        let key = self.decisions.cacheable_key(&parts, generation);
         let request = raw.parse(body_len)?;
         let (decision, response) = self.decide(&request, budget, now).await;
-        if decision.verdict == Verdict::Error {
+        let Some(key) = key.filter(|_| decision.verdict != Verdict::Error) else {
             return Ok((decision, AdmissionReview::new(response)));
-        }
+        };
         // Encoded once: the answer to this request and every later hit share it.
         let encoded_rest = AdmissionReview::encode_rest(&response);
         let answer = decisions::CachedAnswer {
