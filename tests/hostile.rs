@@ -728,6 +728,51 @@ async fn idle_http2_connections_are_closed() {
     let _ = must("the server closes the idle HTTP/2 connection", connection).await;
 }
 
+#[tokio::test]
+async fn an_idle_http2_connection_whose_answers_cannot_be_sent_is_closed_all_the_same() {
+    use http_body_util::Empty;
+    use hyper::body::Bytes;
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    let server = TestServer::start(Options {
+        http2: true,
+        limits: Limits {
+            idle_timeout: SHORT,
+            write_timeout: SHORT,
+            ..short_limits()
+        },
+        ..Options::default()
+    })
+    .await;
+    let tls = server
+        .connect_with(&[b"h2"], None)
+        .await
+        .expect("handshake");
+    // A stream window of 0 bytes: the server may send the answers' headers, never their bodies,
+    // and no write of the socket is ever pending (the write timeout cannot see it).
+    let (mut send, connection) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+        .initial_stream_window_size(0)
+        .handshake(TokioIo::new(tls))
+        .await
+        .expect("h2 handshake");
+    let connection = tokio::spawn(connection);
+    let mut answers = Vec::new();
+    for _ in 0..4 {
+        let probe = hyper::Request::get("/healthz")
+            .body(Empty::<Bytes>::new())
+            .expect("request");
+        let answer = send.send_request(probe).await.expect("answer");
+        assert_eq!(answer.status(), 200);
+        answers.push(answer);
+    }
+    // The handlers are done, so the connection is idle: the server starts closing it, cannot
+    // finish the streams, and drops the connection a write timeout later.
+    let _ = must(
+        "the server drops the HTTP/2 connection it could not close gracefully",
+        connection,
+    )
+    .await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Oversized and nested input
 

@@ -841,6 +841,12 @@ impl ConnectionContext {
         let mut drain = self.drain.clone();
         let idle_timeout = self.limits.idle_timeout;
         let mut closing = false;
+        // An idle connection closed gracefully still has its answers to deliver, which an
+        // HTTP/2 client can stall through flow control without ever stalling a socket write:
+        // it gets a write timeout to finish, then is dropped.
+        let give_up = tokio::time::sleep(Duration::MAX);
+        tokio::pin!(give_up);
+        let mut giving_up = false;
         loop {
             let idle_for = activity.idle_for();
             let idle_check = tokio::time::sleep(idle_timeout.saturating_sub(idle_for));
@@ -849,6 +855,10 @@ impl ConnectionContext {
                     if let Err(error) = result {
                         debug!(%peer, %error, "connection ended with an error");
                     }
+                    return;
+                }
+                () = &mut give_up, if giving_up => {
+                    debug!(%peer, "an idle connection did not close within the write timeout; dropped");
                     return;
                 }
                 changed = drain.changed(), if !closing => {
@@ -862,6 +872,9 @@ impl ConnectionContext {
                         debug!(%peer, ?idle_timeout, "closing an idle connection");
                         closing = true;
                         connection.as_mut().graceful_shutdown();
+                        let deadline = tokio::time::Instant::now() + self.limits.write_timeout;
+                        give_up.as_mut().reset(deadline);
+                        giving_up = true;
                     }
                 }
             }
