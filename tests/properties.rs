@@ -25,7 +25,7 @@ use backendtls_webhook::admission;
 use backendtls_webhook::validate::ca_bundle::parse_bundle;
 use backendtls_webhook::validate::snapshot::ServicePort;
 use backendtls_webhook::validate::{
-    self, CaText, ConfigMapChange, ConfigMapEntry, Enforcement, GroupKind, Operation, PolicyChange,
+    self, CaObjectChange, CaText, ConfigMapEntry, Enforcement, GroupKind, Operation, PolicyChange,
     PolicySummary, Report, ServiceEntry, Settings, Snapshot, TargetKey,
 };
 use proptest::prelude::*;
@@ -900,7 +900,8 @@ proptest! {
         name in prop::sample::select(vec!["ca", "expired", "other"]),
         settings in any_settings(),
     ) {
-        let change = ConfigMapChange {
+        let change = CaObjectChange {
+            kind: validate::CaKind::ConfigMap,
             object: object.as_ref(),
             old_object: old.as_ref(),
             operation,
@@ -908,8 +909,8 @@ proptest! {
             name,
         };
         let parse = |text: &str| CaText { text: Arc::from(text), bundle: Arc::new(parse_bundle(text)) };
-        let first = validate::config_map(&change, &RICH, &settings, NOW, parse);
-        let again = validate::config_map(&change, &RICH, &settings, NOW, parse);
+        let first = validate::ca_object(&change, &RICH, &settings, NOW, parse);
+        let again = validate::ca_object(&change, &RICH, &settings, NOW, parse);
         prop_assert_eq!(&first, &again);
         assert_sorted(&first)?;
     }

@@ -62,8 +62,8 @@ use crate::lookup::{BundleCache, ClusterLookup, ClusterOptions, MemoryLookup, cl
 use crate::objects::{self, Document, LoadError};
 use crate::validate::field::Segment;
 use crate::validate::{
-    self, CaKind, ConfigMapChange, Enforcement, ErrorKind, FieldPath, Operation, PolicyChange,
-    Report, Settings, Snapshot, Subject, Wants, WarningKind, offline,
+    self, CaKind, Enforcement, ErrorKind, FieldPath, Operation, PolicyChange, Report, Settings,
+    Snapshot, Subject, Wants, WarningKind, offline,
 };
 
 /// How long `--cluster` may take to list ConfigMaps, Services and BackendTLSPolicies.
@@ -420,21 +420,6 @@ fn check_one<'d>(
             let snapshot = resolver.snapshot(&wants);
             let change = PolicyChange::create(object, namespace);
             validate::policy(&change, &snapshot, settings, now)
-        }
-        Subject::Ca(CaKind::ConfigMap) => {
-            let name = metadata_text(object, "name").unwrap_or("");
-            let snapshot =
-                resolver.snapshot(&Wants::for_ca_object(CaKind::ConfigMap, namespace, name));
-            let change = ConfigMapChange {
-                object: Some(object),
-                old_object: None,
-                operation: Operation::Create,
-                namespace,
-                name,
-            };
-            validate::config_map(&change, &snapshot, settings, now, |text| {
-                resolver.bundles.get(text)
-            })
         }
         Subject::Ca(kind) => {
             let name = metadata_text(object, "name").unwrap_or("");

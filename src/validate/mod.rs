@@ -298,40 +298,6 @@ fn policy_main(
     }
 }
 
-/// A ConfigMap change to validate.
-#[derive(Clone, Copy, Debug)]
-pub struct ConfigMapChange<'a> {
-    /// The new object (`None` for DELETE).
-    pub object: Option<&'a Value>,
-    /// The stored object (UPDATE and DELETE).
-    pub old_object: Option<&'a Value>,
-    pub operation: Operation,
-    pub namespace: &'a str,
-    pub name: &'a str,
-}
-
-/// Validates a change to a ConfigMap. Only ConfigMaps that policies in the snapshot use as CA
-/// bundles are examined: a broken bundle is an error under `invalid_refs: Deny` naming the
-/// policies; deleting one is allowed with a warning. `ca` turns `ca.crt` text into its parsed
-/// form (callers pass a cache) and is called only for referenced ConfigMaps.
-pub fn config_map(
-    change: &ConfigMapChange<'_>,
-    snapshot: &Snapshot,
-    settings: &Settings,
-    now: i64,
-    ca: impl FnOnce(&str) -> CaText,
-) -> Report {
-    let change = CaObjectChange {
-        kind: CaKind::ConfigMap,
-        object: change.object,
-        old_object: change.old_object,
-        operation: change.operation,
-        namespace: change.namespace,
-        name: change.name,
-    };
-    ca_object(&change, snapshot, settings, now, ca)
-}
-
 /// A change to an object policies may use as a CA bundle: a ConfigMap, a Secret or a
 /// ClusterTrustBundle.
 #[derive(Clone, Copy, Debug)]
@@ -466,19 +432,6 @@ fn check_ca_object(
                 ),
             }
         }
-    }
-}
-
-/// Reads the CA-relevant part of a ConfigMap object; `ca` turns the `ca.crt` text into its
-/// shared, parsed form (callers pass a cache).
-pub fn config_map_entry(object: &Value, ca: impl FnOnce(&str) -> CaText) -> ConfigMapEntry {
-    ConfigMapEntry {
-        ca_crt: object
-            .pointer("/data/ca.crt")
-            .and_then(Value::as_str)
-            .map(ca),
-        binary_ca_crt: object.pointer("/binaryData/ca.crt").is_some(),
-        ..ConfigMapEntry::default()
     }
 }
 

@@ -1355,28 +1355,30 @@ mod config_maps {
         old: Option<&Value>,
         snap: &Snapshot,
     ) -> Report {
-        let change = ConfigMapChange {
+        let change = CaObjectChange {
+            kind: CaKind::ConfigMap,
             object,
             old_object: old,
             operation,
             namespace: "shop",
             name: "payments-backend-ca",
         };
-        super::config_map(&change, snap, &Settings::default(), NOW, |t| {
+        super::ca_object(&change, snap, &Settings::default(), NOW, |t| {
             ca(t).ca_crt.expect("text")
         })
     }
 
     #[test]
     fn unreferenced_config_maps_are_not_parsed() {
-        let change = ConfigMapChange {
+        let change = CaObjectChange {
+            kind: CaKind::ConfigMap,
             object: Some(&config_map("garbage")),
             old_object: None,
             operation: Operation::Create,
             namespace: "shop",
             name: "payments-backend-ca",
         };
-        let report = super::super::config_map(
+        let report = super::super::ca_object(
             &change,
             &Snapshot::default(),
             &Settings::default(),
