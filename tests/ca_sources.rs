@@ -389,3 +389,48 @@ fn secret_reviews_are_never_cached() {
     let (_, again) = answer(&reviewer, &body);
     assert!(!cached && again, "policies are cached as before");
 }
+
+/// A ClusterTrustBundle without `spec.trustBundle` is found the same way whether it is the
+/// object under review or the one a policy refers to (one checker for both).
+#[test]
+fn a_cluster_trust_bundle_without_a_trust_bundle_is_found_as_object_and_as_reference() {
+    let empty = json!({"apiVersion": "certificates.k8s.io/v1beta1", "kind": "ClusterTrustBundle",
+                       "metadata": {"name": "corp-roots"}, "spec": {}});
+    let objects = [
+        policy("a", "shop", "ClusterTrustBundle", "corp-roots"),
+        empty.clone(),
+        service(),
+    ];
+    let eg = reviewer(&objects, settings(profile::ENVOY_GATEWAY));
+    let kind =
+        json!({"group": "certificates.k8s.io", "version": "v1beta1", "kind": "ClusterTrustBundle"});
+    let (response, _) = answer(&eg, &review_body(kind, "CREATE", "", &empty, &Value::Null));
+    assert_eq!(
+        warnings(&response),
+        [
+            "spec.trustBundle: this ClusterTrustBundle has no spec.trustBundle (this ClusterTrustBundle is the CA bundle of BackendTLSPolicy shop/a)"
+        ]
+    );
+    let (response, _) = answer(
+        &eg,
+        &review_body(policy_kind(), "CREATE", "shop", &objects[0], &Value::Null),
+    );
+    assert!(
+        warnings(&response).contains(
+            &r#"spec.validation.caCertificateRefs[0]: ClusterTrustBundle "corp-roots" has no spec.trustBundle"#
+                .to_owned()
+        ),
+        "{response}"
+    );
+    // A ClusterTrustBundle with its bundle is fine either way.
+    let good = trust_bundle("corp-roots", ROOT_CA);
+    let eg = reviewer(
+        &[objects[0].clone(), good.clone(), service()],
+        settings(profile::ENVOY_GATEWAY),
+    );
+    let kind =
+        json!({"group": "certificates.k8s.io", "version": "v1beta1", "kind": "ClusterTrustBundle"});
+    let (response, _) = answer(&eg, &review_body(kind, "CREATE", "", &good, &Value::Null));
+    assert_eq!(response["allowed"], true, "{response}");
+    assert!(warnings(&response).is_empty(), "{response}");
+}

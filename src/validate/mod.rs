@@ -409,28 +409,8 @@ fn check_ca_object(
             refs::check_secret(&secret, source, about, &root, settings, now, report);
         }
         CaKind::ClusterTrustBundle => {
-            let path = root.field("spec").field("trustBundle");
-            match object.pointer("/spec/trustBundle").and_then(Value::as_str) {
-                Some(text) => {
-                    let bundle = ca(text).bundle;
-                    refs::check_bundle(
-                        &bundle,
-                        about,
-                        "spec.trustBundle",
-                        &path,
-                        settings,
-                        now,
-                        report,
-                    );
-                }
-                None => report.enforce(
-                    settings.missing_refs,
-                    FieldError::required(
-                        path,
-                        "a ClusterTrustBundle holds its CA certificates in spec.trustBundle",
-                    ),
-                ),
-            }
+            let entry = ClusterTrustBundleEntry::from_object(object, ca);
+            refs::check_trust_bundle(&entry, about, &root, settings, now, report);
         }
     }
 }

@@ -248,7 +248,7 @@ pub(crate) enum Resolution {
 }
 
 /// Checks a ClusterTrustBundle a reference names: its `spec.trustBundle`.
-fn check_trust_bundle(
+pub(crate) fn check_trust_bundle(
     entry: &ClusterTrustBundleEntry,
     about: &Phrasing<'_>,
     path: &FieldPath,
