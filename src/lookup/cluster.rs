@@ -43,7 +43,6 @@ use tracing::{info, warn};
 use super::policy_index::PolicyIndex;
 use super::secrets::{MAX_SECRETS_PER_REQUEST, SecretCache, SecretLimits};
 use super::{BoxFuture, BundleCache, Key, Lookup, LookupError};
-use crate::validate::ca_bundle;
 use crate::validate::profile::{CaKind, KNOWN_CA_KEYS, Profile};
 use crate::validate::snapshot::ServicePort;
 use crate::validate::{
@@ -907,7 +906,8 @@ async fn watch_config_maps_wide(
                 .as_ref()
                 .is_some_and(|s| s.wants_key(key, data.count))
             {
-                let bundle = Arc::new(ca_bundle::parse_bundle(text));
+                // Through the cache too: the same bundle in every namespace is parsed once.
+                let bundle = bundles.parse(text);
                 other_keys.push((Box::from(key.as_str()), bundle));
             }
         }

@@ -86,7 +86,14 @@ impl MemoryLookup {
         match (api_version, text("/kind").unwrap_or("")) {
             ("v1", "ConfigMap") => {
                 let source = self.profile.ca_source(CaKind::ConfigMap);
-                let entry = ConfigMapEntry::from_object(object, source, |t| bundles.get(t), parse);
+                // Every key through the cache: a ConfigMap copied into each namespace (a
+                // cluster's root CA) is parsed once. Secrets stay out of it (`parse`).
+                let entry = ConfigMapEntry::from_object(
+                    object,
+                    source,
+                    |t| bundles.get(t),
+                    |t| bundles.parse(t),
+                );
                 self.config_maps.insert(key, entry);
             }
             ("v1", "Secret") if self.profile.ca_source(CaKind::Secret).is_some() => {
