@@ -466,13 +466,13 @@ fn check_options(
         ),
         OptionsSupport::Keys(known) => {
             for key in options.keys().filter(|k| !known.iter().any(|n| n == *k)) {
-                report.warn(
-                    path.key(key),
-                    format!(
+                report.warn_with(|| {
+                    let message = format!(
                         "{} does not read this option: it is without effect",
                         profile.label()
-                    ),
-                );
+                    );
+                    (path.key(key), message)
+                });
             }
         }
         _ => {}

@@ -117,14 +117,14 @@ impl<'a> CaRefsCheck<'a> {
             if profile.unsupported_ca_kind == UnsupportedCaKind::IgnoredBesideSupported
                 && self.any_read
             {
-                report.warn(
-                    path,
-                    format!(
+                report.warn_with(|| {
+                    let message = format!(
                         "{} ignores this reference without a condition: it reads {} only",
                         profile.label(),
                         supported_kinds(profile).join(", ")
-                    ),
-                );
+                    );
+                    (path, message)
+                });
             } else {
                 invalid_kind(group, kind, &path, self.settings, report);
                 self.outcome.usable = false;
@@ -149,15 +149,14 @@ impl<'a> CaRefsCheck<'a> {
         self.resolved_before.insert((ca_kind, name), resolved);
         self.outcome.add(resolved);
         if resolved.is_none() {
-            report.enforce(
-                settings.missing_refs,
+            report.enforce_with(settings.missing_refs, || {
                 FieldError::new(
                     path,
                     ErrorKind::NotFound,
                     BadValue::str(name),
                     not_found(ca_kind, name, self.namespace),
-                ),
-            );
+                )
+            });
         }
     }
 }

@@ -598,6 +598,103 @@ fn well_known_values() {
     assert!(!run(&value("example.com/a/b"), &defaults()).is_allowed());
 }
 
+fn profiled(profile: profile::Profile) -> Settings {
+    Settings {
+        profile: Arc::new(profile),
+        ..Settings::default()
+    }
+}
+
+#[test]
+fn an_implementation_that_reads_any_well_known_value_as_system_warns_on_the_others() {
+    let value = |v: &str| {
+        with(&[
+            ("/spec/validation/caCertificateRefs", Value::Null),
+            ("/spec/validation/wellKnownCACertificates", json!(v)),
+        ])
+    };
+    let traefik = profiled(profile::TRAEFIK);
+    assert_warns(
+        &value("example.com/corporate-roots"),
+        &traefik,
+        r#"uses the system trust store for any value: "example.com/corporate-roots" means System"#,
+    );
+    let system = run(&value("System"), &traefik);
+    assert!(
+        !warnings(&system)
+            .iter()
+            .any(|w| w.contains("system trust store for any value")),
+        "{:#?}",
+        warnings(&system)
+    );
+}
+
+#[test]
+fn group_core_is_the_core_group_only_where_the_implementation_reads_it_so() {
+    let core_group = with(&[(
+        "/spec/validation/caCertificateRefs",
+        json!([{"group": "core", "kind": "ConfigMap", "name": "payments-backend-ca"}]),
+    )]);
+    assert_warns(
+        &core_group,
+        &profiled(profile::ENVOY_GATEWAY),
+        r#"reads group "core" as the core group, the API and other implementations do not: write """#,
+    );
+    // The core profile (the API) does not: the reference is of an unsupported kind.
+    assert!(!run(&core_group, &defaults()).is_allowed());
+    // Written "", there is nothing to say.
+    let report = run(&base(), &profiled(profile::ENVOY_GATEWAY));
+    assert!(
+        !warnings(&report)
+            .iter()
+            .any(|w| w.contains("as the core group")),
+        "{:#?}",
+        warnings(&report)
+    );
+}
+
+#[test]
+fn a_reference_of_a_kind_not_read_beside_one_that_is_is_ignored_with_a_warning() {
+    let refs = |kinds: &[(&str, &str)]| {
+        let list: Vec<Value> = kinds
+            .iter()
+            .map(|(group, kind)| json!({"group": group, "kind": kind, "name": "payments-backend-ca"}))
+            .collect();
+        with(&[("/spec/validation/caCertificateRefs", json!(list))])
+    };
+    let eg = profiled(profile::ENVOY_GATEWAY);
+    let mixed = refs(&[("", "ConfigMap"), ("example.com", "Vault")]);
+    assert_warns(
+        &mixed,
+        &eg,
+        "ignores this reference without a condition: it reads",
+    );
+    // Alone, the kind is not ignored but refused.
+    assert!(!run(&refs(&[("example.com", "Vault")]), &eg).is_allowed());
+}
+
+#[test]
+fn option_keys_a_profile_lists_are_read_and_the_others_are_without_effect() {
+    let listed = profile::Profile {
+        options: profile::OptionsSupport::Keys(std::borrow::Cow::Owned(vec![
+            profile::Text::Borrowed("example.com/min-version"),
+        ])),
+        ..profile::CORE
+    };
+    let settings = profiled(listed);
+    let option = |k: &str| with(&[("/spec/options", json!({k: "1.3"}))]);
+    assert!(
+        run(&option("example.com/min-version"), &settings)
+            .warnings
+            .is_empty()
+    );
+    assert_warns(
+        &option("example.com/other"),
+        &settings,
+        "does not read this option: it is without effect",
+    );
+}
+
 #[test]
 fn ca_ref_limits_and_kinds() {
     let refs: Vec<Value> = (0..9)
