@@ -482,13 +482,7 @@ pub fn load_profile_file(path: &str) -> Result<Arc<Profile>, String> {
             let lines: Vec<String> = errors
                 .iter()
                 .map(|error| {
-                    let positions = &document.positions;
-                    let exact = if error.on_key {
-                        positions.key(&error.path)
-                    } else {
-                        positions.value(&error.path)
-                    };
-                    let (line, column) = exact.unwrap_or_else(|| positions.nearest(&error.path));
+                    let (line, column) = document.positions.locate(&error.path, error.on_key);
                     format!("{}:{line}:{column}: {error}", document.source)
                 })
                 .collect();

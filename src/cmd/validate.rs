@@ -488,13 +488,7 @@ fn finding(
     message: String,
     reason: Option<&'static str>,
 ) -> LintFinding {
-    let positions = &document.positions;
-    let exact = if on_key {
-        positions.key(path)
-    } else {
-        positions.value(path)
-    };
-    let (line, column) = exact.unwrap_or_else(|| positions.nearest(path));
+    let (line, column) = document.positions.locate(path, on_key);
     LintFinding {
         line,
         column,
@@ -522,11 +516,8 @@ fn mark_duplicates(checked: &mut [Checked<'_>]) {
         let document = item.document;
         let name = metadata_text(&document.value, "name").unwrap_or("");
         let namespace = namespace_of(&document.value);
-        let positions = &document.positions;
         let path = FieldPath::root().field("metadata").field("name");
-        let (line, column) = positions
-            .value(&path)
-            .unwrap_or_else(|| positions.nearest(&path));
+        let (line, column) = document.positions.locate(&path, false);
         let at = Location {
             source: &document.source,
             line,

@@ -97,6 +97,17 @@ impl Positions {
         self.tree.nodes[id].key.get()
     }
 
+    /// Where a finding about `path` is shown: its key (`on_key`: the finding is about the key
+    /// itself) or its value, else the [`nearest`](Self::nearest) position.
+    pub fn locate(&self, path: &FieldPath, on_key: bool) -> (usize, usize) {
+        let exact = if on_key {
+            self.key(path)
+        } else {
+            self.value(path)
+        };
+        exact.unwrap_or_else(|| self.nearest(path))
+    }
+
     /// Best position for `path`: its value, else its key, else the nearest ancestor that has
     /// one; `(1, 1)` when nothing matches at all.
     pub fn nearest(&self, path: &FieldPath) -> (usize, usize) {

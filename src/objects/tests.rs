@@ -136,6 +136,14 @@ fn field_positions_in_yaml() {
     assert_eq!(p.nearest(&path("spec.options[missing]")), (19, 5));
     assert_eq!(p.nearest(&path("nothing.at.all")), (1, 1));
     assert_eq!(p.nearest(&path("")), (1, 1));
+    // locate: the key or the value when there is one, else the nearest.
+    assert_eq!(
+        p.locate(&path("spec.targetRefs[1].sectionName"), false),
+        (15, 18)
+    );
+    assert_eq!(p.locate(&path("spec.targetRefs[7].name"), true), (9, 5));
+    assert_eq!(p.locate(&path("metadata.labels[app]"), true), (6, 5));
+    assert_ne!(p.locate(&path("metadata.labels[app]"), false), (6, 5));
 }
 
 #[test]
