@@ -88,14 +88,10 @@ impl PolicyIndex {
                 CaKind::ClusterTrustBundle => String::new(),
                 _ => ns.clone(),
             };
-            let referrers = self.by_ca.get(&(*kind, namespace, name.clone()));
-            if found.is_empty() {
-                // Each policy is in a bucket once: no need to look for repeats (a
-                // ClusterTrustBundle may be used by policies in every namespace).
-                found.extend(referrers.into_iter().flatten().cloned());
-            } else {
-                add(&mut found, referrers);
-            }
+            add(
+                &mut found,
+                self.by_ca.get(&(*kind, namespace, name.clone())),
+            );
         }
         found
     }

@@ -63,23 +63,9 @@ pub struct PolicySummary {
 impl PolicySummary {
     /// Summarises a BackendTLSPolicy object; `None` when it has no name.
     pub fn from_object(object: &Value, default_namespace: &str) -> Option<Self> {
-        let metadata = object.get("metadata");
-        fn text<'v>(v: Option<&'v Value>, f: &str) -> Option<&'v str> {
-            v.and_then(|v| v.get(f)).and_then(Value::as_str)
-        }
-        let name = text(metadata, "name").filter(|n| !n.is_empty())?.to_owned();
-        let namespace = text(metadata, "namespace")
-            .filter(|n| !n.is_empty())
-            .unwrap_or(default_namespace)
-            .to_owned();
-        let created = text(metadata, "creationTimestamp").and_then(parse_time);
-        let spec = object.get("spec");
         Some(Self {
-            namespace,
-            name,
-            created,
-            targets: targets(spec),
-            ca_refs: ca_refs(spec),
+            ca_refs: ca_refs(object.get("spec")),
+            ..Self::targets_of(object, default_namespace)?
         })
     }
 
