@@ -85,9 +85,10 @@ async fn the_apiserver_timeout_parameter_is_accepted() {
         Some(Duration::from_secs(5))
     );
     assert_eq!(
-        timeout_parameter("a=b&timeout=1m30s"),
-        Some(Duration::from_secs(90))
+        timeout_parameter("a=b&timeout=0m25s"),
+        Some(Duration::from_secs(25))
     );
+    assert_eq!(parse_go_duration("1m30s"), Some(Duration::from_secs(90)));
     assert_eq!(timeout_parameter("timeout=banana"), None);
     // Capped at the apiserver's own limit, however long (even past what an Instant can add).
     assert_eq!(timeout_parameter("timeout=31s"), Some(MAX_BUDGET));
