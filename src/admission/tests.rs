@@ -843,3 +843,31 @@ async fn every_kind_is_decoded_within_the_budget_with_the_cache_on_or_off() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_uid_of_at_most_256_bytes_is_echoed_and_a_longer_one_is_refused() {
+    let body = |uid: &str| {
+        String::from_utf8(review_body(
+            policy_kind(),
+            "CREATE",
+            policy_object("payments-backend.shop.svc"),
+            Value::Null,
+        ))
+        .expect("utf-8")
+        .replace("0d3c5e4a-1", uid)
+    };
+    let longest = "u".repeat(super::request::MAX_UID_BYTES);
+    assert_eq!(longest.len(), 256);
+    let answer = answer(&reviewer(), body(&longest).as_bytes()).await;
+    assert_eq!(answer["response"]["uid"], longest.as_str());
+    let over = reviewer()
+        .review(body(&format!("{longest}u")).as_bytes(), BUDGET)
+        .await;
+    let Answer::Unreadable(bad) = over else {
+        panic!("not refused: {over:?}")
+    };
+    assert_eq!(
+        bad.message,
+        "request.uid is 257 bytes long: at most 256 are accepted (the apiserver sends 36-byte UUIDs)"
+    );
+}
