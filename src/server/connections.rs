@@ -149,7 +149,14 @@ impl Slots {
                         activity,
                     };
                 }
-                if let Some(victim) = longest_idle(&table) {
+                // One eviction at a time: woken again (a request ended elsewhere) before the
+                // connection chosen has closed, the newcomer waits for it rather than choosing
+                // another.
+                let pending = table
+                    .live
+                    .values()
+                    .any(|a| a.evicting.load(Ordering::Relaxed));
+                if !pending && let Some(victim) = longest_idle(&table) {
                     victim.evicting.store(true, Ordering::Relaxed);
                     victim.close.notify_one();
                     self.evicted.fetch_add(1, Ordering::Relaxed);
@@ -338,6 +345,31 @@ mod tests {
         assert_eq!(slots.open(), 2);
         drop((busy, second, third));
         assert_eq!(slots.open(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_newcomer_closes_one_connection_however_often_it_is_woken() {
+        let slots = Slots::new(3);
+        let first = slots.admit().await;
+        tokio::time::advance(Duration::from_secs(5)).await;
+        let (second, third) = (slots.admit().await, slots.admit().await);
+        let newcomer = tokio::spawn({
+            let slots = Arc::clone(&slots);
+            async move { slots.admit().await }
+        });
+        first.activity().evicted().await;
+        // Before the first has closed, requests end on the others: each wakes the newcomer,
+        // which must wait for the connection it chose rather than choose another.
+        for _ in 0..3 {
+            drop(second.activity().begin());
+            drop(third.activity().begin());
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(slots.evicted(), 1);
+        drop(first);
+        let fourth = newcomer.await.expect("admitted once the first closed");
+        assert_eq!((slots.open(), slots.evicted()), (3, 1));
+        drop((second, third, fourth));
     }
 
     #[tokio::test(start_paused = true)]
