@@ -982,27 +982,44 @@ async fn watch_cluster_trust_bundles(
 }
 
 async fn served_cluster_trust_bundles(client: &Client) -> Result<Option<ApiResource>, kube::Error> {
+    let versions = ["v1", "v1beta1", "v1alpha1"];
+    served_resource(
+        client,
+        CERTIFICATES_GROUP,
+        &versions,
+        "ClusterTrustBundle",
+        "clustertrustbundles",
+    )
+    .await
+}
+
+/// The first of `versions` (in order of preference) in which the cluster serves `kind` of
+/// `group`, by discovery; `None` when it serves none of them.
+async fn served_resource(
+    client: &Client,
+    group: &str,
+    versions: &[&str],
+    kind: &str,
+    plural: &str,
+) -> Result<Option<ApiResource>, kube::Error> {
     let groups = client.list_api_groups().await?;
-    let Some(group) = groups.groups.iter().find(|g| g.name == CERTIFICATES_GROUP) else {
+    let Some(served) = groups.groups.iter().find(|g| g.name == group) else {
         return Ok(None);
     };
-    for version in ["v1", "v1beta1", "v1alpha1"] {
-        if !group.versions.iter().any(|v| v.version == version) {
+    for version in versions {
+        if !served.versions.iter().any(|v| v.version == *version) {
             continue;
         }
         let resources = client
-            .list_api_group_resources(&format!("{CERTIFICATES_GROUP}/{version}"))
+            .list_api_group_resources(&format!("{group}/{version}"))
             .await?;
         if resources
             .resources
             .iter()
-            .any(|r| r.kind == "ClusterTrustBundle" && !r.name.contains('/'))
+            .any(|r| r.kind == kind && !r.name.contains('/'))
         {
-            let gvk = GroupVersionKind::gvk(CERTIFICATES_GROUP, version, "ClusterTrustBundle");
-            return Ok(Some(ApiResource::from_gvk_with_plural(
-                &gvk,
-                "clustertrustbundles",
-            )));
+            let gvk = GroupVersionKind::gvk(group, version, kind);
+            return Ok(Some(ApiResource::from_gvk_with_plural(&gvk, plural)));
         }
     }
     Ok(None)
@@ -1125,31 +1142,14 @@ pub async fn list_policies(
 }
 
 async fn served_policy_resource(client: &Client) -> Result<Option<ApiResource>, kube::Error> {
-    let groups = client.list_api_groups().await?;
-    let Some(group) = groups.groups.iter().find(|g| g.name == validate::GROUP) else {
-        return Ok(None);
-    };
-    let served: Vec<&str> = group.versions.iter().map(|v| v.version.as_str()).collect();
-    for version in validate::VERSIONS {
-        if !served.contains(&version) {
-            continue;
-        }
-        let resources = client
-            .list_api_group_resources(&format!("{}/{version}", validate::GROUP))
-            .await?;
-        if resources
-            .resources
-            .iter()
-            .any(|r| r.kind == validate::KIND && !r.name.contains('/'))
-        {
-            let gvk = GroupVersionKind::gvk(validate::GROUP, version, validate::KIND);
-            return Ok(Some(ApiResource::from_gvk_with_plural(
-                &gvk,
-                "backendtlspolicies",
-            )));
-        }
-    }
-    Ok(None)
+    served_resource(
+        client,
+        validate::GROUP,
+        &validate::VERSIONS,
+        validate::KIND,
+        "backendtlspolicies",
+    )
+    .await
 }
 
 fn summarise(object: &DynamicObject) -> Option<PolicySummary> {
