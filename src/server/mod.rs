@@ -197,13 +197,21 @@ impl AppState {
     }
 }
 
-/// The routes: `POST /validate`, `GET /healthz`, `GET /readyz`, `GET /metrics`.
+/// The routes: `POST /validate` and `GET /metrics`, which need a client certificate when
+/// `--client-ca-file` is set (every route added beside them does too); `GET /healthz` and
+/// `GET /readyz`, which kubelet probes without one.
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
+    let protected = Router::new()
         .route(
             "/validate",
             post(validate_handler).fallback(method_not_allowed("POST")),
         )
+        .route(
+            "/metrics",
+            get(metrics_handler).fallback(method_not_allowed("GET")),
+        )
+        .route_layer(axum::middleware::from_fn(require_client_certificate));
+    let probes = Router::new()
         .route(
             "/healthz",
             get(|| async { "ok\n" }).fallback(method_not_allowed("GET")),
@@ -211,11 +219,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(
             "/readyz",
             get(readyz_handler).fallback(method_not_allowed("GET")),
-        )
-        .route(
-            "/metrics",
-            get(metrics_handler).fallback(method_not_allowed("GET")),
-        )
+        );
+    protected
+        .merge(probes)
         .fallback(not_found_handler)
         .with_state(state)
 }
@@ -256,18 +262,17 @@ fn text(status: StatusCode, message: String) -> Response {
         .into_response()
 }
 
-/// The 401 for a request without a client certificate where one is required; `None` when the
-/// request may go on.
-fn require_client_certificate(request: &Request) -> Option<Response> {
+/// The 401 for a request without a client certificate where one is required; else the route.
+async fn require_client_certificate(request: Request, next: axum::middleware::Next) -> Response {
     match request.extensions().get::<ClientCertificate>() {
-        Some(ClientCertificate(false)) => Some(text(
+        Some(ClientCertificate(false)) => text(
             StatusCode::UNAUTHORIZED,
             format!(
                 "{} needs a client certificate signed by --client-ca-file (the apiserver's client identity); /healthz and /readyz do not\n",
                 Echo(request.uri().path())
             ),
-        )),
-        _ => None,
+        ),
+        _ => next.run(request).await,
     }
 }
 
@@ -290,10 +295,7 @@ async fn readyz_handler(State(state): State<Arc<AppState>>) -> Response {
     }
 }
 
-async fn metrics_handler(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    if let Some(refused) = require_client_certificate(&request) {
-        return refused;
-    }
+async fn metrics_handler(State(state): State<Arc<AppState>>) -> Response {
     if let Some(cert) = &state.cert {
         state.metrics.set_certificate_expiry(cert.not_after());
     }
@@ -314,9 +316,6 @@ async fn metrics_handler(State(state): State<Arc<AppState>>, request: Request) -
 
 async fn validate_handler(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let started = Instant::now();
-    if let Some(refused) = require_client_certificate(&request) {
-        return refused;
-    }
     let _in_flight = state.metrics.in_flight();
     let budget = request
         .uri()
