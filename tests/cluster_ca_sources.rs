@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use backendtls_webhook::admission::{Clock, Reviewer};
+use backendtls_webhook::lookup::secrets::SecretLimits;
 use backendtls_webhook::lookup::{
     BundleCache, ClusterLookup, ClusterOptions, Lookup, MemoryLookup, cluster,
 };
@@ -474,4 +475,39 @@ async fn the_server_never_logs_a_secrets_review() {
     for secret in [PASSWORD, "PRIVATE KEY", &BASE64.encode(PASSWORD)] {
         assert!(!logged.contains(secret), "{secret} logged");
     }
+}
+
+/// An apiserver that does not answer a Secret GET holds the review only for the GET's timeout:
+/// the Secret is reported as not checked, and the answer comes (a hang guard, not a speed limit).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_get_that_gets_no_answer_times_out_and_is_reported_unchecked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = FakeApiserver::start([service(), secret("payments-ca", &[])], &["v1"]).await;
+    server.hold_secrets();
+    let client = cluster::client(Some(&server.kubeconfig(dir.path())))
+        .await
+        .expect("client")
+        .expect("configured");
+    let options = ClusterOptions {
+        profile: Arc::new(profile::ENVOY_GATEWAY),
+        read_secrets: true,
+        secret_limits: SecretLimits {
+            timeout: Duration::from_millis(200),
+            ..SecretLimits::default()
+        },
+    };
+    let lookup = ClusterLookup::start_with(client, Arc::new(BundleCache::default()), options);
+    common::must("the caches sync", lookup.wait_until_ready()).await;
+    let (allowed, said) = common::must(
+        "the review answers despite the silent apiserver",
+        review(&Arc::new(lookup), &policy("", "Secret", "payments-ca")),
+    )
+    .await;
+    assert!(allowed, "{said:?}");
+    assert_eq!(
+        said,
+        [
+            r#"spec.validation.caCertificateRefs[0]: Secret "payments-ca": its content was not checked: reading it took longer than 200ms"#
+        ]
+    );
 }

@@ -113,6 +113,8 @@ pub struct FakeApiserver {
 #[derive(Default)]
 struct Hold {
     held: Mutex<bool>,
+    /// Secret GETs wait (until the server is dropped): an apiserver that does not answer.
+    secrets_held: Mutex<bool>,
     released: Notify,
 }
 
@@ -258,6 +260,11 @@ impl FakeApiserver {
         self.lock().trust_bundle_version = Some(version);
     }
 
+    /// Makes Secret GETs wait for ever, as an apiserver that does not answer.
+    pub fn hold_secrets(&self) {
+        *self.hold.secrets_held.lock().expect("hold") = true;
+    }
+
     /// Answers Secret GETs with 403, as an apiserver does without `get` on secrets.
     pub fn forbid_secrets(&self) {
         self.lock().secrets_forbidden = true;
@@ -368,6 +375,9 @@ async fn secret_or_trust_bundles(
         && let Some((namespace, rest)) = rest.split_once('/')
         && let Some(name) = rest.strip_prefix("secrets/")
     {
+        if *hold.secrets_held.lock().expect("hold") {
+            return Some(std::future::pending().await);
+        }
         let state = inner.lock().expect("state");
         if state.secrets_forbidden || method != axum::http::Method::GET {
             return Some(forbidden(path));
