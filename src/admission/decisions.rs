@@ -119,6 +119,11 @@ impl DecisionCache {
         self
     }
 
+    /// The byte bound.
+    pub fn max_bytes(&self) -> usize {
+        self.max_bytes
+    }
+
     /// Bytes held now (keys and answers).
     #[cfg(test)]
     pub fn bytes(&self) -> usize {

@@ -25,7 +25,7 @@ pub struct Reviewer {
     lookup: Arc<dyn Lookup>,
     bundles: Arc<BundleCache>,
     clock: Clock,
-    decisions: DecisionCache,
+    pub(super) decisions: DecisionCache,
 }
 
 impl Reviewer {
@@ -46,8 +46,11 @@ impl Reviewer {
 
     /// Reuses decisions on byte-identical requests: at most `capacity` of them, each for at
     /// most `ttl_secs` (see [`decisions`](super::decisions)). Zero capacity switches it off.
+    /// The byte bound set by [`with_decision_cache_bytes`](Self::with_decision_cache_bytes) is
+    /// kept, whichever is called first.
     pub fn with_decision_cache(mut self, capacity: usize, ttl_secs: i64) -> Self {
-        self.decisions = DecisionCache::new(capacity, ttl_secs);
+        let max_bytes = self.decisions.max_bytes();
+        self.decisions = DecisionCache::new(capacity, ttl_secs).with_max_bytes(max_bytes);
         self
     }
 

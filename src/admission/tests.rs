@@ -871,3 +871,16 @@ async fn a_uid_of_at_most_256_bytes_is_echoed_and_a_longer_one_is_refused() {
         "request.uid is 257 bytes long: at most 256 are accepted (the apiserver sends 36-byte UUIDs)"
     );
 }
+
+#[test]
+fn the_decision_cache_bounds_hold_whichever_is_set_first() {
+    let bytes_first = reviewer()
+        .with_decision_cache_bytes(64 << 10)
+        .with_decision_cache(16, 30);
+    let size_first = reviewer()
+        .with_decision_cache(16, 30)
+        .with_decision_cache_bytes(64 << 10);
+    assert_eq!(bytes_first.decisions.max_bytes(), 64 << 10);
+    assert_eq!(size_first.decisions.max_bytes(), 64 << 10);
+    assert!(bytes_first.decisions.enabled() && size_first.decisions.enabled());
+}
