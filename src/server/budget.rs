@@ -55,6 +55,10 @@ impl Budget {
     /// Reserves `bytes`, waiting at most `wait` for room; `None` when there was none in time
     /// (or `bytes` can never fit).
     pub async fn acquire(self: &Arc<Self>, bytes: usize, wait: Duration) -> Option<Reservation> {
+        // Most bodies find room at once: no wake-up to register for.
+        if let Some(reservation) = self.try_acquire(bytes) {
+            return Some(reservation);
+        }
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             // Register for the wake-up before looking, so that a release in between is seen.
