@@ -3,6 +3,8 @@
 //! the ones read never reach an answer, and a Secret's review is never remembered by the
 //! decision cache (which keeps request bytes).
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,8 +12,7 @@ use backendtls_webhook::admission::{Clock, Reviewer};
 use backendtls_webhook::lookup::{BundleCache, MemoryLookup};
 use backendtls_webhook::validate::profile::{self, Profile};
 use backendtls_webhook::validate::{Enforcement, Settings};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
+use common::ca_objects::{secret, service};
 use serde_json::{Value, json};
 
 /// 2026-06-01T00:00:00Z: the fixture certificates' reference instant.
@@ -46,20 +47,6 @@ fn policy(name: &str, namespace: &str, kind: &str, ca: &str) -> Value {
             }
         }
     })
-}
-
-fn secret(name: &str, data: &[(&str, &str)]) -> Value {
-    let data: serde_json::Map<String, Value> = data
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), Value::from(BASE64.encode(v))))
-        .collect();
-    json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-           "metadata": {"name": name, "namespace": "shop"}, "data": data})
-}
-
-fn service() -> Value {
-    json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "payments-backend", "namespace": "shop"},
-           "spec": {"ports": [{"name": "https", "port": 443}]}})
 }
 
 fn trust_bundle(name: &str, pem: &str) -> Value {

@@ -19,6 +19,7 @@ use backendtls_webhook::validate::profile::{self, Profile};
 use backendtls_webhook::validate::{Settings, Wants};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use common::ca_objects::{secret, service};
 use common::fake_apiserver::{FakeApiserver, Logged};
 use serde_json::{Value, json};
 
@@ -28,20 +29,6 @@ const ROOT_CA: &str = include_str!("fixtures/certs/root-ca.pem");
 const PRIVATE_KEY: &str = include_str!("fixtures/certs/private-key.pem");
 /// A value that must never be kept or logged.
 const PASSWORD: &str = "hunter2-never-kept";
-
-fn service() -> Value {
-    json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "payments-backend", "namespace": "shop"},
-           "spec": {"ports": [{"name": "https", "port": 443}]}})
-}
-
-fn secret(name: &str, data: &[(&str, &str)]) -> Value {
-    let data: serde_json::Map<String, Value> = data
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), Value::from(BASE64.encode(v))))
-        .collect();
-    json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-           "metadata": {"name": name, "namespace": "shop"}, "data": data})
-}
 
 fn config_map(name: &str, data: Value) -> Value {
     json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "shop"}, "data": data})

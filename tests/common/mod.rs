@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod attacks;
+pub mod ca_objects;
 pub mod fake_apiserver;
 
 use std::net::SocketAddr;
