@@ -222,9 +222,26 @@ async fn without_read_secrets_or_permission_secrets_are_admitted_unchecked() {
     );
 }
 
-/// Captures everything logged, at every level, on this thread.
+/// Captures everything logged, at every level.
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<Vec<u8>>>);
+
+/// Everything this test binary logs, at every level, through one global subscriber. (A
+/// thread-local `set_default` races with callsites first hit on the other test threads: such
+/// a callsite can be left disabled for it, and the capture then saw nothing.)
+fn captured() -> &'static Capture {
+    static CAPTURE: std::sync::OnceLock<Capture> = std::sync::OnceLock::new();
+    CAPTURE.get_or_init(|| {
+        let capture = Capture::default();
+        let writer = capture.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("the only global subscriber");
+        capture
+    })
+}
 
 impl Write for Capture {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -239,13 +256,7 @@ impl Write for Capture {
 
 #[tokio::test]
 async fn a_secrets_other_keys_are_never_kept_or_logged() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let capture = captured();
 
     let dir = tempfile::tempdir().expect("tempdir");
     let objects = [
@@ -399,13 +410,7 @@ async fn config_map_keys_other_than_ca_crt_are_kept_for_profiles_that_read_them(
 /// server's debug log of request bodies leaves a Secret's out (and still shows the others).
 #[tokio::test]
 async fn the_server_never_logs_a_secrets_review() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let capture = captured();
 
     let settings = Settings {
         profile: Arc::new(profile::ENVOY_GATEWAY),
