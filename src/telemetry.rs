@@ -264,7 +264,7 @@ impl Fields<'_, '_> {
         // The event's own message is written as it is in the text format; other values are
         // quoted unless they are plain words.
         let raw = field.name() == "message" && !self.seen_message;
-        let value = clipped(value);
+        let value = clipped(value, self.json);
         self.write(|this| {
             this.key(field)?;
             if this.json {
@@ -311,14 +311,30 @@ impl Fields<'_, '_> {
     }
 }
 
-/// `value`, or its first [`VALUE_BYTES`] and how long it was.
-fn clipped(value: &str) -> std::borrow::Cow<'_, str> {
-    let (head, cut) = crate::validate::field::clip(value, VALUE_BYTES);
-    if cut {
-        std::borrow::Cow::Owned(format!("{head}...({} bytes, truncated)", value.len()))
-    } else {
-        std::borrow::Cow::Borrowed(value)
+/// `value`, or as much of it as takes at most [`VALUE_BYTES`] once escaped (for JSON, or as
+/// Rust's `Debug` quotes it in the text format) and how long it was: a value of control
+/// characters, six bytes each escaped, is cut as soon as one of plain text.
+fn clipped(value: &str, json: bool) -> std::borrow::Cow<'_, str> {
+    /// No character takes more than this many bytes per byte of UTF-8 once escaped (`\u001b`).
+    const MOST_PER_BYTE: usize = 6;
+    if value.len() * MOST_PER_BYTE <= VALUE_BYTES {
+        return std::borrow::Cow::Borrowed(value);
     }
+    let width = |c: char| match c {
+        _ if !json => c.escape_debug().count(),
+        '"' | '\\' | '\n' | '\r' | '\t' => 2,
+        '\0'..='\u{1f}' => 6,
+        _ => c.len_utf8(),
+    };
+    let mut used = 0;
+    for (at, c) in value.char_indices() {
+        used += width(c);
+        if used > VALUE_BYTES {
+            let head = &value[..at];
+            return std::borrow::Cow::Owned(format!("{head}...({} bytes, truncated)", value.len()));
+        }
+    }
+    std::borrow::Cow::Borrowed(value)
 }
 
 /// Writes at most [`VALUE_BYTES`] of what is written through it, then a mark.
@@ -658,6 +674,40 @@ mod tests {
             text.ends_with(" the event's message field.message=\"from a field\"\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn values_are_cut_by_their_escaped_length() {
+        // Eight values of control characters: 1 KiB each would be 6 KiB each escaped, 48 KiB
+        // in all, and the line would be dropped; cut by their escaped length, it is written.
+        let escapes = "\u{1b}".repeat(1024);
+        let e = escapes.as_str();
+        for format in [LogFormat::Json, LogFormat::Text] {
+            let out = lines(format, || {
+                tracing::info!(
+                    a = e,
+                    b = e,
+                    c = e,
+                    d = e,
+                    f = e,
+                    g = e,
+                    h = e,
+                    i = e,
+                    "decision"
+                );
+            });
+            assert_eq!(out.lines().count(), 1, "{format:?}: the line was dropped");
+            assert!(out.len() < 9 * (VALUE_BYTES + 64), "{} bytes", out.len());
+            assert_eq!(
+                out.matches("...(1024 bytes, truncated)").count(),
+                8,
+                "{out}"
+            );
+        }
+        // Plain text up to VALUE_BYTES is kept whole.
+        let plain = "u".repeat(VALUE_BYTES);
+        assert_eq!(clipped(&plain, true), plain.as_str());
+        assert!(clipped(&format!("{plain}u"), true).ends_with("...(1025 bytes, truncated)"));
     }
 
     #[test]
